@@ -1,0 +1,191 @@
+"""Classical blind tip reconstruction (Villarrubia 1997), the baseline and fallback of the project.
+
+Starting from the bluntest admissible tip (``P = 0`` everywhere), every image point ``x0`` that is used
+refines the tip: if the tip touched the surface at offset ``v0`` when imaging ``x0``, then for every
+offset ``v``::
+
+    P(v) <= I(x0 - v0 + v) - I(x0) + P(v0)
+
+and the touching offset must satisfy ``P(v0) >= I(x0) - I(x0 - v0)``. Taking the maximum over the
+admissible ``v0`` gives an upper bound on the true tip that only tightens, iterated until nothing
+changes. In the *partial* estimate only sharp local maxima of the image are used (fast, and what
+constrains the tip most); the *full* estimate uses every interior point.
+
+Noise makes a single noisy maximum carve the tip too deep, and the minimum over many points
+collapses it into a needle. A refinement is therefore accepted only when it lowers ``P`` by more than
+a threshold, and then by the bound plus the threshold; and a contact is admitted when it misses the
+admissibility test by less than twice the threshold (on a noisy spike the image maximum often sits
+one pixel off the apex, and rejecting the true contact there carves the tip from a shifted spike). Users rarely pick the threshold well, and a
+fixed fraction of the height range is far too small on noisy scans, so by default it is
+``threshold_factor`` times the image noise estimated by :func:`napari_se3afm.noise.estimate_noise`.
+
+The tip follows the project convention (``P``, apex 0 at the centre, values <= 0, unmirrored): the
+same ``P`` dilates the surface into the image and erodes the image into the surface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ParameterError
+from .noise import estimate_noise
+from .progress import Progress, ProgressGenerator, run_to_completion
+
+__all__ = ["DEFAULT_THRESHOLD_FACTOR", "BlindTipResult", "blind_tip", "iter_blind_tip"]
+
+#: Threshold = this many noise standard deviations (chosen by measurement, see docs/benchmarks.md).
+DEFAULT_THRESHOLD_FACTOR = 1.0
+#: Contacts are admitted within this many thresholds of the bound (measured best: 2).
+ADMISSION_MARGIN_RATIO = 2.0
+
+
+@dataclass(frozen=True)
+class BlindTipResult:
+    """A blind tip estimate and how it was obtained."""
+
+    tip: np.ndarray
+    threshold_nm: float
+    noise_nm: float
+    iterations: int
+    points_used: int
+    mode: str
+
+
+def _check_image(image: np.ndarray, k: int) -> np.ndarray:
+    z = np.asarray(image, dtype=np.float64)
+    if z.ndim != 2:
+        raise ParameterError(f"blind tip reconstruction needs a 2-D image, got shape {z.shape}")
+    if not np.isfinite(z).all():
+        raise ParameterError("image contains NaN or infinite values; fill or crop them first")
+    if k < 3 or k % 2 == 0:
+        raise ParameterError(f"tip size must be an odd number of pixels >= 3, got {k}")
+    if min(z.shape) < 2 * k:
+        raise ParameterError(
+            f"a {k}x{k} px tip needs an image of at least {2 * k}x{2 * k} px, got {z.shape[0]}x{z.shape[1]}"
+        )
+    return z
+
+
+def _local_maxima(z: np.ndarray, k: int) -> np.ndarray:
+    """Interior local maxima, not on flats: (N, 2) row/col indices (Villarrubia's selection rule)."""
+    delta = max(k // 10, 1)
+    w = 2 * delta + 1
+    padded = np.pad(z, delta, constant_values=-np.inf)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (w, w))
+    local_max = windows.max(axis=(-2, -1))
+    ties = (windows >= z[..., None, None]).sum(axis=(-2, -1))
+    keep = (z >= local_max) & (ties <= (w * w) // 5)
+    return np.argwhere(keep)
+
+
+def _interior(points: np.ndarray, shape: tuple[int, int], c: int) -> np.ndarray:
+    h, w = shape
+    r, col = points[:, 0], points[:, 1]
+    inside = (r >= 2 * c) & (r <= h - 1 - 2 * c) & (col >= 2 * c) & (col <= w - 1 - 2 * c)
+    return points[inside]
+
+
+def _refine_at(
+    z: np.ndarray, y: int, x: int, tip: np.ndarray, threshold: float, margin: float
+) -> int:
+    """Refine ``tip`` in place with the image point (y, x); return how many tip pixels changed.
+
+    The admissibility test is widened by ``margin`` (noise plus a few ulps): a noisy maximum one pixel
+    off the spike, or two sums of the same heights rounded differently, must never reject the true
+    contact. Admitting more contacts only loosens the bound, so this is always safe.
+    """
+    k = tip.shape[0]
+    c = k // 2
+    patch = z[y - 2 * c : y + 2 * c + 1, x - 2 * c : x + 2 * c + 1]
+    i0 = z[y, x]
+    # back[a0, b0] = I(x0 - v0) for v0 = (a0 - c, b0 - c)
+    back = patch[c : 3 * c + 1, c : 3 * c + 1][::-1, ::-1]
+    rows, cols = np.nonzero(tip >= i0 - back - margin)
+    windows = np.lib.stride_tricks.sliding_window_view(patch, (k, k))
+    # windows[2c - a0, 2c - b0][a, b] = I(x0 + v - v0)
+    bound = (windows[2 * c - rows, 2 * c - cols] + tip[rows, cols][:, None, None]).max(axis=0) - i0
+    lower = bound < tip - threshold - margin
+    n = int(lower.sum())
+    if n:
+        tip[lower] = bound[lower] + threshold
+    return n
+
+
+def iter_blind_tip(
+    image: np.ndarray,
+    tip_size: int,
+    *,
+    threshold_nm: float | None = None,
+    threshold_factor: float = DEFAULT_THRESHOLD_FACTOR,
+    mode: str = "partial",
+    max_iterations: int = 100,
+    initial_tip: np.ndarray | None = None,
+) -> ProgressGenerator[BlindTipResult]:
+    """Estimate the tip blindly from one image, yielding :class:`Progress` once per pass.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W)
+        Levelled AFM image in nm, H and W at least twice the tip size.
+    tip_size : int
+        Odd tip window size K in pixels.
+    threshold_nm : float, optional
+        Noise threshold in nm; default ``threshold_factor`` × the estimated image noise.
+    mode : {"partial", "full"}
+        Use only sharp local maxima (fast) or every interior image point (slow, tighter).
+    max_iterations : int
+        Upper limit on passes over the chosen points; iteration stops earlier when nothing changes.
+    initial_tip : ndarray, optional
+        Starting upper bound (default ``P = 0``, the bluntest tip).
+
+    Returns (as the generator's value)
+    -----------------------------------
+    BlindTipResult
+    """
+    k = int(tip_size)
+    z = _check_image(image, k)
+    if mode not in ("partial", "full"):
+        raise ParameterError(f"mode must be 'partial' or 'full', got {mode!r}")
+    noise = estimate_noise(z)
+    if threshold_nm is None:
+        if not threshold_factor >= 0:
+            raise ParameterError(f"threshold factor must be >= 0, got {threshold_factor!r}")
+        threshold = threshold_factor * noise
+    else:
+        threshold = float(threshold_nm)
+        if not threshold >= 0:
+            raise ParameterError(f"threshold must be >= 0 nm, got {threshold_nm!r}")
+    c = k // 2
+    tip = np.zeros((k, k)) if initial_tip is None else np.minimum(np.array(initial_tip, dtype=np.float64), 0.0)
+    if tip.shape != (k, k):
+        raise ParameterError(f"initial tip has shape {tip.shape}, expected {(k, k)}")
+    tip[c, c] = 0.0
+    if mode == "partial":
+        points = _interior(_local_maxima(z, k), z.shape, c)
+    else:
+        points = _interior(np.argwhere(np.ones(z.shape, dtype=bool)), z.shape, c)
+    # sharpest points first: they constrain the tip most, so later points change less
+    if len(points):
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        mean = sliding_window_view(np.pad(z, c, mode="edge"), (k, k)).mean(axis=(-2, -1))
+        order = np.argsort(-(z - mean)[points[:, 0], points[:, 1]], kind="stable")
+        points = points[order]
+    margin = ADMISSION_MARGIN_RATIO * threshold + 1e-12 * max(1.0, float(np.abs(z).max()))
+    iterations = 0
+    for iterations in range(1, max_iterations + 1):
+        changed = sum(_refine_at(z, int(y), int(x), tip, threshold, margin) for y, x in points)
+        yield Progress(iterations, max_iterations, f"BTR pass {iterations}: {changed} tip pixels lowered")
+        if changed == 0:
+            break
+    return BlindTipResult(
+        tip=tip, threshold_nm=threshold, noise_nm=noise, iterations=iterations,
+        points_used=len(points), mode=mode,
+    )
+
+
+def blind_tip(image: np.ndarray, tip_size: int, **options) -> BlindTipResult:
+    """Run :func:`iter_blind_tip` to completion (same arguments) and return its result."""
+    return run_to_completion(iter_blind_tip(image, tip_size, **options))
