@@ -1,0 +1,194 @@
+"""The ``se3afm`` command line.
+
+``se3afm reconstruct INPUT... -o OUTDIR`` writes ``OUTDIR/<input stem>.npz`` per input. Errors a user
+can cause end with one line on stderr and exit status 2; nothing is overwritten without
+``--overwrite``; progress goes to stderr, the paths written to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from importlib import resources
+from pathlib import Path
+
+from . import __version__
+from .errors import Se3afmError
+from .progress import Progress
+
+SAMPLE_NAME = "spikes_sample.npz"
+
+
+class _ProgressBar:
+    """A one-line text progress bar on stderr (silent when ``quiet``)."""
+
+    def __init__(self, label: str, quiet: bool) -> None:
+        self.label = label
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, report: Progress) -> None:
+        if self.quiet:
+            return
+        width = 24
+        filled = int(round(report.fraction * width))
+        loss = f" loss {report.loss:.4g}" if report.loss is not None else ""
+        line = f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {report.message}{loss}"
+        if self.tty:
+            sys.stderr.write("\r" + line[:120].ljust(120))
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.tty and not self.quiet:
+            sys.stderr.write("\n")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return value
+
+
+def _nonnegative_float(text: str) -> float:
+    value = _positive_float(text) if text.strip() not in ("0", "0.0") else 0.0
+    return value
+
+
+def _odd_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 3 or value % 2 == 0:
+        raise argparse.ArgumentTypeError(f"{value} must be odd and >= 3")
+    return value
+
+
+def _sample_path() -> Path:
+    return Path(str(resources.files("napari_se3afm") / "data" / SAMPLE_NAME))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``se3afm`` (all sub-commands)."""
+    from .pipeline import METHODS
+
+    parser = argparse.ArgumentParser(
+        prog="se3afm",
+        description="Blind tip reconstruction and surface recovery for AFM images (heights in nm).",
+    )
+    parser.add_argument("--version", action="version", version=f"se3afm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    rec = sub.add_parser(
+        "reconstruct",
+        help="estimate the tip and the true surface of AFM images",
+        description=(
+            "Estimate the tip and the true surface of each INPUT and write OUTDIR/<stem>.npz with "
+            "float64 arrays image, surface, tip, certainty and tip_volume (heights in nm) and the "
+            "pixel size pixel_nm. Inputs: .npy/.npz/.tif height maps in nm."
+        ),
+    )
+    rec.add_argument("inputs", nargs="*", metavar="INPUT", help="height map files (nm)")
+    rec.add_argument("--sample", action="store_true", help="also process the bundled SimTip sample scan")
+    rec.add_argument("-o", "--outdir", type=Path, required=True, help="folder for the results (created if missing)")
+    rec.add_argument(
+        "--method",
+        choices=METHODS,
+        default="btr",
+        help="btr: classical blind tip estimate on sharp maxima (default); btr-full: on every point; "
+        "dbtr: differentiable BTR refining the classical estimate",
+    )
+    size = rec.add_mutually_exclusive_group()
+    size.add_argument("--tip-px", type=_odd_int, help="tip window in pixels (odd; default 31 or what fits)")
+    size.add_argument("--tip-nm", type=_positive_float, help="tip window in nm (rounded to odd pixels)")
+    rec.add_argument("--pixel-nm", type=_positive_float, help="pixel size in nm, for files that record none")
+    rec.add_argument(
+        "--threshold-nm",
+        type=_nonnegative_float,
+        help="BTR noise threshold in nm (default: from the estimated image noise)",
+    )
+    rec.add_argument("--steps", type=int, default=200, help="optimiser steps for dbtr (default 200)")
+    rec.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
+    rec.add_argument("--overwrite", action="store_true", help="replace existing result files")
+    rec.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    return parser
+
+
+def _reconstruct(args: argparse.Namespace) -> int:
+    from .io import read_height_map, write_reconstruction
+    from .errors import ParameterError
+    from .pipeline import iter_reconstruct
+    from .progress import run_to_completion
+
+    inputs = [Path(p) for p in args.inputs] + ([_sample_path()] if args.sample else [])
+    if not inputs:
+        raise ParameterError("no INPUT given (or use --sample)")
+    outputs = [args.outdir / f"{p.stem}.npz" for p in inputs]
+    seen: dict[Path, Path] = {}
+    for src, out in zip(inputs, outputs, strict=True):
+        if out in seen:
+            raise ParameterError(f"{seen[out]} and {src} would both be written to {out}")
+        seen[out] = src
+    if not args.overwrite:
+        existing = [str(o) for o in outputs if o.exists()]
+        if existing:
+            raise ParameterError(f"{', '.join(existing)} exist(s); use --overwrite to replace")
+    if args.steps < 0:
+        raise ParameterError(f"--steps must be >= 0, got {args.steps}")
+    # read and check every input before the long work starts
+    maps = []
+    for src in inputs:
+        data = read_height_map(src)
+        pixel = (args.pixel_nm, args.pixel_nm) if args.pixel_nm else data.pixel_nm
+        if pixel is None:
+            raise ParameterError(f"{src}: the file records no pixel size; give --pixel-nm")
+        maps.append((data, pixel))
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    for (data, pixel), src, out in zip(maps, inputs, outputs, strict=True):
+        bar = _ProgressBar(src.name, args.quiet)
+        try:
+            result = run_to_completion(
+                iter_reconstruct(
+                    data.height, pixel, method=args.method, tip_px=args.tip_px, tip_nm=args.tip_nm,
+                    threshold_nm=args.threshold_nm, steps=args.steps, device=args.device,
+                ),
+                bar,
+            )
+        except Se3afmError as exc:
+            raise type(exc)(f"{src}: {exc}") if not str(exc).startswith(str(src)) else exc
+        finally:
+            bar.close()
+        result.info["input"] = str(src)
+        write_reconstruction(result, out, overwrite=args.overwrite)
+        print(f"wrote {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``se3afm``; returns the exit status."""
+    logging.basicConfig(level=logging.WARNING, format="se3afm: %(levelname)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "reconstruct":
+            return _reconstruct(args)
+    except Se3afmError as exc:
+        print(f"se3afm: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("se3afm: interrupted", file=sys.stderr)
+        return 130
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Plain height maps: ``.npy`` and ``.npz`` (numpy) and ``.tif``/``.tiff`` (tifffile), in nm.
+
+These carry no instrument metadata. A ``.npz`` written by napari-se3afm (or any ``.npz`` with an
+``image`` or ``height`` array and a ``pixel_nm`` scalar or pair) records its pixel size; a TIFF
+written by :func:`napari_se3afm.io.write_reconstruction` records it in its description; other files need the
+pixel size from the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import AfmFileError
+from .scan_data import HeightMap
+
+SUFFIXES = (".npy", ".npz", ".tif", ".tiff")
+
+
+def _pixel_from(value: object, path: Path) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    arr = np.atleast_1d(np.asarray(value, dtype=np.float64)).ravel()
+    if arr.size not in (1, 2) or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise AfmFileError(path, f"pixel_nm must be one or two positive numbers, found {arr.tolist()}")
+    return (float(arr[0]), float(arr[-1]))
+
+
+def read_array_file(path: Path) -> HeightMap:
+    """Read a ``.npy``, ``.npz`` or ``.tif`` height map (nm)."""
+    suffix = path.suffix.lower()
+    pixel = None
+    try:
+        if suffix == ".npy":
+            data = np.load(path, allow_pickle=False)
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                key = next((k for k in ("image", "height", "surface") if k in npz.files), None)
+                if key is None:
+                    raise AfmFileError(path, f"no 'image' or 'height' array; it holds {sorted(npz.files)}")
+                data = npz[key]
+                pixel_key = next((k for k in ("pixel_nm_yx", "pixel_nm") if k in npz.files), None)
+                pixel = _pixel_from(npz[pixel_key], path) if pixel_key else None
+        else:
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                data = tif.pages[0].asarray()
+                desc = tif.pages[0].description or ""
+            if desc.startswith("{"):
+                try:
+                    pixel = _pixel_from(json.loads(desc).get("pixel_nm"), path)
+                except json.JSONDecodeError:
+                    pixel = None
+    except AfmFileError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise AfmFileError(path, f"cannot be read as {suffix} ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # third-party parsers raise anything on corrupt input
+        raise AfmFileError(path, f"cannot be read as {suffix} ({type(exc).__name__}: {exc})") from None
+    data = np.asarray(data)
+    if data.ndim == 3 and 1 in data.shape:
+        data = data.squeeze()
+    if data.ndim != 2:
+        raise AfmFileError(path, f"holds an array of shape {data.shape}, not a 2-D height map")
+    if not np.issubdtype(data.dtype, np.number) or np.issubdtype(data.dtype, np.complexfloating):
+        raise AfmFileError(path, f"holds {data.dtype} values, not real heights")
+    return HeightMap(height=data.astype(np.float64), pixel_nm=pixel, source=str(path))

@@ -1,0 +1,169 @@
+"""``reconstruct``: one AFM image in, surface + tip + certainty + tip volume out, by any method.
+
+Methods
+-------
+``btr``       classical Villarrubia blind tip estimate on sharp local maxima (partial; fast)
+``btr-full``  the same on every interior image point (slower, sometimes tighter)
+``dbtr``      differentiable BTR: the classical estimate refined by descent on the opening residual
+
+The surface is the erosion of the image by the estimated tip (its tightest upper bound), and the
+certainty map marks where that bound is exact.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ParameterError
+from .progress import Progress, ProgressGenerator, run_to_completion
+from .results import Reconstruction
+from .tip.shapes import pixel_pair
+
+__all__ = ["METHODS", "choose_tip_size", "iter_reconstruct", "reconstruct"]
+
+METHODS = ("btr", "btr-full", "dbtr")
+#: Default tip window when neither --tip-px nor --tip-nm is given (capped by the image size).
+DEFAULT_TIP_PX = 31
+
+
+def choose_tip_size(
+    image_shape: tuple[int, int],
+    pixel_nm: tuple[float, float],
+    tip_px: int | None = None,
+    tip_nm: float | None = None,
+) -> int:
+    """Return the odd tip window in pixels from ``tip_px`` or ``tip_nm``, checked against the image.
+
+    Blind estimation needs the image to be at least twice the tip window in each direction.
+    """
+    if tip_px is not None and tip_nm is not None:
+        raise ParameterError("give the tip size in pixels or in nm, not both")
+    limit = min(image_shape) // 2
+    limit -= 1 - limit % 2  # largest odd size that fits
+    if tip_nm is not None:
+        if not tip_nm > 0:
+            raise ParameterError(f"tip size must be > 0 nm, got {tip_nm!r}")
+        k = int(round(tip_nm / min(pixel_nm)))
+        k += 1 - k % 2
+    elif tip_px is not None:
+        k = int(tip_px)
+        if k != tip_px or k < 3 or k % 2 == 0:
+            raise ParameterError(f"tip size must be an odd number of pixels >= 3, got {tip_px!r}")
+    else:
+        k = min(DEFAULT_TIP_PX, limit)
+    if k < 3:
+        raise ParameterError(f"image of {image_shape[0]}x{image_shape[1]} px is too small for a tip window")
+    if k > limit:
+        raise ParameterError(
+            f"a {k} px tip needs an image of at least {2 * k}x{2 * k} px; "
+            f"this image is {image_shape[0]}x{image_shape[1]} px (largest tip: {limit} px)"
+        )
+    return k
+
+
+def iter_reconstruct(
+    image: np.ndarray,
+    pixel_nm: float | tuple[float, float],
+    *,
+    method: str = "btr",
+    tip_px: int | None = None,
+    tip_nm: float | None = None,
+    threshold_nm: float | None = None,
+    steps: int = 200,
+    device: str = "auto",
+    volume_shape: tuple[int, int, int] = (32, 32, 32),
+) -> ProgressGenerator[Reconstruction]:
+    """Reconstruct tip and surface from one image, yielding :class:`Progress`.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W)
+        AFM height image in nm (levelled).
+    pixel_nm : float or (dy, dx)
+        Pixel size in nm.
+    method : {"btr", "btr-full", "dbtr"}
+        Reconstruction method (see the module docstring).
+    tip_px, tip_nm : optional
+        Tip window, in odd pixels or in nm (rounded to odd pixels); default 31 px or what fits.
+    threshold_nm : float, optional
+        BTR noise threshold; default from the estimated image noise.
+    steps : int
+        Optimiser steps for ``dbtr``.
+    device : str
+        ``"auto"``, ``"cpu"`` or ``"cuda[:n]"`` for the morphology and ``dbtr``.
+    volume_shape : (nz, ny, nx)
+        Voxel grid of the tip volume.
+    """
+    from .btr import iter_blind_tip
+    from .dbtr import iter_differentiable_tip
+    from .device import resolve_device
+    from .morphology import certainty_map, erode
+    from .tip.geometry import tip_to_volume
+
+    if method not in METHODS:
+        raise ParameterError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    z = np.asarray(image, dtype=np.float64)
+    if z.ndim != 2:
+        raise ParameterError(f"image must be 2-D, got shape {z.shape}")
+    if not np.isfinite(z).all():
+        raise ParameterError("image contains NaN or infinite values")
+    px = pixel_pair(pixel_nm)
+    k = choose_tip_size(z.shape, px, tip_px, tip_nm)
+    dev = resolve_device(device)
+    info: dict = {"tip_px": k, "device": str(dev)}
+    if method in ("btr", "btr-full"):
+        blind = yield from iter_blind_tip(
+            z, k, threshold_nm=threshold_nm, mode="full" if method == "btr-full" else "partial"
+        )
+        tip = blind.tip
+        info.update(noise_nm=blind.noise_nm, threshold_nm=blind.threshold_nm, iterations=blind.iterations)
+    else:
+        if threshold_nm is not None:
+            raise ParameterError("--threshold-nm applies to the btr methods only")
+        fitted = yield from iter_differentiable_tip(z, k, steps=steps, device=str(dev))
+        tip = fitted.tip
+        info.update(steps=steps, final_loss=fitted.losses[-1] if fitted.losses else None)
+    yield Progress(1, 1, "eroding the image and mapping certainty")
+    import torch
+
+    img = torch.tensor(z, device=dev)
+    p = torch.tensor(tip, device=dev)
+    surface = erode(img, p)
+    certainty = certainty_map(img, p, surface)
+    return Reconstruction(
+        image=z,
+        surface=surface.cpu().numpy(),
+        tip=tip,
+        certainty=certainty.cpu().numpy(),
+        tip_volume=tip_to_volume(tip, px, shape=volume_shape),
+        pixel_nm=px,
+        method=method,
+        info=info,
+    )
+
+
+def reconstruct(
+    image: np.ndarray | str | os.PathLike,
+    pixel_nm: float | tuple[float, float] | None = None,
+    **options,
+) -> Reconstruction:
+    """Reconstruct tip and surface from an array or a file; see :func:`iter_reconstruct`.
+
+    A file is read with :func:`napari_se3afm.io.read_height_map`; ``pixel_nm`` overrides or supplies
+    the pixel size (required for arrays and for files that do not record one).
+    """
+    if isinstance(image, (str, os.PathLike)):
+        from .io import read_height_map
+
+        data = read_height_map(Path(image))
+        z, px = data.height, pixel_nm if pixel_nm is not None else data.pixel_nm
+        if px is None:
+            raise ParameterError(f"{image}: the file records no pixel size; pass pixel_nm")
+    else:
+        z, px = image, pixel_nm
+        if px is None:
+            raise ParameterError("pixel_nm is required when reconstructing an array")
+    return run_to_completion(iter_reconstruct(z, px, **options))
