@@ -145,8 +145,8 @@ def _prepare(
 ) -> tuple[torch.Tensor, torch.Tensor, bool, bool]:
     """Return ``(B, H, W)`` field, ``(Bq, K, K)`` tip, whether inputs were numpy, whether 2-D."""
     was_numpy = isinstance(field, np.ndarray)
-    f = torch.from_numpy(np.asarray(field)) if was_numpy else field
-    t = torch.from_numpy(np.asarray(tip)) if isinstance(tip, np.ndarray) else tip
+    f = torch.from_numpy(np.ascontiguousarray(field)) if was_numpy else field
+    t = torch.from_numpy(np.ascontiguousarray(tip)) if isinstance(tip, np.ndarray) else tip
     if not isinstance(f, torch.Tensor) or not isinstance(t, torch.Tensor):
         raise ParameterError(f"{what} and tip must be numpy arrays or torch tensors")
     if not f.is_floating_point():
@@ -260,8 +260,9 @@ def certainty_map(
 
     Returns
     -------
-    bool array/tensor of the image's shape; ``True`` where the reconstruction is certain. Contacts
-    with replicated border pixels never mark a pixel.
+    bool array/tensor of the image's shape; ``True`` where the reconstruction is certain. Only scan
+    positions at least ``K - 1`` pixels from the border mark pixels: nearer the border the erosion
+    leans on replicated pixels, is no longer a proven upper bound, and a single contact proves nothing.
     """
     i, p, was_numpy, single = _prepare(image, tip, "image")
     r = erode(i, p, chunk_elements=chunk_elements) if surface is None else _prepare(surface, tip, "surface")[0]
@@ -284,7 +285,10 @@ def certainty_map(
             count[:, r0:r1] += hit
             which[:, r0:r1] += hit * idx
     certain = torch.zeros((batch, h, w), dtype=torch.bool, device=i.device)
-    b_idx, y_idx, x_idx = torch.nonzero(count == 1, as_tuple=True)
+    margin = 2 * c
+    trusted = torch.zeros((h, w), dtype=torch.bool, device=i.device)
+    trusted[margin : h - margin, margin : w - margin] = True
+    b_idx, y_idx, x_idx = torch.nonzero((count == 1) & trusted, as_tuple=True)
     flat = which[b_idx, y_idx, x_idx]
     # flipped index a' = 2c - a  ->  touched pixel u = x - v = x + a' - c
     uy = y_idx + torch.div(flat, k, rounding_mode="floor") - c

@@ -1,0 +1,120 @@
+"""Classical and differentiable BTR on images whose true tip is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import spike_array
+from napari_se3afm.btr import blind_tip
+from napari_se3afm.dbtr import differentiable_tip
+from napari_se3afm.errors import ParameterError
+from napari_se3afm.morphology import dilate, opening
+from napari_se3afm.noise import estimate_noise
+from napari_se3afm.tip import cone_tip, describe_tip, pyramid_tip
+
+PX = 2.0
+
+
+def rms(a: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(a**2)))
+
+
+@pytest.fixture
+def asymmetric_tip() -> np.ndarray:
+    tip = pyramid_tip(21, PX, sides=3, half_angle_deg=30, apex_radius_nm=6, rotation_deg=20)
+    assert rms(tip - tip[::-1, ::-1]) > 2.0  # strongly asymmetric: a mirror error cannot hide
+    return tip
+
+
+@pytest.mark.parametrize("mode", ["partial", "full"])
+def test_noise_free_spikes_give_the_true_tip_exactly_where_probed(rng, asymmetric_tip, mode):
+    surface = spike_array(96, 24, (40.0, 50.0), rng)
+    image = dilate(surface, asymmetric_tip)
+    result = blind_tip(image, 21, mode=mode)
+    probed = asymmetric_tip > -40.0  # every spike is at least 40 nm high
+    assert result.threshold_nm < 1e-12  # noise-free: the automatic threshold is (numerically) zero
+    assert np.abs(result.tip - asymmetric_tip)[probed].max() < 1e-9
+    # below the probed depth it stays an upper bound
+    assert np.all(result.tip >= asymmetric_tip - 1e-9)
+
+
+def test_noisy_spikes_do_not_collapse_into_a_needle(rng, asymmetric_tip):
+    surface = spike_array(128, 32, (50.0, 60.0), rng)
+    clean = dilate(surface, asymmetric_tip)
+    noisy = clean + rng.normal(0, 0.5, clean.shape)
+    probed = asymmetric_tip > -45.0
+    auto = blind_tip(noisy, 21)
+    assert auto.noise_nm == pytest.approx(0.5, rel=0.15)
+    auto_err = rms((auto.tip - asymmetric_tip)[probed])
+    assert auto_err < 4.0
+    true_r = describe_tip(asymmetric_tip, PX).apex_radius_nm
+    assert describe_tip(auto.tip, PX).apex_radius_nm > 0.5 * true_r
+    # with no threshold the same data carve the tip far too sharp (the failure the default avoids)
+    bare = blind_tip(noisy, 21, threshold_nm=0.0)
+    assert rms((bare.tip - asymmetric_tip)[probed]) > 2 * auto_err
+    assert np.mean((bare.tip - asymmetric_tip)[probed]) < -2.0
+    assert describe_tip(bare.tip, PX).apex_radius_nm < 0.5 * true_r
+
+
+def test_noise_estimate_ignores_smooth_relief_and_spikes(rng):
+    y, x = np.mgrid[:200, :200].astype(float)
+    relief = 8 * np.sin(x / 25) * np.cos(y / 31) + 0.05 * x
+    relief += spike_array(200, 25, (30, 40), rng)
+    noise = rng.normal(0, 0.4, relief.shape)
+    assert estimate_noise(relief + noise) == pytest.approx(0.4, rel=0.1)
+    assert estimate_noise(np.zeros((10, 10))) == 0.0
+
+
+def test_btr_parameter_errors_are_clear(rng):
+    image = rng.normal(size=(40, 40))
+    with pytest.raises(ParameterError, match="odd"):
+        blind_tip(image, 8)
+    with pytest.raises(ParameterError, match="at least 42x42"):
+        blind_tip(image, 21)
+    with pytest.raises(ParameterError, match="mode"):
+        blind_tip(image, 5, mode="quick")
+    with pytest.raises(ParameterError, match="NaN"):
+        blind_tip(np.full((40, 40), np.nan), 5)
+
+
+def test_opening_residual_vanishes_for_the_true_tip_not_its_mirror(rng, asymmetric_tip):
+    """dBTR's objective uses the adjoint erosion: the true asymmetric tip explains the image exactly."""
+    image = dilate(spike_array(96, 24, (40.0, 50.0), rng), asymmetric_tip)
+    inner = (slice(20, -20), slice(20, -20))
+    assert np.abs(image - opening(image, asymmetric_tip))[inner].max() < 1e-9
+    mirrored = asymmetric_tip[::-1, ::-1]
+    assert (image - opening(image, mirrored))[inner].max() > 5.0
+
+
+def test_differentiable_btr_is_stationary_at_the_exact_asymmetric_tip(rng, asymmetric_tip):
+    """Noise-free: the classical start is exact, its opening residual zero, so descent keeps it.
+
+    With a mirrored erosion the residual would not vanish and the tip would drift away.
+    """
+    image = dilate(spike_array(96, 24, (40.0, 50.0), rng), asymmetric_tip)
+    fitted = differentiable_tip(image, 21, steps=20, device="cpu")
+    probed = asymmetric_tip > -40.0
+    assert max(fitted.losses) == 0.0
+    assert np.abs(fitted.tip - asymmetric_tip)[probed].max() < 1e-9
+
+
+def test_differentiable_btr_on_noise_lowers_loss_without_mirroring(rng, asymmetric_tip):
+    surface = spike_array(96, 24, (40.0, 50.0), rng)
+    noisy = dilate(surface, asymmetric_tip) + rng.normal(0, 0.5, surface.shape)
+    fitted = differentiable_tip(noisy, 21, steps=60, device="cpu")
+    probed = asymmetric_tip > -35.0
+    assert fitted.losses[-1] < 0.5 * fitted.losses[0]
+    assert np.all(fitted.tip <= 0) and fitted.tip[10, 10] == 0
+    err = rms((fitted.tip - asymmetric_tip)[probed])
+    mirror_err = rms((fitted.tip - asymmetric_tip[::-1, ::-1])[probed])
+    assert err < 0.8 * mirror_err
+
+
+def test_differentiable_btr_from_flat_start_keeps_constraints(rng):
+    tip = cone_tip(7, PX, half_angle_deg=30, apex_radius_nm=2)
+    image = dilate(spike_array(40, 14, (20, 25), rng, jitter=1), tip)
+    fitted = differentiable_tip(image, 7, steps=5, initial="flat", device="cpu")
+    assert fitted.tip.max() <= 0 and fitted.tip[3, 3] == 0
+    with pytest.raises(ParameterError, match="initial"):
+        differentiable_tip(image, 7, steps=1, initial="sharp")

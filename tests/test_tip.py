@@ -1,0 +1,145 @@
+"""Model tips against their analytic formulas; descriptors, volume and mesh against known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from conftest import random_asymmetric_tip
+from napari_se3afm.errors import ParameterError
+from napari_se3afm.tip import (
+    cone_tip,
+    describe_tip,
+    double_tip,
+    elliptic_paraboloid_tip,
+    paraboloid_tip,
+    physical_tip,
+    pyramid_tip,
+    sphere_tip,
+    tip_to_mesh,
+    tip_to_volume,
+    validate_tip,
+    volume_to_tip,
+)
+
+MODELS = [
+    pytest.param(lambda: pyramid_tip(31, 1.5, sides=4), id="pyramid"),
+    pytest.param(lambda: pyramid_tip(25, (1.0, 2.0), sides=3, rotation_deg=17, anisotropy=1.4), id="pyramid3-aniso"),
+    pytest.param(lambda: cone_tip(21, 0.7), id="cone"),
+    pytest.param(lambda: paraboloid_tip(15, 3.0), id="paraboloid"),
+    pytest.param(lambda: elliptic_paraboloid_tip(19, 1.0, anisotropy=2.0, rotation_deg=30), id="elliptic"),
+    pytest.param(lambda: sphere_tip(41, 1.0, radius_nm=12), id="sphere"),
+]
+
+
+@pytest.mark.parametrize("make", MODELS)
+def test_models_obey_the_p_convention(make):
+    tip = make()
+    k = tip.shape[0]
+    assert tip.shape == (k, k) and k % 2 == 1
+    assert tip[k // 2, k // 2] == 0 and tip.max() <= 0
+    validate_tip(tip)
+
+
+def test_cone_matches_its_formula():
+    r_apex, alpha = 5.0, math.radians(20)
+    tip = cone_tip(41, 1.0, half_angle_deg=20, apex_radius_nm=r_apex)
+    # on the flank: h = r / tan(a) - R (1/sin(a) - 1); inside the cap: R - sqrt(R^2 - r^2)
+    assert -tip[20, 40] == pytest.approx(20 / math.tan(alpha) - r_apex * (1 / math.sin(alpha) - 1))
+    assert -tip[20, 21] == pytest.approx(r_apex - math.sqrt(r_apex**2 - 1))
+
+
+def test_pyramid_faces_have_the_half_angle_and_rotation():
+    tip = pyramid_tip(41, 1.0, sides=4, half_angle_deg=35, apex_radius_nm=0.0)
+    # face normal along +x: height grows as x / tan(35 deg) along the axis
+    assert -tip[20, 40] == pytest.approx(20 / math.tan(math.radians(35)))
+    # along the diagonal, the edge: projection on the face normal is 20 nm too
+    assert -tip[0, 0] == pytest.approx(20 / math.tan(math.radians(35)))
+    rotated = pyramid_tip(41, 1.0, sides=4, half_angle_deg=35, apex_radius_nm=0.0, rotation_deg=45)
+    assert -rotated[20, 40] == pytest.approx(20 * math.cos(math.radians(45)) / math.tan(math.radians(35)))
+
+
+def test_triangular_pyramid_is_reflected_into_p():
+    """P(v) = -p(-v): the physical face normal at +x images at -x in P."""
+    tip = pyramid_tip(21, 1.0, sides=3, half_angle_deg=30, apex_radius_nm=0.0)
+    phys = physical_tip(tip)
+    # a face normal along +x means a face rising as x / tan(30) on the +x side, an edge on -x
+    assert phys[10, 20] == pytest.approx(10 / math.tan(math.radians(30)))
+    assert phys[10, 0] == pytest.approx(10 * math.cos(math.radians(60)) / math.tan(math.radians(30)))
+    assert -tip[10, 0] == pytest.approx(phys[10, 20])
+
+
+def test_descriptors_of_analytic_tips():
+    para = describe_tip(paraboloid_tip(31, 1.0, apex_radius_nm=20), 1.0)
+    assert para.apex_radius_nm == pytest.approx(20, rel=1e-6)
+    assert para.asymmetry == pytest.approx(0, abs=1e-12) and not para.double_tip
+    sphere = describe_tip(sphere_tip(61, 1.0, radius_nm=30), 1.0)
+    assert sphere.apex_radius_nm == pytest.approx(30, rel=0.02)
+    cone = describe_tip(cone_tip(41, 1.0, half_angle_deg=20, apex_radius_nm=1), 1.0)
+    assert cone.half_angle_deg == pytest.approx(20, abs=0.5)
+    pyr = describe_tip(pyramid_tip(41, 2.0, sides=3, half_angle_deg=35, apex_radius_nm=10), 2.0)
+    assert pyr.half_angle_deg == pytest.approx(35, abs=1.0)
+    assert pyr.asymmetry > 0.2
+
+
+def test_double_tip_flag():
+    single = cone_tip(31, 1.0, half_angle_deg=30, apex_radius_nm=2)
+    assert not describe_tip(single, 1.0).double_tip
+    assert describe_tip(double_tip(single, (0, 6), 2.0), 1.0).double_tip
+    assert describe_tip(double_tip(single, (-5, 4), 3.0), 1.0).double_tip
+
+
+def test_validate_tip_rejects_broken_tips():
+    with pytest.raises(ParameterError, match="apex"):
+        validate_tip(-np.ones((3, 3)))
+    with pytest.raises(ParameterError, match="<= 0"):
+        validate_tip(np.array([[0.5, 0, 0], [0, 0, 0], [0, 0, 0]]))
+    with pytest.raises(ParameterError, match="odd square"):
+        validate_tip(np.zeros((4, 4)))
+    with pytest.raises(ParameterError, match="half-angle"):
+        cone_tip(11, 1.0, half_angle_deg=95)
+
+
+def test_float_volume_round_trip_is_exact_and_unmirrored(rng):
+    tip = random_asymmetric_tip(15, rng, depth=20.0)
+    vol = tip_to_volume(tip, 2.0, shape=(40, 15, 15))
+    assert vol.voxel_nm == pytest.approx((20.0 * 1 / 40 * (-tip.min() / 20.0), 2.0, 2.0))
+    np.testing.assert_allclose(volume_to_tip(vol), tip, atol=1e-5)
+    # physical orientation: voxel column (i, j) holds the physical tip p(u) = -P(-u)
+    phys = physical_tip(tip)
+    filled = vol.data.sum(axis=0) * vol.voxel_nm[0]
+    np.testing.assert_allclose(filled, -tip.min() - phys, atol=1e-5)
+
+
+def test_binary_volume_is_within_half_a_voxel_and_default_is_32_cubed():
+    tip = pyramid_tip(31, 1.0, sides=3, apex_radius_nm=4)
+    vol = tip_to_volume(tip, 1.0, binary=True)
+    assert vol.data.shape == (32, 32, 32) and vol.data.dtype == bool
+    back = volume_to_tip(tip_to_volume(tip, 1.0, shape=(32, 31, 31), binary=True))
+    assert np.abs(back - tip).max() <= vol.voxel_nm[0] / 2 + 1e-9
+
+
+def test_mesh_is_closed_and_encloses_the_right_volume(rng):
+    tip = random_asymmetric_tip(9, rng, depth=6.0)
+    mesh = tip_to_mesh(tip, (1.5, 2.0))
+    faces = mesh.faces
+    # closed and consistently oriented: every directed edge appears once, its reverse once
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    directed = {tuple(e) for e in edges}
+    assert len(directed) == len(edges)
+    assert all((b, a) in directed for a, b in directed)
+    v = mesh.vertices[faces]
+    signed = np.einsum("ij,ij->i", v[:, 0], np.cross(v[:, 1], v[:, 2])).sum() / 6
+    # independent: integral of (depth - p) over the triangulated grid, two triangles per cell
+    depth = -tip.min()
+    g = depth - physical_tip(tip)
+    cell = 1.5 * 2.0
+    expected = cell / 6 * (g[:-1, :-1] + g[1:, 1:] + (g[:-1, :-1] + g[:-1, 1:] + g[1:, 1:]) / 1 * 0 + 0).sum()
+    expected = sum(
+        cell / 6 * (g[i, j] + g[i + 1, j + 1] + g[i, j + 1]) + cell / 6 * (g[i, j] + g[i + 1, j + 1] + g[i + 1, j])
+        for i in range(8)
+        for j in range(8)
+    )
+    assert signed == pytest.approx(expected, rel=1e-10)
