@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import spike_array
+from synthetic import spike_array
 from napari_se3afm.btr import blind_tip
 from napari_se3afm.dbtr import differentiable_tip
 from napari_se3afm.errors import ParameterError

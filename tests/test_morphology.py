@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import random_asymmetric_tip
+from synthetic import random_asymmetric_tip
 from napari_se3afm.morphology import certainty_map, closing, dilate, erode, opening
 
 

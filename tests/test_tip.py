@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import random_asymmetric_tip
+from synthetic import random_asymmetric_tip
 from napari_se3afm.errors import ParameterError
 from napari_se3afm.tip import (
     cone_tip,

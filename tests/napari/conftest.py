@@ -1,0 +1,5 @@
+"""napari tests need napari and a display (pytest-xvfb starts Xvfb); skip cleanly without napari."""
+
+import pytest
+
+pytest.importorskip("napari")

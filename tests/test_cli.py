@@ -1,0 +1,122 @@
+"""The se3afm command line: outputs, exit codes, refusal to overwrite, one-line errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synthetic import spike_array
+from napari_se3afm.cli import main
+from napari_se3afm.morphology import dilate
+from napari_se3afm.tip import cone_tip
+
+EXPECTED = {"image", "surface", "tip", "certainty", "tip_volume", "pixel_nm"}
+
+
+@pytest.fixture
+def scan(tmp_path, rng):
+    tip = cone_tip(11, 2.0, half_angle_deg=25, apex_radius_nm=3)
+    image = dilate(spike_array(64, 20, (30, 40), rng), tip)
+    path = tmp_path / "scan.npy"
+    np.save(path, image)
+    return path, image, tip
+
+
+def test_reconstruct_npy_writes_the_documented_arrays(scan, tmp_path, capsys):
+    path, image, tip = scan
+    out = tmp_path / "out"
+    assert main(["reconstruct", str(path), "-o", str(out), "--pixel-nm", "2", "--tip-px", "11", "-q"]) == 0
+    assert f"wrote {out / 'scan.npz'}" in capsys.readouterr().out
+    with np.load(out / "scan.npz") as res:
+        assert EXPECTED <= set(res.files)
+        assert float(res["pixel_nm"]) == 2.0
+        for key in EXPECTED - {"pixel_nm"}:
+            assert res[key].dtype == np.float64
+        np.testing.assert_array_equal(res["image"], image)
+        probed = tip > -25
+        assert np.abs(res["tip"] - tip)[probed].max() < 1e-9  # noise-free spikes: exact
+        assert res["tip_volume"].shape == (32, 32, 32)
+
+
+def test_tip_size_in_nm_and_dbtr(scan, tmp_path):
+    path, _, _ = scan
+    out = tmp_path / "o"
+    argv = ["reconstruct", str(path), "-o", str(out), "--pixel-nm", "2", "--tip-nm", "22",
+            "--method", "dbtr", "--steps", "3", "--device", "cpu", "-q"]
+    assert main(argv) == 0
+    with np.load(out / "scan.npz") as res:
+        assert res["tip"].shape == (11, 11)
+        assert '"method": "dbtr"' in str(res["info"])
+
+
+def test_refuses_to_overwrite_and_leaves_the_file(scan, tmp_path, capsys):
+    path, _, _ = scan
+    out = tmp_path / "out"
+    argv = ["reconstruct", str(path), "-o", str(out), "--pixel-nm", "2", "-q", "--tip-px", "11"]
+    assert main(argv) == 0
+    before = (out / "scan.npz").read_bytes()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("se3afm: error:") and "--overwrite" in err and len(err.splitlines()) == 1
+    assert (out / "scan.npz").read_bytes() == before
+    assert main([*argv, "--overwrite"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        pytest.param(b"", [], "empty", id="empty"),
+        pytest.param(b"garbage" * 10, [], "cannot be read", id="corrupt"),
+        pytest.param(None, [], "no pixel size", id="no-pixel-size"),
+        pytest.param("nan", ["--pixel-nm", "1"], "NaN", id="nan"),
+        pytest.param("const", ["--pixel-nm", "1"], "constant", id="constant"),
+        pytest.param("small", ["--pixel-nm", "1"], "too small", id="too-small"),
+    ],
+)
+def test_bad_inputs_give_one_line_and_status_2(tmp_path, capsys, content, extra, message):
+    path = tmp_path / "bad.npy"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is None:
+        np.save(path, np.random.default_rng(0).normal(size=(64, 64)))
+    elif content == "nan":
+        np.save(path, np.full((64, 64), np.nan))
+    elif content == "const":
+        np.save(path, np.ones((64, 64)))
+    else:
+        np.save(path, np.random.default_rng(0).normal(size=(4, 4)))
+    assert main(["reconstruct", str(path), "-o", str(tmp_path / "o"), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
+    assert not (tmp_path / "o" / "bad.npz").exists()
+
+
+def test_bad_options_are_rejected_by_argparse(scan, tmp_path, capsys):
+    path, _, _ = scan
+    with pytest.raises(SystemExit) as exc:
+        main(["reconstruct", str(path), "-o", str(tmp_path), "--tip-px", "10"])
+    assert exc.value.code == 2
+    assert "must be odd" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["reconstruct", str(path), "-o", str(tmp_path), "--tip-px", "11", "--tip-nm", "5"])
+
+
+def test_help_explains_every_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["reconstruct", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--method", "--tip-px", "--tip-nm", "--pixel-nm", "--device", "--overwrite", "--sample"):
+        assert option in text
+
+
+def test_bundled_sample_runs(tmp_path, capsys):
+    assert main(["reconstruct", "--sample", "-o", str(tmp_path), "-q"]) == 0
+    with np.load(tmp_path / "spikes_sample.npz") as res, np.load(
+        __import__("napari_se3afm.cli", fromlist=["x"])._sample_path()
+    ) as truth:
+        probed = truth["tip"] > -40
+        err = np.sqrt(np.mean((res["tip"] - truth["tip"])[probed] ** 2))
+        assert err < 4.0  # 0.3 nm noise: classical BTR gets within a few nm
+        assert np.sqrt(np.mean((res["surface"] - truth["surface"]) ** 2)) < np.sqrt(
+            np.mean((res["image"] - truth["surface"]) ** 2)
+        )
