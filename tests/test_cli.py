@@ -25,7 +25,8 @@ def scan(tmp_path, rng):
 def test_reconstruct_npy_writes_the_documented_arrays(scan, tmp_path, capsys):
     path, image, tip = scan
     out = tmp_path / "out"
-    assert main(["reconstruct", str(path), "-o", str(out), "--pixel-nm", "2", "--tip-px", "11", "-q"]) == 0
+    argv = ["reconstruct", str(path), "-o", str(out), "--pixel-nm", "2", "--tip-px", "11", "--no-level", "-q"]
+    assert main(argv) == 0
     assert f"wrote {out / 'scan.npz'}" in capsys.readouterr().out
     with np.load(out / "scan.npz") as res:
         assert EXPECTED <= set(res.files)
@@ -36,6 +37,23 @@ def test_reconstruct_npy_writes_the_documented_arrays(scan, tmp_path, capsys):
         probed = tip > -25
         assert np.abs(res["tip"] - tip)[probed].max() < 1e-9  # noise-free spikes: exact
         assert res["tip_volume"].shape == (32, 32, 32)
+        assert '"levelling": []' in str(res["info"])
+
+
+def test_levelling_is_applied_by_default_and_recorded(tmp_path, rng):
+    yy, xx = np.mgrid[:64, :64]
+    jumps = 5.0 * (rng.random(64)[:, None] > 0.5)
+    np.save(tmp_path / "tilted.npy", 0.3 * xx - 0.2 * yy + rng.normal(0, 0.05, (64, 64)) + jumps)
+    base = ["reconstruct", str(tmp_path / "tilted.npy"), "--pixel-nm", "1", "-q"]
+    assert main([*base, "-o", str(tmp_path / "a")]) == 0
+    with np.load(tmp_path / "a" / "tilted.npz") as res:
+        assert '"levelling": ["plane", "zero-min"]' in str(res["info"])
+        assert res["image"].min() == 0.0
+        np.testing.assert_allclose(np.diff(res["image"], axis=1).mean(), 0, atol=0.01)  # tilt gone
+    assert main([*base, "-o", str(tmp_path / "b"), "--level", "plane,align-rows,zero-min"]) == 0
+    with np.load(tmp_path / "b" / "tilted.npz") as res:
+        assert np.ptp(res["image"]) < 0.6  # tilt and scan-line jumps removed, noise left
+    assert main([*base, "-o", str(tmp_path / "c"), "--level", "plane,wobble"]) == 2
 
 
 def test_tip_size_in_nm_and_dbtr(scan, tmp_path):
@@ -66,7 +84,7 @@ def test_refuses_to_overwrite_and_leaves_the_file(scan, tmp_path, capsys):
     ("content", "extra", "message"),
     [
         pytest.param(b"", [], "empty", id="empty"),
-        pytest.param(b"garbage" * 10, [], "cannot be read", id="corrupt"),
+        pytest.param(b"garbage" * 10, [], "corrupted or mislabelled", id="corrupt"),
         pytest.param(None, [], "no pixel size", id="no-pixel-size"),
         pytest.param("nan", ["--pixel-nm", "1"], "NaN", id="nan"),
         pytest.param("const", ["--pixel-nm", "1"], "constant", id="constant"),

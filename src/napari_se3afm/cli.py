@@ -13,6 +13,8 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__
 from .errors import Se3afmError
 from .progress import Progress
@@ -77,6 +79,8 @@ def _sample_path() -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``se3afm`` (all sub-commands)."""
+    from .io.writers import TIP_SUFFIXES
+    from .levelling import DEFAULT_STEPS
     from .pipeline import METHODS
 
     parser = argparse.ArgumentParser(
@@ -91,10 +95,29 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Estimate the tip and the true surface of each INPUT and write OUTDIR/<stem>.npz with "
             "float64 arrays image, surface, tip, certainty and tip_volume (heights in nm) and the "
-            "pixel size pixel_nm. Inputs: .npy/.npz/.tif height maps in nm."
+            "pixel size pixel_nm. Inputs: Gwyddion .gwy, Bruker Nanoscope .spm/.000-.999, Asylum "
+            ".ibw, JPK .jpk, Nanonis .sxm, Park .tiff, and .npy/.npz/.tif height maps in nm. The "
+            "image is levelled first (robust plane; see --level) unless --no-level is given."
         ),
     )
-    rec.add_argument("inputs", nargs="*", metavar="INPUT", help="height map files (nm)")
+    rec.add_argument("inputs", nargs="*", metavar="INPUT", help="AFM files or height maps (nm)")
+    rec.add_argument("--channel", help="channel to use (default: the height channel; see se3afm info)")
+    lev = rec.add_mutually_exclusive_group()
+    lev.add_argument("--no-level", action="store_true", help="use the image as it is, without levelling")
+    lev.add_argument(
+        "--level",
+        type=lambda text: tuple(t.strip() for t in text.split(",") if t.strip()),
+        default=DEFAULT_STEPS,
+        metavar="STEPS",
+        help="comma-separated levelling steps: plane, align-rows (row medians), align-rows-diff "
+        "(median of differences), polyN, zero-min (default: plane,zero-min)",
+    )
+    rec.add_argument("--gwy", action="store_true", help="also write OUTDIR/<stem>.gwy (surface, maps, tip)")
+    rec.add_argument(
+        "--tip-file",
+        choices=[s.lstrip(".") for s in TIP_SUFFIXES],
+        help="also export the tip as OUTDIR/<stem>_tip.EXT (volume: tif, npy, vti, vtk; mesh: stl, ply, obj)",
+    )
     rec.add_argument("--sample", action="store_true", help="also process the bundled SimTip sample scan")
     rec.add_argument("-o", "--outdir", type=Path, required=True, help="folder for the results (created if missing)")
     rec.add_argument(
@@ -117,12 +140,54 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
     rec.add_argument("--overwrite", action="store_true", help="replace existing result files")
     rec.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    info = sub.add_parser(
+        "info",
+        help="list the channels, units, sizes and metadata of AFM files",
+        description="List each file's channels (name, direction, unit, kind, size, value range), pixel "
+        "size and scan size in nm, and instrument metadata. The height channel is marked with *.",
+    )
+    info.add_argument("files", nargs="+", metavar="FILE")
     return parser
 
 
+def _info(args: argparse.Namespace) -> int:
+    from .io import read_scan
+
+    status = 0
+    for name in args.files:
+        try:
+            scan = read_scan(name)
+        except Se3afmError as exc:
+            print(f"se3afm: error: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        try:
+            height = scan.height_channel()
+        except Se3afmError:
+            height = None
+        ny, nx = scan.shape
+        print(f"{name}  [{scan.format}]")
+        if scan.pixel_nm is not None:
+            dy, dx = scan.pixel_nm
+            sy, sx = scan.scan_size_nm
+            print(f"  size {nx} x {ny} px, pixel {dx:.4g} x {dy:.4g} nm (x, y), scan {sx:.4g} x {sy:.4g} nm")
+        else:
+            print(f"  size {nx} x {ny} px, pixel size not recorded (give --pixel-nm)")
+        for ch in scan.channels:
+            mark = "*" if ch is height else " "
+            lo, hi = float(ch.data.min()), float(ch.data.max())
+            print(f"  {mark} {ch.label:<32} {ch.kind:<10} [{ch.unit or '-'}]  range {lo:.4g} .. {hi:.4g}")
+        for key, value in scan.metadata.items():
+            if value not in (None, "", {}):
+                print(f"    {key}: {value}")
+    return status
+
+
 def _reconstruct(args: argparse.Namespace) -> int:
-    from .io import read_height_map, write_reconstruction
     from .errors import ParameterError
+    from .io import read_height_map, write_reconstruction
+    from .io.writers import write_tip
+    from .levelling import level
     from .pipeline import iter_reconstruct
     from .progress import run_to_completion
 
@@ -130,33 +195,39 @@ def _reconstruct(args: argparse.Namespace) -> int:
     if not inputs:
         raise ParameterError("no INPUT given (or use --sample)")
     outputs = [args.outdir / f"{p.stem}.npz" for p in inputs]
+    extras = [
+        [args.outdir / f"{p.stem}.gwy"] * args.gwy + [args.outdir / f"{p.stem}_tip.{args.tip_file}"] * bool(args.tip_file)
+        for p in inputs
+    ]
     seen: dict[Path, Path] = {}
     for src, out in zip(inputs, outputs, strict=True):
         if out in seen:
             raise ParameterError(f"{seen[out]} and {src} would both be written to {out}")
         seen[out] = src
     if not args.overwrite:
-        existing = [str(o) for o in outputs if o.exists()]
+        existing = [str(o) for o in outputs + [e for group in extras for e in group] if o.exists()]
         if existing:
             raise ParameterError(f"{', '.join(existing)} exist(s); use --overwrite to replace")
+    level(np.zeros((2, 2)), () if args.no_level else args.level)  # reject unknown steps before any work
     if args.steps < 0:
         raise ParameterError(f"--steps must be >= 0, got {args.steps}")
     # read and check every input before the long work starts
     maps = []
     for src in inputs:
-        data = read_height_map(src)
+        data = read_height_map(src, args.channel)
         pixel = (args.pixel_nm, args.pixel_nm) if args.pixel_nm else data.pixel_nm
         if pixel is None:
             raise ParameterError(f"{src}: the file records no pixel size; give --pixel-nm")
         maps.append((data, pixel))
     args.outdir.mkdir(parents=True, exist_ok=True)
-    for (data, pixel), src, out in zip(maps, inputs, outputs, strict=True):
+    for (data, pixel), src, out, extra in zip(maps, inputs, outputs, extras, strict=True):
         bar = _ProgressBar(src.name, args.quiet)
         try:
             result = run_to_completion(
                 iter_reconstruct(
                     data.height, pixel, method=args.method, tip_px=args.tip_px, tip_nm=args.tip_nm,
                     threshold_nm=args.threshold_nm, steps=args.steps, device=args.device,
+                    levelling=() if args.no_level else args.level,
                 ),
                 bar,
             )
@@ -164,9 +235,15 @@ def _reconstruct(args: argparse.Namespace) -> int:
             raise type(exc)(f"{src}: {exc}") if not str(exc).startswith(str(src)) else exc
         finally:
             bar.close()
-        result.info["input"] = str(src)
+        result.info.update(input=str(src), channel=data.metadata.get("channel"))
         write_reconstruction(result, out, overwrite=args.overwrite)
         print(f"wrote {out}")
+        for path in extra:
+            if path.suffix == ".gwy":
+                write_reconstruction(result, path, overwrite=args.overwrite)
+            else:
+                write_tip(result.tip, result.pixel_nm, path, volume=result.tip_volume, overwrite=args.overwrite)
+            print(f"wrote {path}")
     return 0
 
 
@@ -181,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "reconstruct":
             return _reconstruct(args)
+        if args.command == "info":
+            return _info(args)
     except Se3afmError as exc:
         print(f"se3afm: error: {exc}", file=sys.stderr)
         return 2

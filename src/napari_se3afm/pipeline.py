@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ParameterError
+from .levelling import DEFAULT_STEPS, level
 from .progress import Progress, ProgressGenerator, run_to_completion
 from .results import Reconstruction
 from .tip.shapes import pixel_pair
@@ -75,6 +76,7 @@ def iter_reconstruct(
     steps: int = 200,
     device: str = "auto",
     volume_shape: tuple[int, int, int] = (32, 32, 32),
+    levelling: tuple[str, ...] | list[str] | None = DEFAULT_STEPS,
 ) -> ProgressGenerator[Reconstruction]:
     """Reconstruct tip and surface from one image, yielding :class:`Progress`.
 
@@ -96,6 +98,10 @@ def iter_reconstruct(
         ``"auto"``, ``"cpu"`` or ``"cuda[:n]"`` for the morphology and ``dbtr``.
     volume_shape : (nz, ny, nx)
         Voxel grid of the tip volume.
+    levelling : sequence of str or None
+        Levelling steps applied first (see :func:`napari_se3afm.levelling.level`; default: robust
+        plane, minimum to 0); ``None`` or ``()`` to use the image as it is. Recorded in
+        ``info["levelling"]``.
     """
     from .btr import iter_blind_tip
     from .dbtr import iter_differentiable_tip
@@ -113,7 +119,8 @@ def iter_reconstruct(
     px = pixel_pair(pixel_nm)
     k = choose_tip_size(z.shape, px, tip_px, tip_nm)
     dev = resolve_device(device)
-    info: dict = {"tip_px": k, "device": str(dev)}
+    z, applied = level(z, levelling or ())
+    info: dict = {"tip_px": k, "device": str(dev), "levelling": applied}
     if method in ("btr", "btr-full"):
         blind = yield from iter_blind_tip(
             z, k, threshold_nm=threshold_nm, mode="full" if method == "btr-full" else "partial"
@@ -152,13 +159,15 @@ def reconstruct(
 ) -> Reconstruction:
     """Reconstruct tip and surface from an array or a file; see :func:`iter_reconstruct`.
 
-    A file is read with :func:`napari_se3afm.io.read_height_map`; ``pixel_nm`` overrides or supplies
-    the pixel size (required for arrays and for files that do not record one).
+    A file is read with :func:`napari_se3afm.io.read_height_map` (height channel found automatically,
+    or ``channel=``); ``pixel_nm`` overrides or supplies the pixel size (required for arrays and for
+    files that do not record one).
     """
+    channel = options.pop("channel", None)
     if isinstance(image, (str, os.PathLike)):
         from .io import read_height_map
 
-        data = read_height_map(Path(image))
+        data = read_height_map(Path(image), channel)
         z, px = data.height, pixel_nm if pixel_nm is not None else data.pixel_nm
         if px is None:
             raise ParameterError(f"{image}: the file records no pixel size; pass pixel_nm")

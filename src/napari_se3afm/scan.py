@@ -17,12 +17,15 @@ from .errors import ChannelNotFoundError
 #: channel kinds recognised by name; "height" channels are in nm
 KINDS = ("height", "phase", "amplitude", "deflection", "current", "other")
 
-_HEIGHT_WORDS = ("height", "topograph", "zsensor", "z sensor", "z-sensor")
+_HEIGHT_WORDS = ("height", "topograph", "zsensor", "z sensor", "z-sensor", "surface")
+_NOT_HEIGHT_WORDS = ("uncertainty", "σ", "std", "error", "certainty")
 
 
 def channel_kind(name: str) -> str:
     """Classify a channel by its name (case-insensitive)."""
     low = name.lower().replace("_", " ")
+    if any(w in low for w in _NOT_HEIGHT_WORDS):
+        return "other"
     if any(w in low for w in _HEIGHT_WORDS) or low.split(" ")[0] in ("z", "height"):
         return "height"
     for kind in ("phase", "amplitude", "deflection", "current"):

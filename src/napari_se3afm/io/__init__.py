@@ -1,82 +1,142 @@
-"""Reading height maps and writing results; numpy only (no torch), so napari's reader stays light.
+"""Reading AFM files into a :class:`~napari_se3afm.scan.Scan` and writing results; no torch here.
 
-Readers return heights in nm; writers are atomic and refuse to overwrite unless asked.
+Formats are recognised by their content first (magic bytes), then by suffix, so a mislabelled file is
+read for what it is. Every failure — missing, empty, truncated, corrupted, unsupported, too large —
+is an :class:`~napari_se3afm.errors.AfmFileError` naming the file and the problem; no parser's own
+exception escapes.
 """
 
 from __future__ import annotations
 
-import json
+import re
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import AfmFileError
-from .arrays import SUFFIXES, read_array_file
-from .atomic import atomic_write
+from ..errors import AfmFileError, Se3afmError
+from ..scan import Channel, Scan
 from .scan_data import HeightMap
 
-__all__ = ["SUFFIXES", "HeightMap", "read_height_map", "write_reconstruction"]
+__all__ = ["SUFFIXES", "HeightMap", "read_height_map", "read_scan", "write_reconstruction"]
+
+SUFFIXES = (".gwy", ".spm", ".000…999", ".ibw", ".jpk", ".sxm", ".tif", ".tiff", ".npy", ".npz")
+#: Files larger than this are refused before reading (AFM scans are MBs; a GB file is a mistake).
+MAX_FILE_BYTES = 2 * 1024**3
 
 
-def read_height_map(path: str | Path) -> HeightMap:
-    """Read the height channel of a file, in nm, checking it is usable.
+def _sniff(path: Path, head: bytes) -> str:
+    from . import gwy, ibw, nanoscope, sxm
+
+    suffix = path.suffix.lower()
+    if gwy.is_gwy(head):
+        return "gwy"
+    if nanoscope.is_nanoscope(head):
+        return "nanoscope"
+    if sxm.is_sxm(head):
+        return "sxm"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head.startswith(b"PK\x03\x04") and suffix == ".npz":
+        return "npz"
+    if suffix == ".ibw" and ibw.is_ibw(head):
+        return "ibw"
+    known = suffix in (".gwy", ".spm", ".ibw", ".jpk", ".sxm", ".tif", ".tiff", ".npy", ".npz") or re.fullmatch(r"\.\d{3}", suffix)
+    if known:
+        raise AfmFileError(path, f"content does not match its {suffix} suffix (corrupted or mislabelled)")
+    raise AfmFileError(path, f"unsupported format {suffix or '(no suffix)'}; supported: {', '.join(SUFFIXES)}")
+
+
+def _read(path: Path, kind: str) -> Scan:
+    from . import arrays, gwy, ibw, nanoscope, sxm, tiff
+
+    if kind == "gwy":
+        return gwy.read_gwy(path)
+    if kind == "nanoscope":
+        return nanoscope.read_nanoscope(path)
+    if kind == "sxm":
+        return sxm.read_sxm(path)
+    if kind == "ibw":
+        return ibw.read_ibw(path)
+    if kind == "tiff":
+        scan = tiff.read_tiff_family(path)
+        if scan is not None:
+            return scan
+    return arrays.read_array_scan(path)
+
+
+def _check(scan: Scan, path: Path) -> Scan:
+    if not scan.channels:
+        raise AfmFileError(path, "holds no image channel")
+    for ch in scan.channels:
+        if ch.data.ndim != 2 or min(ch.data.shape) < 1:
+            raise AfmFileError(path, f"channel {ch.label!r} is not a 2-D image (shape {ch.data.shape})")
+    if scan.pixel_nm is not None:
+        dy, dx = scan.pixel_nm
+        if not (np.isfinite(dy) and np.isfinite(dx) and dy > 0 and dx > 0):
+            raise AfmFileError(path, f"pixel size {scan.pixel_nm} nm is not positive and finite")
+    return scan
+
+
+def read_scan(path: str | Path) -> Scan:
+    """Read every channel of an AFM file (heights in nm, row 0 at the top as Gwyddion shows it).
+
+    Supported: Gwyddion ``.gwy``; Bruker/Veeco Nanoscope ``.spm``/``.000``–``.999``; Asylum ``.ibw``;
+    JPK ``.jpk``; Nanonis ``.sxm``; Park Systems ``.tiff``; plain ``.tif``/``.npy``/``.npz`` in nm.
 
     Raises
     ------
     AfmFileError
-        Missing, empty, unreadable or unsupported file; not a 2-D map; NaN-only or constant heights.
+        For every file that cannot be read, with the file's path and the reason.
     """
     path = Path(path)
     if not path.exists():
         raise AfmFileError(path, "no such file")
     if path.is_dir():
         raise AfmFileError(path, "is a folder, not a file")
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise AfmFileError(path, "is empty (0 bytes)")
-    if path.suffix.lower() not in SUFFIXES:
-        raise AfmFileError(
-            path, f"unsupported format {path.suffix or '(no suffix)'}; supported: {', '.join(SUFFIXES)}"
-        )
-    data = read_array_file(path)
-    z = data.height
+    if size > MAX_FILE_BYTES:
+        raise AfmFileError(path, f"is {size / 1024**3:.1f} GiB, far larger than any AFM scan this tool reads")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+        return _check(_read(path, _sniff(path, head)), path)
+    except Se3afmError:
+        raise
+    except MemoryError:
+        raise AfmFileError(path, "does not fit in memory") from None
+    except Exception as exc:  # no parser's traceback reaches the user
+        raise AfmFileError(path, f"corrupted or unreadable ({type(exc).__name__}: {exc})") from None
+
+
+def read_height_map(path: str | Path, channel: str | None = None) -> HeightMap:
+    """Read one height channel (default: found automatically) in nm, checked to be usable.
+
+    Raises
+    ------
+    AfmFileError
+        Unreadable file; channel missing (listing those present); NaN-only or constant heights.
+    """
+    path = Path(path)
+    scan = read_scan(path)
+    ch = scan.channel(channel)
+    z = ch.data
     finite = np.isfinite(z)
     if not finite.any():
-        raise AfmFileError(path, "height channel holds no finite values (all NaN or infinite)")
+        raise AfmFileError(path, f"channel {ch.label!r} holds no finite values (all NaN or infinite)")
     if not finite.all():
-        raise AfmFileError(path, f"height channel has {int((~finite).sum())} NaN or infinite pixels")
+        raise AfmFileError(path, f"channel {ch.label!r} has {int((~finite).sum())} NaN or infinite pixels")
     if np.ptp(z) == 0:
-        raise AfmFileError(path, "height channel is constant: there is nothing to reconstruct")
-    return data
+        raise AfmFileError(path, f"channel {ch.label!r} is constant: there is nothing to reconstruct")
+    meta = {**scan.metadata, "channel": ch.label, "unit": ch.unit, "format": scan.format}
+    return HeightMap(height=z, pixel_nm=scan.pixel_nm, source=str(path), metadata=meta)
 
 
 def write_reconstruction(result, path: str | Path, *, overwrite: bool = False) -> Path:
-    """Write a :class:`~napari_se3afm.results.Reconstruction` as ``.npz`` (float64 arrays, nm).
+    """Write a reconstruction to ``.npz``, ``.gwy`` or ``.tif`` by the path's suffix (see :mod:`.writers`)."""
+    from .writers import write_reconstruction as _write
 
-    Arrays: ``image``, ``surface``, ``tip``, ``certainty``, ``tip_volume`` (and ``surface_std``,
-    ``tip_std`` when present), scalars ``pixel_nm`` (dy == dx) or pair ``pixel_nm_yx``,
-    ``tip_voxel_nm`` (dz, dy, dx) and a JSON ``info`` string.
-    """
-    path = Path(path)
-    dy, dx = result.pixel_nm
-    arrays = {
-        "image": result.image,
-        "surface": result.surface,
-        "tip": result.tip,
-        "certainty": result.certainty,
-        "tip_volume": result.tip_volume.data,
-    }
-    if result.surface_std is not None:
-        arrays["surface_std"] = result.surface_std
-    if result.tip_std is not None:
-        arrays["tip_std"] = result.tip_std
-    payload = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
-    payload["pixel_nm"] = np.float64(dy) if dy == dx else np.float64(np.sqrt(dy * dx))
-    payload["pixel_nm_yx"] = np.array([dy, dx], dtype=np.float64)
-    payload["tip_voxel_nm"] = np.array(result.tip_volume.voxel_nm, dtype=np.float64)
-    payload["info"] = np.array(json.dumps({"method": result.method, **result.info}, default=str))
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **payload)
-
-    return atomic_write(path, write, overwrite=overwrite)
+    return _write(result, path, overwrite=overwrite)

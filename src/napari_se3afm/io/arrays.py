@@ -15,9 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AfmFileError
-from .scan_data import HeightMap
-
-SUFFIXES = (".npy", ".npz", ".tif", ".tiff")
+from ..scan import Channel, Scan
 
 
 def _pixel_from(value: object, path: Path) -> tuple[float, float] | None:
@@ -29,8 +27,19 @@ def _pixel_from(value: object, path: Path) -> tuple[float, float] | None:
     return (float(arr[0]), float(arr[-1]))
 
 
-def read_array_file(path: Path) -> HeightMap:
-    """Read a ``.npy``, ``.npz`` or ``.tif`` height map (nm)."""
+def _stack_scan(path: Path, data: np.ndarray, names: list[str], pixel, suffix: str) -> Scan:
+    """A TIFF stack written by napari-se3afm: one channel per plane, named in its description."""
+    from ..scan import channel_kind
+
+    channels = [
+        Channel(name=n, data=plane.astype(np.float64), unit="" if n == "Certainty" else "nm", kind=channel_kind(n))
+        for n, plane in zip(names, data, strict=True)
+    ]
+    return Scan(channels=channels, pixel_nm=pixel, source=str(path), format=suffix.lstrip("."))
+
+
+def read_array_scan(path: Path) -> Scan:
+    """Read a ``.npy``, ``.npz`` or plain ``.tif`` height map (nm) as a one-channel scan."""
     suffix = path.suffix.lower()
     pixel = None
     try:
@@ -45,16 +54,18 @@ def read_array_file(path: Path) -> HeightMap:
                 pixel_key = next((k for k in ("pixel_nm_yx", "pixel_nm") if k in npz.files), None)
                 pixel = _pixel_from(npz[pixel_key], path) if pixel_key else None
         else:
-            import tifffile
+            from .tiff import read_plain_tiff
 
-            with tifffile.TiffFile(path) as tif:
-                data = tif.pages[0].asarray()
-                desc = tif.pages[0].description or ""
+            data, desc = read_plain_tiff(path)
             if desc.startswith("{"):
                 try:
-                    pixel = _pixel_from(json.loads(desc).get("pixel_nm"), path)
+                    described = json.loads(desc)
                 except json.JSONDecodeError:
-                    pixel = None
+                    described = {}
+                pixel = _pixel_from(described.get("pixel_nm"), path)
+                names = described.get("channels")
+                if isinstance(names, list) and data.ndim == 3 and len(names) == data.shape[0]:
+                    return _stack_scan(path, data, [str(n) for n in names], pixel, suffix)
     except AfmFileError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
@@ -68,4 +79,5 @@ def read_array_file(path: Path) -> HeightMap:
         raise AfmFileError(path, f"holds an array of shape {data.shape}, not a 2-D height map")
     if not np.issubdtype(data.dtype, np.number) or np.issubdtype(data.dtype, np.complexfloating):
         raise AfmFileError(path, f"holds {data.dtype} values, not real heights")
-    return HeightMap(height=data.astype(np.float64), pixel_nm=pixel, source=str(path))
+    channel = Channel(name="Height", data=data.astype(np.float64), unit="nm", kind="height")
+    return Scan(channels=[channel], pixel_nm=pixel, source=str(path), format=suffix.lstrip("."))

@@ -24,6 +24,9 @@ def atomic_write(path: Path, write: Callable[[Path], None], *, overwrite: bool =
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; results are ordinary files
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -161,7 +161,7 @@ def read_nanoscope(path: Path) -> Scan:
         if pixel is None:
             pixel = _scan_size(section, sections, samps, lines, path)
     meta = {
-        "instrument": " ".join(filter(None, [_find(sections, "Description"), _find(sections, "Microscope")])),
+        "instrument": _instrument(_find(sections, "Description"), _find(sections, "Microscope")),
         "version": _find(sections, "Version"),
         "date": _find(sections, "Date"),
         "scan_rate_hz": _maybe_float(_find(sections, "Scan rate")),
@@ -170,6 +170,12 @@ def read_nanoscope(path: Path) -> Scan:
     if setpoints:
         meta["setpoint"] = setpoints
     return Scan(channels=channels, pixel_nm=pixel, source=str(path), format="nanoscope", metadata=meta)  # type: ignore[arg-type]
+
+
+def _instrument(description: str | None, microscope: str | None) -> str | None:
+    if description and microscope and microscope in description:
+        return description
+    return " ".join(filter(None, [description, microscope])) or None
 
 
 def _maybe_float(text: str | None) -> float | None:

@@ -34,11 +34,11 @@ def read_tiff_family(path: Path) -> Scan | None:
 
 
 def read_plain_tiff(path: Path) -> tuple[np.ndarray, str]:
-    """Return the first page and its description of a plain TIFF."""
+    """Return the image (all pages stacked) and the first page's description of a plain TIFF."""
     import tifffile
 
     try:
         with tifffile.TiffFile(path) as tif:
-            return tif.pages[0].asarray(), tif.pages[0].description or ""
+            return tif.asarray(), tif.pages[0].description or ""
     except Exception as exc:
         raise AfmFileError(path, f"corrupted TIFF ({type(exc).__name__}: {exc})") from None

@@ -1,0 +1,102 @@
+"""Levelling AFM users expect before any tip work: row alignment, plane and polynomial background.
+
+Every step is built on medians, so sharp features — the very spikes that make tip estimation work —
+do not tilt the result. A least-squares plane would: and because ``(S + L) ⊕ P = S ⊕ (P + L)`` for a
+linear ``L``, any tilt left in the image ends up as a tilt of the estimated tip.
+
+* ``plane``: slopes are medians of differences over *half the image* (long baselines). Medians of
+  neighbouring-pixel differences looked natural but are biased on periodic arrays: on
+  ``old_bruker.002`` (a pillar array) they turned a 705 nm range into 2779 nm.
+* ``align-rows``: subtract each row's median (scan-line offsets; Gwyddion's "median" alignment).
+* ``align-rows-diff``: Gwyddion's "median of differences", shifting each row by the median of its
+  difference to the row above. It accumulates: on the same pillar array it drifts by hundreds of nm,
+  so it is not the default.
+
+Measured ranges on every file of ``../shared/data/real`` are in ``docs/io.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ParameterError
+
+__all__ = [
+    "DEFAULT_STEPS",
+    "align_rows",
+    "align_rows_differences",
+    "level",
+    "polynomial_background",
+    "subtract_plane",
+]
+
+#: What reconstruction applies unless told otherwise.
+#: Row alignment is not in it: both row methods distort images whose features fill most of a row
+#: (the dense spike arrays that tip estimation likes best); ask for it where scan lines jump.
+DEFAULT_STEPS = ("plane", "zero-min")
+
+
+def align_rows(image: np.ndarray) -> np.ndarray:
+    """Subtract each row's median (removes scan-line offsets without drifting)."""
+    z = np.asarray(image, dtype=np.float64)
+    return z - np.median(z, axis=1, keepdims=True)
+
+
+def align_rows_differences(image: np.ndarray) -> np.ndarray:
+    """Shift each row by the median of its differences to the row above (accumulates; see module doc)."""
+    z = np.asarray(image, dtype=np.float64)
+    steps = np.median(np.diff(z, axis=0), axis=1)
+    return z - np.concatenate([[0.0], np.cumsum(steps)])[:, None]
+
+
+def subtract_plane(image: np.ndarray) -> np.ndarray:
+    """Remove the plane whose slopes are medians of differences over half the image in x and y."""
+    z = np.asarray(image, dtype=np.float64)
+    ny, nx = z.shape
+    hy, hx = max(ny // 2, 1), max(nx // 2, 1)
+    sy = np.median(z[hy:] - z[:-hy]) / hy if ny > 1 else 0.0
+    sx = np.median(z[:, hx:] - z[:, :-hx]) / hx if nx > 1 else 0.0
+    yy, xx = np.mgrid[:ny, :nx]
+    return z - sy * yy - sx * xx
+
+
+def polynomial_background(image: np.ndarray, degree: int = 2) -> np.ndarray:
+    """Subtract the least-squares 2-D polynomial of total ``degree`` (for bow; not robust to features)."""
+    if degree < 0 or degree > 8:
+        raise ParameterError(f"polynomial degree must be 0..8, got {degree}")
+    z = np.asarray(image, dtype=np.float64)
+    ny, nx = z.shape
+    y, x = np.mgrid[:ny, :nx]
+    y = 2 * y / max(ny - 1, 1) - 1
+    x = 2 * x / max(nx - 1, 1) - 1
+    terms = [x**i * y**j for i in range(degree + 1) for j in range(degree + 1 - i)]
+    design = np.stack([t.ravel() for t in terms], axis=1)
+    coef, *_ = np.linalg.lstsq(design, z.ravel(), rcond=None)
+    return z - (design @ coef).reshape(ny, nx)
+
+
+def level(image: np.ndarray, steps: tuple[str, ...] | list[str] = DEFAULT_STEPS) -> tuple[np.ndarray, list[str]]:
+    """Apply levelling steps in order; return the result and the steps applied (for metadata).
+
+    Steps: ``"plane"``, ``"align-rows"``, ``"align-rows-diff"``, ``"polyN"`` (polynomial of degree N),
+    ``"zero-min"`` (shift so the lowest point is 0).
+    """
+    z = np.asarray(image, dtype=np.float64)
+    done = []
+    for step in steps:
+        if step == "align-rows":
+            z = align_rows(z)
+        elif step == "align-rows-diff":
+            z = align_rows_differences(z)
+        elif step == "plane":
+            z = subtract_plane(z)
+        elif step.startswith("poly") and step[4:].isdigit():
+            z = polynomial_background(z, int(step[4:]))
+        elif step == "zero-min":
+            z = z - z.min()
+        else:
+            raise ParameterError(
+                f"unknown levelling step {step!r}: use plane, align-rows, align-rows-diff, polyN or zero-min"
+            )
+        done.append(step)
+    return z, done
