@@ -138,3 +138,30 @@ def test_bundled_sample_runs(tmp_path, capsys):
         assert np.sqrt(np.mean((res["surface"] - truth["surface"]) ** 2)) < np.sqrt(
             np.mean((res["image"] - truth["surface"]) ** 2)
         )
+
+
+def test_info_lists_channels_units_and_sizes(real_data_dir, capsys):
+    assert main(["info", str(real_data_dir / "nanoafmr__kpg20080408.007")]) == 0
+    out = capsys.readouterr().out
+    assert "[nanoscope]" in out and "256 x 256 px" in out and "pixel 3.906 x 3.906 nm" in out
+    assert "* Height (retrace)" in out and "Phase (retrace)" in out and "[deg]" in out
+
+
+def test_info_reports_bad_files_and_goes_on(tmp_path, real_data_dir, capsys):
+    bad = tmp_path / "bad.gwy"
+    bad.write_bytes(b"nothing")
+    assert main(["info", str(bad), str(real_data_dir / "pyspm__test.sxm")]) == 2
+    captured = capsys.readouterr()
+    assert "bad.gwy" in captured.err and "[sxm]" in captured.out
+
+
+def test_reconstruct_real_file_with_gwy_and_mesh_exports(real_data_dir, tmp_path):
+    src = real_data_dir / "nanoafmr__kpg20080408.007"
+    argv = ["reconstruct", str(src), "-o", str(tmp_path), "--tip-px", "9", "--gwy", "--tip-file", "stl", "-q"]
+    assert main(argv) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["nanoafmr__kpg20080408.gwy", "nanoafmr__kpg20080408.npz", "nanoafmr__kpg20080408_tip.stl"]
+    with np.load(tmp_path / "nanoafmr__kpg20080408.npz") as res:
+        assert float(res["pixel_nm"]) == pytest.approx(3.90625)
+        assert "Height (retrace)" in str(res["info"])
+    assert main(argv) == 2  # all three exist now

@@ -133,15 +133,16 @@ def tip_to_mesh(
     """Closed triangle mesh of the physical tip solid ``{p(u) <= z <= depth}`` over the tip window.
 
     The lower surface is the height field triangulated on the pixel centres, the top a flat lid at
-    ``depth_nm`` (default the tip depth), joined by vertical walls; all faces point outwards.
+    ``depth_nm`` (default one pixel above the tip's deepest point, so no wall face is degenerate),
+    joined by vertical walls; all faces point outwards.
     """
     p = physical_tip(validate_tip(tip, tolerance_nm=1e-6 * max(1.0, float(np.abs(tip).max()))))
     dy, dx = pixel_pair(pixel_nm)
     k = p.shape[0]
     c = k // 2
-    depth = float(p.max()) if depth_nm is None else float(depth_nm)
+    depth = float(p.max()) + max(dy, dx) if depth_nm is None else float(depth_nm)
     if not depth > 0:
-        depth = max(dy, dx)
+        raise ParameterError(f"mesh lid height must be > 0 nm, got {depth_nm!r}")
     z = np.minimum(p, depth)
     yy, xx = np.meshgrid((np.arange(k) - c) * dy, (np.arange(k) - c) * dx, indexing="ij")
     bottom = np.stack([xx.ravel(), yy.ravel(), z.ravel()], axis=1)

@@ -1,0 +1,181 @@
+"""Writers round-trip exactly; bad files give one AfmFileError naming the file; readers survive fuzzing."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from napari_se3afm.errors import AfmFileError, FileExistsSe3afmError, ParameterError
+from napari_se3afm.io import read_height_map, read_scan, write_reconstruction
+from napari_se3afm.io.writers import read_tip_volume, tip_from_volume_file, write_gwy_channels, write_tip
+from napari_se3afm.results import Reconstruction
+from napari_se3afm.tip import pyramid_tip, tip_to_mesh, tip_to_volume
+from synthetic import random_asymmetric_tip
+
+
+@pytest.fixture
+def result(rng):
+    image = rng.normal(0, 3, (40, 48))
+    tip = random_asymmetric_tip(9, rng)
+    return Reconstruction(
+        image=image, surface=image - 1.0, tip=tip, certainty=image > 1, tip_volume=tip_to_volume(tip, (1.5, 2.0)),
+        pixel_nm=(1.5, 2.0), method="btr", surface_std=np.abs(image) / 10, info={"noise_nm": 0.1},
+    )
+
+
+def test_gwy_round_trip_is_exact_with_titles_and_nm(result, tmp_path):
+    path = write_reconstruction(result, tmp_path / "r.gwy")
+    scan = read_scan(path)
+    assert [c.name for c in scan.channels] == ["Surface", "Image (levelled)", "Certainty", "Surface uncertainty σ", "Tip"]
+    assert scan.pixel_nm == pytest.approx((1.5, 2.0))
+    np.testing.assert_allclose(scan.channel("Surface").data, result.surface, rtol=1e-15, atol=1e-12)
+    np.testing.assert_array_equal(scan.channel("Certainty").data, result.certainty)
+    np.testing.assert_allclose(scan.channel("Tip").data, result.tip, atol=1e-12)  # unmirrored
+    assert scan.channel("Surface").unit == "nm" and scan.channel("Certainty").unit == ""
+    assert scan.height_channel().name == "Surface"
+
+
+def test_real_gwy_rewritten_reads_back_identically(real_data_dir, tmp_path):
+    scan = read_scan(real_data_dir / "scifireaders__PTO_110_Virgin0001_1.gwy")
+    channels = [(c.name, c.data, c.unit, scan.pixel_nm) for c in scan.channels]
+    again = read_scan(write_gwy_channels(channels, tmp_path / "copy.gwy"))
+    for a, b in zip(scan.channels, again.channels, strict=True):
+        assert (a.name, a.unit) == (b.name, b.unit)
+        np.testing.assert_allclose(b.data, a.data, rtol=1e-12)
+    assert again.pixel_nm == pytest.approx(scan.pixel_nm, rel=1e-12)
+
+
+def test_tif_and_npz_carry_the_pixel_size(result, tmp_path):
+    for suffix in (".tif", ".npz"):
+        hm = read_height_map(write_reconstruction(result, tmp_path / f"r{suffix}"))
+        assert hm.pixel_nm == pytest.approx((1.5, 2.0))
+    np.testing.assert_allclose(read_scan(tmp_path / "r.tif").channel("Surface").data, result.surface, atol=1e-5)
+
+
+def test_never_overwrites_silently_and_leaves_no_partial_file(result, tmp_path):
+    path = write_reconstruction(result, tmp_path / "r.npz")
+    before = path.read_bytes()
+    with pytest.raises(FileExistsSe3afmError):
+        write_reconstruction(result, path)
+    assert path.read_bytes() == before
+    with pytest.raises(ParameterError):
+        write_reconstruction(result, tmp_path / "r.xyz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.npz"]
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".npy", ".vti"])
+def test_tip_volume_files_round_trip(tmp_path, suffix):
+    tip = pyramid_tip(21, 1.5, sides=3, rotation_deg=12)
+    vol = tip_to_volume(tip, 1.5, shape=(32, 21, 21))
+    path = write_tip(tip, 1.5, tmp_path / f"tip{suffix}", volume=vol)
+    back = read_tip_volume(path)
+    assert back.voxel_nm == pytest.approx(vol.voxel_nm)
+    np.testing.assert_allclose(tip_from_volume_file(path), tip, atol=1e-5)
+
+
+@pytest.mark.parametrize("suffix", [".stl", ".ply", ".obj"])
+def test_tip_mesh_files_keep_the_closed_solid(tmp_path, suffix):
+    import pyvista as pv
+
+    tip = pyramid_tip(15, 2.0, sides=3)
+    path = write_tip(tip, 2.0, tmp_path / f"tip{suffix}")
+    mesh = pv.read(str(path)).triangulate().clean()
+    ours = tip_to_mesh(tip, 2.0)
+    assert mesh.n_cells == len(ours.faces)
+    assert mesh.n_points == len(ours.vertices)
+    assert mesh.is_manifold  # closed: every edge shared by two faces
+
+    def signed_volume(vertices, faces):
+        v = vertices[faces]
+        return np.einsum("ij,ij->i", v[:, 0], np.cross(v[:, 1], v[:, 2])).sum() / 6
+
+    read_faces = mesh.faces.reshape(-1, 4)[:, 1:]
+    expected = signed_volume(ours.vertices, ours.faces)
+    assert expected > 0  # outward orientation
+    assert signed_volume(np.asarray(mesh.points, float), read_faces) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        pytest.param(lambda p: p.write_bytes(b""), "empty", id="empty"),
+        pytest.param(lambda p: p.write_bytes(b"GWYP\x00\x01garbage"), "corrupted", id="corrupt-gwy"),
+        pytest.param(lambda p: p.write_bytes(b"hello world" * 20), "does not match", id="mislabelled"),
+    ],
+)
+def test_bad_files_raise_one_error_naming_the_file(tmp_path, make, message):
+    path = tmp_path / "scan.gwy"
+    make(path)
+    with pytest.raises(AfmFileError, match=message) as exc:
+        read_scan(path)
+    assert str(path) in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["nanoafmr__kpg20080408.007", "pyspm__test.sxm", "nanoafmr__AR_20211011.ibw", "scifireaders__PTO_110_Virgin0001_1.gwy"]
+)
+def test_truncated_real_files_are_reported(real_data_dir, tmp_path, name):
+    data = (real_data_dir / name).read_bytes()
+    path = tmp_path / name
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(AfmFileError, match=str(path).replace("\\", "\\\\")):
+        read_scan(path)
+
+
+def test_mislabelled_real_file_is_read_for_what_it_is(real_data_dir, tmp_path):
+    path = tmp_path / "really_nanoscope.gwy"
+    shutil.copy(real_data_dir / "nanoafmr__kpg20080408.007", path)
+    assert read_scan(path).format == "nanoscope"
+
+
+def test_nan_constant_and_huge_files(tmp_path, monkeypatch):
+    import napari_se3afm.io as io
+
+    np.save(tmp_path / "nan.npy", np.full((8, 8), np.nan))
+    np.save(tmp_path / "flat.npy", np.zeros((8, 8)))
+    with pytest.raises(AfmFileError, match="no finite values"):
+        read_height_map(tmp_path / "nan.npy")
+    with pytest.raises(AfmFileError, match="constant"):
+        read_height_map(tmp_path / "flat.npy")
+    monkeypatch.setattr(io, "MAX_FILE_BYTES", 100)
+    with pytest.raises(AfmFileError, match="far larger"):
+        read_scan(tmp_path / "flat.npy")
+
+
+FUZZ_FILES = [
+    "nanoafmr__kpg20080408.007", "scifireaders__PTO_110_Virgin0001_1.gwy", "nanoafmr__AR_20211011.ibw",
+    "topostats__file.jpk", "pyspm__test.sxm", "nanoafmr__Park_20210916_034.tiff",
+]
+
+
+@pytest.mark.parametrize("name", FUZZ_FILES)
+def test_fuzzed_real_files_never_escape_as_other_errors(real_data_dir, tmp_path_factory, name):
+    original = (real_data_dir / name).read_bytes()
+    folder = tmp_path_factory.mktemp("fuzz")
+
+    @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(
+        cut=st.integers(min_value=1, max_value=len(original)),
+        flips=st.lists(st.tuples(st.integers(0, len(original) - 1), st.integers(0, 255)), max_size=8),
+        head_bias=st.booleans(),
+    )
+    def run(cut, flips, head_bias):
+        data = bytearray(original[:cut])
+        for pos, value in flips:
+            where = pos % min(len(data), 4096) if head_bias else pos % len(data)
+            data[where] = value
+        path = folder / name
+        path.write_bytes(bytes(data))
+        try:
+            scan = read_scan(path)
+        except AfmFileError as exc:
+            assert str(path) in str(exc)
+            return
+        for ch in scan.channels:  # a file that still parses gives well-formed channels
+            assert ch.data.ndim == 2
+
+    run()
