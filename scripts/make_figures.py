@@ -1,7 +1,9 @@
-"""Regenerate docs/images/sample_btr.png: the bundled sample reconstructed by classical BTR.
+"""Regenerate the figures of the docs (Pillow only). Run:  .venv/bin/python scripts/make_figures.py
 
-Panels: scan, true surface, recovered surface (shared colour scale), certainty map, true and
-estimated tip (shared scale). Uses Pillow only. Run:  .venv/bin/python scripts/make_figures.py
+* docs/images/sample_btr.png: the bundled sample reconstructed by classical BTR. Panels: scan, true
+  surface, recovered surface (shared colour scale), certainty map, true and estimated tip.
+* docs/images/simtip_gallery.png: SimTip triplets, one column per surface family and one row pair
+  per example: true surface over the measured image (shared colour scale), and the true tip.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from napari_se3afm.cli import _sample_path
 from napari_se3afm.pipeline import reconstruct
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "images" / "sample_btr.png"
+GALLERY = OUT.parent / "simtip_gallery.png"
 
 
 def afmhot(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -54,6 +57,37 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(OUT, optimize=True)
     print(f"wrote {OUT}")
+    simtip_gallery()
+
+
+def simtip_gallery() -> None:
+    """Two examples of each surface family of the SimTip test split: surface, image and tip."""
+    from napari_se3afm.simtip import SPLIT_SEEDS, SURFACE_TYPES, simulate
+
+    batch = simulate(48, seed=SPLIT_SEEDS["test"])
+    picks = [[i for i, s in enumerate(batch.surface_type) if s == fam][:2] for fam in SURFACE_TYPES]
+    size = 180
+    columns = []
+    for family, idx in zip(SURFACE_TYPES, picks, strict=True):
+        tiles = []
+        for i in idx:
+            surf, img, tip = (getattr(batch, k)[i].numpy().astype(np.float64) for k in ("surface", "image", "tip"))
+            lo, hi = np.percentile(surf, 0.5), np.percentile(img, 99.5)
+            px = float(batch.pixel_nm[i])
+            tiles += [
+                panel(afmhot(surf, lo, hi), f"{family}: surface, {px * surf.shape[0]:.0f} nm", size),
+                panel(afmhot(img, lo, hi), "image (all artefacts)", size),
+                panel(afmhot(tip, tip.min(), 0), f"{batch.tip_type[i]} tip, {px * tip.shape[0]:.0f} nm", size),
+            ]
+        columns.append(tiles)
+    w, h = columns[0][0].size
+    rows = len(columns[0])
+    sheet = Image.new("RGB", (len(columns) * (w + 10), rows * (h + 6)), "white")
+    for c, tiles in enumerate(columns):
+        for r, tile in enumerate(tiles):
+            sheet.paste(tile, (c * (w + 10), r * (h + 6)))
+    sheet.save(GALLERY, optimize=True)
+    print(f"wrote {GALLERY}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
-"""Regenerate the bundled sample scan src/napari_se3afm/data/spikes_sample.npz (deterministic).
+"""Regenerate the bundled sample scans in src/napari_se3afm/data/ (deterministic).
 
-A tip-characteriser-like array of sharp spikes on a gently rough background, imaged by an asymmetric
-three-sided pyramid (so mirror errors show), plus 0.3 nm white noise. Run:
+* ``spikes_sample.npz``: a tip-characteriser-like array of sharp spikes on a gently rough background,
+  imaged by an asymmetric three-sided pyramid (so mirror errors show), plus 0.3 nm white noise;
+* ``simtip_sample.npz``: one SimTip triplet (nanoparticles imaged by a three-sided pyramid, with
+  every imaging artefact), with its true tip, true surface and the noise-free image.
+
+Run:
     .venv/bin/python scripts/make_sample.py
 """
 
@@ -12,7 +16,9 @@ import numpy as np
 from napari_se3afm.morphology import dilate
 from napari_se3afm.tip import pyramid_tip
 
-OUT = Path(__file__).resolve().parents[1] / "src" / "napari_se3afm" / "data" / "spikes_sample.npz"
+DATA = Path(__file__).resolve().parents[1] / "src" / "napari_se3afm" / "data"
+OUT = DATA / "spikes_sample.npz"
+SIMTIP_SEED = 20261124
 
 
 def main() -> None:
@@ -38,6 +44,35 @@ def main() -> None:
         noise_nm=np.float64(0.3),
     )
     print(f"wrote {OUT} ({OUT.stat().st_size} bytes)")
+    make_simtip_sample()
+
+
+def make_simtip_sample() -> None:
+    """Write the first triplet of stream SIMTIP_SEED with particles under a three-sided pyramid."""
+    import json
+
+    import torch
+
+    from napari_se3afm.simtip import simulate
+
+    for index in range(1000):
+        b = simulate([index], seed=SIMTIP_SEED, dtype=torch.float64)
+        if b.surface_type[0] == "particles" and b.params[0]["tip"].get("sides") == 3:
+            break
+    out = DATA / "simtip_sample.npz"
+    pixel = float(b.pixel_nm[0])
+    np.savez_compressed(
+        out,
+        image=b.image[0].numpy().astype(np.float32),
+        surface=b.surface[0].numpy().astype(np.float32),
+        clean=b.clean[0].numpy().astype(np.float32),
+        tip=b.tip[0].numpy().astype(np.float32),
+        pixel_nm=np.float64(pixel),
+        pixel_nm_yx=np.array([pixel, pixel]),
+        params=np.str_(json.dumps({"seed": SIMTIP_SEED, "index": index, "tip_type": b.tip_type[0],
+                                   "surface_type": b.surface_type[0], **b.params[0]})),
+    )
+    print(f"wrote {out} ({out.stat().st_size} bytes): SimTip seed {SIMTIP_SEED} sample {index}")
 
 
 if __name__ == "__main__":

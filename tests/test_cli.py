@@ -165,3 +165,42 @@ def test_reconstruct_real_file_with_gwy_and_mesh_exports(real_data_dir, tmp_path
         assert float(res["pixel_nm"]) == pytest.approx(3.90625)
         assert "Height (retrace)" in str(res["info"])
     assert main(argv) == 2  # all three exist now
+
+
+def test_simulate_then_bench(tmp_path, capsys):
+    split = tmp_path / "val.npz"
+    argv = ["simulate", "-n", "3", "--split", "validation", "--image-px", "64", "--tip-px", "15", "-o", str(split), "-q"]
+    assert main(argv) == 0
+    assert f"wrote {split}" in capsys.readouterr().out
+    from napari_se3afm.simtip import SPLIT_SEEDS
+    from napari_se3afm.simtip.storage import read_split
+
+    s = read_split(split)
+    assert len(s) == 3 and s.seed == SPLIT_SEEDS["validation"] and s.image.shape == (3, 64, 64)
+    assert main(argv) == 2  # refuses to overwrite
+    assert "exists" in capsys.readouterr().err
+    out = tmp_path / "bench"
+    assert main(["bench", "--split", str(split), "--methods", "identity,btr", "-o", str(out), "-q"]) == 0
+    tables = (out / "tables.md").read_text()
+    assert "| identity |" in tables and "| btr |" in tables and "3 scans" in tables
+
+
+def test_simulate_clean_and_config_errors(tmp_path, capsys):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text('{"tips": {"cone_radius": [1, 2]}}')
+    assert main(["simulate", "-n", "2", "-o", str(tmp_path / "a.npz"), "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "tips.cone_radius" in err
+    assert main(["simulate", "-n", "2", "-o", str(tmp_path / "a.txt")]) == 2
+    assert ".npz" in capsys.readouterr().err
+    assert main(["simulate", "-n", "2", "--image-px", "64", "--tip-px", "15", "--clean", "-q",
+                 "-o", str(tmp_path / "c.npz")]) == 0
+    from napari_se3afm.morphology import dilate
+    from napari_se3afm.simtip.storage import read_split
+
+    s = read_split(tmp_path / "c.npz")
+    for i in range(2):  # no artefacts: the image is the dilation of the surface (float32 storage)
+        d = dilate(s.surface[i].astype(float), s.tip[i].astype(float))
+        np.testing.assert_allclose(s.image[i][7:-7, 7:-7], d[7:-7, 7:-7], atol=1e-4)
+    assert main(["bench", "--split", str(tmp_path / "c.npz"), "--methods", "nope", "-o", str(tmp_path / "b")]) == 2
+    assert "choose from" in capsys.readouterr().err

@@ -31,7 +31,7 @@ def test_npe2_reads_and_validates_the_manifest():
     pm = PluginManager.instance()
     pm.discover()
     found = pm.get_manifest("napari-se3afm")
-    assert {c.key for c in found.contributions.sample_data} == {"spikes"}
+    assert {c.key for c in found.contributions.sample_data} == {"spikes", "simtip"}
 
 
 def test_sample_data_command_returns_layers_in_nm():

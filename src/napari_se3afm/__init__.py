@@ -36,6 +36,11 @@ _API = {
     "volume_to_tip": "tip",
     "tip_to_mesh": "tip",
     "Progress": "progress",
+    "simulate": "simtip",
+    "iter_batches": "simtip",
+    "SimTipConfig": "simtip",
+    "write_split": "simtip.storage",
+    "read_split": "simtip.storage",
 }
 
 __all__ = ["__version__", *sorted(_API)]

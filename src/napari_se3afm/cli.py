@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[s.lstrip(".") for s in TIP_SUFFIXES],
         help="also export the tip as OUTDIR/<stem>_tip.EXT (volume: tif, npy, vti, vtk; mesh: stl, ply, obj)",
     )
-    rec.add_argument("--sample", action="store_true", help="also process the bundled SimTip sample scan")
+    rec.add_argument("--sample", action="store_true", help="also process the bundled spike-array sample scan")
     rec.add_argument("-o", "--outdir", type=Path, required=True, help="folder for the results (created if missing)")
     rec.add_argument(
         "--method",
@@ -147,7 +147,126 @@ def build_parser() -> argparse.ArgumentParser:
         "size and scan size in nm, and instrument metadata. The height channel is marked with *.",
     )
     info.add_argument("files", nargs="+", metavar="FILE")
+    _add_simtip_commands(sub)
     return parser
+
+
+def _add_simtip_commands(sub: argparse._SubParsersAction) -> None:
+    from .benchmark import DEFAULT_METHODS
+    from .simtip import SPLIT_SEEDS
+
+    sim = sub.add_parser(
+        "simulate",
+        help="generate SimTip synthetic tip-surface-image triplets",
+        description=(
+            "Generate N SimTip triplets (true tip, true surface, simulated AFM image; heights in nm) "
+            "and write them to one compressed .npz. Sample i of a seed is always the same, whatever "
+            "the batch size or device. --split names the fixed validation or test split "
+            f"({', '.join(f'{k}: seed {v}' for k, v in SPLIT_SEEDS.items())})."
+        ),
+    )
+    sim.add_argument("-n", "--count", type=int, required=True, help="number of triplets")
+    sim.add_argument("-o", "--output", type=Path, required=True, help="output file (.npz)")
+    seed = sim.add_mutually_exclusive_group()
+    seed.add_argument("--split", choices=sorted(SPLIT_SEEDS), help="write the fixed validation or test split")
+    seed.add_argument("--seed", type=int, default=0, help="stream seed (default 0; the training stream)")
+    sim.add_argument("--config", type=Path, help="JSON file overriding SimTip parameter ranges (see docs/simtip.md)")
+    sim.add_argument("--image-px", type=int, help="image size in pixels (default 128)")
+    sim.add_argument("--tip-px", type=_odd_int, help="tip window in pixels (odd; default 31)")
+    sim.add_argument("--clean", action="store_true", help="switch every imaging artefact off (noise, drift, ...)")
+    sim.add_argument("--batch-size", type=int, default=64, help="triplets generated at once (default 64)")
+    sim.add_argument("--device", default="cpu", help="cpu (default), auto, cuda or cuda:N")
+    sim.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    sim.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+    bench = sub.add_parser(
+        "bench",
+        help="score methods on a SimTip split and write the benchmark tables",
+        description=(
+            "Run METHODS on the scans of a SimTip split (a file from se3afm simulate, or the fixed "
+            "test split generated on the fly) and write OUTDIR/records.json (every metric of every "
+            "scan) and OUTDIR/tables.md (overall, by tip type, by surface type, calibration, "
+            "compute; mean +- std). Metrics are defined in docs/metrics.md."
+        ),
+    )
+    bench.add_argument("--split", type=Path, help="SimTip split file (default: the test split, generated)")
+    bench.add_argument("-n", "--count", type=int, default=400, help="scans of the generated test split (default 400)")
+    bench.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                       help=f"comma-separated methods (default {','.join(DEFAULT_METHODS)})")
+    bench.add_argument("--limit", type=int, help="use only the first LIMIT scans of the split")
+    bench.add_argument("-o", "--outdir", type=Path, required=True, help="folder for records.json and tables.md")
+    bench.add_argument("--overwrite", action="store_true", help="replace existing result files")
+    bench.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .device import resolve_device
+    from .errors import ParameterError
+    from .progress import run_to_completion
+    from .simtip import SPLIT_SEEDS, SimTipConfig, load_config
+    from .simtip.config import ImagingConfig
+    from .simtip.storage import iter_write_split
+
+    if args.count < 1 or args.batch_size < 1:
+        raise ParameterError("-n and --batch-size must be >= 1")
+    cfg = load_config(args.config) if args.config else SimTipConfig()
+    changes = {k: v for k, v in (("image_px", args.image_px), ("tip_px", args.tip_px)) if v is not None}
+    if args.clean:
+        off = {f.name: False for f in dataclasses.fields(ImagingConfig) if f.type in (bool, "bool")}
+        changes["imaging"] = dataclasses.replace(cfg.imaging, **off)
+    cfg = dataclasses.replace(cfg, **changes) if changes else cfg
+    seed = SPLIT_SEEDS[args.split] if args.split else args.seed
+    device = str(resolve_device(args.device))
+    bar = _ProgressBar(args.output.name, args.quiet)
+    try:
+        path = run_to_completion(
+            iter_write_split(args.output, args.count, seed=seed, config=cfg, batch_size=args.batch_size,
+                             device=device, overwrite=args.overwrite),
+            bar,
+        )
+    finally:
+        bar.close()
+    print(f"wrote {path}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .benchmark import iter_benchmark, write_results
+    from .errors import ParameterError
+    from .progress import run_to_completion
+    from .simtip import SPLIT_SEEDS
+    from .simtip.storage import read_split
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if args.limit is not None and args.limit < 1:
+        raise ParameterError(f"--limit must be >= 1, got {args.limit}")
+    if not args.overwrite:
+        existing = [str(p) for p in (args.outdir / "records.json", args.outdir / "tables.md") if p.exists()]
+        if existing:
+            raise ParameterError(f"{', '.join(existing)} exist(s); use --overwrite to replace")
+    if args.split is not None:
+        split = read_split(args.split)
+        title = f"SimTip benchmark on {args.split.name}"
+    else:
+        import tempfile
+
+        from .simtip.storage import write_split
+
+        if args.count < 1:
+            raise ParameterError(f"-n must be >= 1, got {args.count}")
+        with tempfile.TemporaryDirectory() as tmp:
+            split = read_split(write_split(Path(tmp) / "test.npz", args.count, seed=SPLIT_SEEDS["test"]))
+        title = f"SimTip test split (seed {SPLIT_SEEDS['test']})"
+    bar = _ProgressBar("bench", args.quiet)
+    try:
+        result = run_to_completion(iter_benchmark(split, methods, limit=args.limit), bar)
+    finally:
+        bar.close()
+    for path in write_results(result, args.outdir, overwrite=args.overwrite, title=title):
+        print(f"wrote {path}")
+    return 0
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -260,6 +379,10 @@ def main(argv: list[str] | None = None) -> int:
             return _reconstruct(args)
         if args.command == "info":
             return _info(args)
+        if args.command == "simulate":
+            return _simulate(args)
+        if args.command == "bench":
+            return _bench(args)
     except Se3afmError as exc:
         print(f"se3afm: error: {exc}", file=sys.stderr)
         return 2

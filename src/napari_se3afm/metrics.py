@@ -1,0 +1,192 @@
+"""Benchmark metrics, defined once and precisely (``docs/metrics.md`` explains each with its formula).
+
+All heights in nm. Tips follow the project convention (``P``, apex 0 at the centre, values <= 0).
+
+* :func:`probe_depth`: how deep below its apex any tip can touch this surface;
+* :func:`tip_errors`: RMSE and MAE between two tips, apex-aligned, both clipped at the probe depth;
+* :func:`surface_errors`: RMSE and SSIM away from the border;
+* :func:`calibration`: expected calibration error, Gaussian NLL and rank correlation of σ with |error|;
+* :func:`plausibility`: fraction of tip pixels above the apex, of surface pixels above the erosion bound.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+
+from .errors import ParameterError
+
+__all__ = [
+    "calibration",
+    "plausibility",
+    "probe_depth",
+    "ssim",
+    "surface_errors",
+    "tip_errors",
+]
+
+#: Central-interval probabilities at which calibration is checked (ECE averages over them).
+ECE_LEVELS = tuple(np.round(np.arange(0.05, 1.0, 0.05), 2))
+
+
+def _max_filter(z: np.ndarray, k: int) -> np.ndarray:
+    """Maximum over every valid ``k × k`` window (separable), shape ``(H-k+1, W-k+1)``."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    rows = sliding_window_view(z, k, axis=0).max(axis=-1)
+    return sliding_window_view(rows, k, axis=1).max(axis=-1)
+
+
+def probe_depth(surface: np.ndarray, tip_size: int) -> float:
+    """Largest rise of the surface within a tip window above the point under the window's centre.
+
+    A tip pixel deeper than this below the apex can never touch the surface, so it is invisible in
+    the image and no method can (or needs to) recover it.
+    """
+    s = np.asarray(surface, dtype=np.float64)
+    k = int(tip_size)
+    c = k // 2
+    if s.shape[0] < k or s.shape[1] < k:
+        raise ParameterError(f"surface {s.shape} is smaller than the {k} px tip window")
+    return float((_max_filter(s, k) - s[c : s.shape[0] - c, c : s.shape[1] - c]).max())
+
+
+def _fit_window(tip: np.ndarray, k: int) -> np.ndarray:
+    """Centre-crop or pad (with -inf: no tip there) a tip to ``k × k``."""
+    p = np.asarray(tip, dtype=np.float64)
+    n = p.shape[0]
+    if n == k:
+        return p
+    if n > k:
+        o = (n - k) // 2
+        return p[o : o + k, o : o + k]
+    out = np.full((k, k), -np.inf)
+    o = (k - n) // 2
+    out[o : o + n, o : o + n] = p
+    return out
+
+
+def tip_errors(estimate: np.ndarray, truth: np.ndarray, depth: float) -> dict[str, float]:
+    """RMSE and MAE (nm) over the true tip's window, apex-aligned, both clipped at ``-depth``.
+
+    Both tips are referenced to their centre pixel (the apex by convention), the estimate is
+    centre-cropped or padded to the true window, and every value below ``-depth`` is set to
+    ``-depth``, because no surface of that relief can tell those depths apart.
+    """
+    if not depth >= 0:
+        raise ParameterError(f"probe depth must be >= 0 nm, got {depth!r}")
+    t = np.asarray(truth, dtype=np.float64)
+    e = _fit_window(estimate, t.shape[0])
+    c = t.shape[0] // 2
+    t = np.maximum(t - t[c, c], -depth)
+    e = np.maximum(e - e[c, c], -depth)
+    d = e - t
+    return {"tip_rmse": float(np.sqrt(np.mean(d * d))), "tip_mae": float(np.mean(np.abs(d)))}
+
+
+def _gaussian_valid(z: np.ndarray, sigma: float = 1.5, radius: int = 5) -> np.ndarray:
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    g = np.exp(-0.5 * (x / sigma) ** 2)
+    g /= g.sum()
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    rows = sliding_window_view(z, g.size, axis=0) @ g
+    return sliding_window_view(rows, g.size, axis=1) @ g
+
+
+def ssim(estimate: np.ndarray, truth: np.ndarray, data_range: float | None = None) -> float:
+    """Mean structural similarity (Wang et al. 2004: Gaussian window σ = 1.5 px, K1 = 0.01, K2 = 0.03).
+
+    ``data_range`` defaults to the peak-to-valley of ``truth``; only windows fully inside count.
+    """
+    x = np.asarray(estimate, dtype=np.float64)
+    y = np.asarray(truth, dtype=np.float64)
+    if x.shape != y.shape or min(x.shape) < 11:
+        raise ParameterError(f"SSIM needs two equal images of at least 11x11 px, got {x.shape} and {y.shape}")
+    span = float(y.max() - y.min()) if data_range is None else float(data_range)
+    span = span if span > 0 else 1.0
+    c1, c2 = (0.01 * span) ** 2, (0.03 * span) ** 2
+    mx, my = _gaussian_valid(x), _gaussian_valid(y)
+    vx = _gaussian_valid(x * x) - mx * mx
+    vy = _gaussian_valid(y * y) - my * my
+    cxy = _gaussian_valid(x * y) - mx * my
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return float(s.mean())
+
+
+def surface_errors(estimate: np.ndarray, truth: np.ndarray, border: int) -> dict[str, float]:
+    """Surface RMSE (nm) and SSIM over the image less ``border`` pixels on each side."""
+    e = np.asarray(estimate, dtype=np.float64)
+    t = np.asarray(truth, dtype=np.float64)
+    if e.shape != t.shape:
+        raise ParameterError(f"estimated surface {e.shape} and true surface {t.shape} differ in shape")
+    b = int(border)
+    e, t = (a[b : a.shape[0] - b, b : a.shape[1] - b] for a in (e, t))
+    if min(t.shape) < 11:
+        raise ParameterError(f"a border of {b} px leaves too little image to compare")
+    return {"surface_rmse": float(np.sqrt(np.mean((e - t) ** 2))), "surface_ssim": ssim(e, t)}
+
+
+def _ranks(a: np.ndarray) -> np.ndarray:
+    """Ranks 0..n-1 with ties given their average rank."""
+    order = np.argsort(a, kind="stable")
+    ranks = np.empty(a.size, dtype=np.float64)
+    ranks[order] = np.arange(a.size, dtype=np.float64)
+    values, inverse = np.unique(a, return_inverse=True)
+    if values.size < a.size:
+        sums = np.bincount(inverse, weights=ranks)
+        counts = np.bincount(inverse)
+        ranks = (sums / counts)[inverse]
+    return ranks
+
+
+def calibration(error: np.ndarray, sigma: np.ndarray) -> dict[str, float]:
+    """Calibration of a Gaussian predictive σ against the actual error (same shapes, nm).
+
+    * ``ece``: mean over central-interval probabilities ``p`` in :data:`ECE_LEVELS` of
+      ``|fraction of |error| <= z_p σ  -  p|``, with ``z_p`` the two-sided normal quantile;
+    * ``nll``: mean Gaussian negative log-likelihood ``½ log(2π σ²) + error² / (2 σ²)``;
+    * ``spearman``: rank correlation between σ and |error| (1: σ orders the errors perfectly).
+    """
+    err = np.abs(np.asarray(error, dtype=np.float64)).ravel()
+    sig = np.asarray(sigma, dtype=np.float64).ravel()
+    if err.shape != sig.shape or err.size < 2:
+        raise ParameterError("error and sigma must have the same shape and at least two values")
+    if not np.all(sig > 0):
+        raise ParameterError("sigma must be positive everywhere")
+    normal = NormalDist()
+    gaps = [abs(np.mean(err <= normal.inv_cdf(0.5 + p / 2) * sig) - p) for p in ECE_LEVELS]
+    nll = np.mean(0.5 * np.log(2 * math.pi * sig**2) + err**2 / (2 * sig**2))
+    re, rs = _ranks(err), _ranks(sig)
+    re -= re.mean()
+    rs -= rs.mean()
+    denom = math.sqrt(float(re @ re) * float(rs @ rs))
+    return {"ece": float(np.mean(gaps)), "nll": float(nll), "spearman": float(re @ rs / denom) if denom else 0.0}
+
+
+def plausibility(
+    surface: np.ndarray, tip: np.ndarray | None, image: np.ndarray, noise_nm: float, border: int
+) -> dict[str, float]:
+    """Fractions of physically impossible values in an estimate.
+
+    * ``tip_above_apex``: tip pixels higher than the apex by more than 1e-6 nm (``P > P[c, c]``);
+    * ``surface_above_bound``: surface pixels (``border`` px from the edge) above the erosion of the
+      image by the estimated tip plus three noise standard deviations; with no tip estimate the
+      bound is the image itself (an ideal spike).
+    """
+    from .morphology import erode
+
+    img = np.asarray(image, dtype=np.float64)
+    if tip is None:
+        bound, above = img, 0.0
+    else:
+        p = np.asarray(tip, dtype=np.float64)
+        c = p.shape[0] // 2
+        above = float(np.mean(p > p[c, c] + 1e-6))
+        bound = erode(img, np.minimum(p - p[c, c], 0.0))
+    b = int(border)
+    s = np.asarray(surface, dtype=np.float64)[b : img.shape[0] - b, b : img.shape[1] - b]
+    lim = bound[b : img.shape[0] - b, b : img.shape[1] - b] + 3 * float(noise_nm)
+    return {"tip_above_apex": above, "surface_above_bound": float(np.mean(s > lim))}

@@ -1,0 +1,197 @@
+"""SimTip generator physics: exact dilation before artefacts, tip convention, ranges, artefacts, seeds."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from napari_se3afm.errors import ParameterError
+from napari_se3afm.morphology import dilate
+from napari_se3afm.simtip import SURFACE_TYPES, TIP_TYPES, SimTipConfig, config_from_dict, config_to_dict, simulate
+from napari_se3afm.simtip.config import ImagingConfig, SurfaceConfig, TipConfig
+from napari_se3afm.simtip.tips import border_depth
+
+SMALL = SimTipConfig(image_px=64, tip_px=15)
+NO_ARTEFACTS = ImagingConfig(noise=False, line_offsets=False, drift=False, creep=False, bow=False)
+
+
+def one_hot(names: tuple[str, ...], name: str) -> tuple[float, ...]:
+    return tuple(1.0 if n == name else 0.0 for n in names)
+
+
+def only(tip: str, surface: str, base: SimTipConfig = SMALL, imaging: ImagingConfig | None = None) -> SimTipConfig:
+    return dataclasses.replace(
+        base,
+        tips=dataclasses.replace(base.tips, weights=one_hot(TIP_TYPES, tip)),
+        surfaces=dataclasses.replace(base.surfaces, weights=one_hot(SURFACE_TYPES, surface)),
+        imaging=imaging or base.imaging,
+    )
+
+
+@pytest.mark.parametrize("surface", SURFACE_TYPES)
+@pytest.mark.parametrize("tip", TIP_TYPES)
+def test_clean_image_is_the_exact_dilation_of_surface_by_tip(tip, surface):
+    batch = simulate(3, seed=7, config=only(tip, surface), dtype=torch.float64)
+    assert batch.tip_type == [tip] * 3 and batch.surface_type == [surface] * 3
+    c = SMALL.tip_px // 2
+    for i in range(3):
+        expected = dilate(batch.surface[i].numpy(), batch.tip[i].numpy())
+        # away from the border the library's dilation leans on no replicated pixel: it must agree exactly
+        np.testing.assert_array_equal(batch.clean[i].numpy()[c:-c, c:-c], expected[c:-c, c:-c])
+        # and the image, before any artefact, is that dilation everywhere (the canvas is larger)
+        assert batch.clean[i].min() >= batch.surface[i].min() - 1e-12
+
+
+@pytest.mark.parametrize("tip", TIP_TYPES)
+def test_tips_obey_the_convention_and_fit_their_window(tip):
+    cfg = only(tip, "roughness")
+    batch = simulate(8, seed=3, config=cfg, dtype=torch.float64)
+    k, c = cfg.tip_px, cfg.tip_px // 2
+    assert batch.tip.shape == (8, k, k)
+    for p, pixel in zip(batch.tip.numpy(), batch.pixel_nm.numpy(), strict=True):
+        assert p[c, c] == 0.0
+        assert p.max() <= 0.0
+        if tip != "damaged" and cfg.pixel_nm[0] < pixel < cfg.pixel_nm[1]:
+            # pixel size chosen so the border is just the fit depth below the apex (bisection tolerance)
+            assert border_depth(p) >= cfg.tip_fit_depth_nm
+            assert border_depth(p) < 1.05 * cfg.tip_fit_depth_nm
+        assert cfg.pixel_nm[0] <= pixel <= cfg.pixel_nm[1]
+
+
+def test_tip_parameters_stay_in_their_ranges():
+    cfg = SMALL
+    batch = simulate(64, seed=11, config=cfg)
+    t = cfg.tips
+    seen = set()
+    for kind, p in zip(batch.tip_type, batch.params, strict=True):
+        tp = p["tip"]
+        seen.add(kind)
+        if kind == "pyramidal":
+            assert t.pyramid_half_angle_deg[0] <= tp["half_angle_deg"] <= t.pyramid_half_angle_deg[1]
+            assert t.pyramid_apex_radius_nm[0] <= tp["apex_radius_nm"] <= t.pyramid_apex_radius_nm[1]
+            assert tp["sides"] in (3, 4)
+        elif kind == "conical":
+            assert t.cone_half_angle_deg[0] <= tp["half_angle_deg"] <= t.cone_half_angle_deg[1]
+            assert t.cone_apex_radius_nm[0] <= tp["apex_radius_nm"] <= t.cone_apex_radius_nm[1]
+        elif kind == "spherical":
+            assert t.sphere_radius_nm[0] <= tp["radius_nm"] <= t.sphere_radius_nm[1]
+        else:
+            assert t.wear_depth_nm[0] <= tp["wear_nm"] <= t.wear_depth_nm[1]
+            assert t.asperities[0] <= tp["asperities"] <= t.asperities[1]
+        if kind in ("pyramidal", "conical"):
+            assert t.anisotropy[0] <= tp["anisotropy"] <= t.anisotropy[1]
+    assert seen == set(TIP_TYPES)
+
+
+def test_roughness_has_the_requested_rms_and_correlation_length():
+    rms, xi = 2.0, 6.0
+    surfaces = dataclasses.replace(SurfaceConfig(), roughness_rms_nm=(rms, rms), roughness_correlation_nm=(xi, xi))
+    cfg = dataclasses.replace(only("conical", "roughness", imaging=NO_ARTEFACTS), image_px=128, tip_px=31,
+                              surfaces=dataclasses.replace(surfaces, weights=one_hot(SURFACE_TYPES, "roughness")))
+    batch = simulate(6, seed=5, config=cfg, dtype=torch.float64)
+    corr = []
+    for s, pixel in zip(batch.surface.numpy(), batch.pixel_nm.numpy(), strict=True):
+        assert 0.6 * rms < s.std() < 1.4 * rms  # the canvas has exactly rms; the view samples part of it
+        lag = int(round(xi / pixel))
+        z = s - s.mean()
+        corr.append(np.mean(z[:, :-lag] * z[:, lag:]) / z.var() / math.exp(-((lag * pixel / xi) ** 2)))
+    # autocorrelation exp(-r²/ξ²): measured / expected at lag ξ, averaged over scans
+    assert 0.7 < np.mean(corr) < 1.3
+
+
+def test_particles_steps_and_patterns_respect_their_heights():
+    cfg = SimTipConfig(image_px=64, tip_px=15, imaging=NO_ARTEFACTS,
+                       surfaces=dataclasses.replace(SurfaceConfig(), substrate_rms_nm=(0.0, 0.0)))
+    for family in ("particles", "steps", "periodic"):
+        c = dataclasses.replace(cfg, surfaces=dataclasses.replace(cfg.surfaces, weights=one_hot(SURFACE_TYPES, family)))
+        batch = simulate(12, seed=2, config=c, dtype=torch.float64)
+        for s, p in zip(batch.surface.numpy(), batch.params, strict=True):
+            sp = p["surface"]
+            levels = np.unique(np.round(s, 9))
+            if family == "particles":
+                assert s.max() <= sp["diameter_nm"] * (1 + cfg.surfaces.particle_size_spread) + 1e-9
+                assert sp["diameter_nm"] >= cfg.surfaces.particle_diameter_nm[0]
+            elif family == "steps":
+                # terraces: every height is a whole number of steps
+                steps = levels / sp["step_height_nm"]
+                np.testing.assert_allclose(steps, np.round(steps), atol=1e-6)
+                assert cfg.surfaces.step_height_nm[0] <= sp["step_height_nm"] <= cfg.surfaces.step_height_nm[1]
+            elif sp["pattern"] in ("grating", "pillars", "pits"):
+                assert len(levels) <= 2
+                assert s.max() - s.min() <= sp["height_nm"] + 1e-9
+            else:
+                assert s.max() - s.min() <= sp["height_nm"] + 1e-9
+
+
+def test_each_artefact_alone_does_what_it_says():
+    base = dataclasses.replace(SMALL, imaging=NO_ARTEFACTS)
+    clean = simulate(4, seed=9, config=base, dtype=torch.float64)
+    np.testing.assert_array_equal(clean.image.numpy(), clean.clean.numpy())
+    noisy = simulate(4, seed=9, config=dataclasses.replace(base, imaging=dataclasses.replace(NO_ARTEFACTS, noise=True)),
+                     dtype=torch.float64)
+    np.testing.assert_array_equal(noisy.surface.numpy(), clean.surface.numpy())  # nothing else changed
+    for i in range(4):
+        sigma = noisy.params[i]["imaging"]["noise_nm"]
+        measured = float((noisy.image[i] - noisy.clean[i]).std())
+        assert abs(measured - sigma) < 0.05 * sigma
+    lines = simulate(4, seed=9, config=dataclasses.replace(base, imaging=dataclasses.replace(NO_ARTEFACTS, line_offsets=True)),
+                     dtype=torch.float64)
+    diff = (lines.image - lines.clean).numpy()
+    np.testing.assert_allclose(diff, np.repeat(diff[:, :, :1], diff.shape[2], axis=2), atol=1e-12)
+    bow = simulate(4, seed=9, config=dataclasses.replace(base, imaging=dataclasses.replace(NO_ARTEFACTS, bow=True)),
+                   dtype=torch.float64)
+    for i in range(4):
+        d = (bow.image[i] - bow.clean[i]).numpy()
+        # a paraboloid: constant second differences along both axes
+        np.testing.assert_allclose(np.diff(d, 2, axis=1), np.diff(d, 2, axis=1)[0, 0], atol=1e-9)
+        assert 0 <= d.min() and d.max() <= 2.6 * bow.params[i]["imaging"]["bow_nm"] + 1e-12
+
+
+def test_drift_moves_the_image_not_the_surface():
+    zero = dataclasses.replace(NO_ARTEFACTS, drift=True, drift_px=(0.0, 0.0))
+    base = dataclasses.replace(SMALL, imaging=zero)
+    batch = simulate(3, seed=4, config=base, dtype=torch.float64)
+    np.testing.assert_allclose(batch.image.numpy(), batch.clean.numpy(), atol=1e-12)
+    still = dataclasses.replace(NO_ARTEFACTS, drift_px=(2.0, 2.0))
+    batch = simulate(3, seed=4, config=dataclasses.replace(SMALL, imaging=still), dtype=torch.float64)
+    moved = dataclasses.replace(still, drift=True)
+    drifted = simulate(3, seed=4, config=dataclasses.replace(SMALL, imaging=moved), dtype=torch.float64)
+    np.testing.assert_array_equal(drifted.surface.numpy(), batch.surface.numpy())
+    # the first line is where the scan starts (no drift yet); the last one has moved
+    np.testing.assert_allclose(drifted.image[:, 0, :4].numpy(), drifted.clean[:, 0, :4].numpy(), atol=0.05 * 2)
+    assert float((drifted.image[:, -1] - drifted.clean[:, -1]).abs().max()) > 0
+
+
+def test_samples_depend_only_on_seed_and_index():
+    a = simulate([3, 4], seed=1, config=SMALL)
+    b = simulate(range(6), seed=1, config=SMALL)
+    np.testing.assert_array_equal(a.image.numpy(), b.image[3:5].numpy())
+    np.testing.assert_array_equal(a.tip.numpy(), b.tip[3:5].numpy())
+    c = simulate([3], seed=2, config=SMALL)
+    assert not np.array_equal(c.image[0].numpy(), a.image[0].numpy())
+
+
+def test_config_round_trip_and_errors():
+    cfg = config_from_dict({"image_px": 96, "tips": {"cone_apex_radius_nm": [3, 4]}, "imaging": {"noise": False}})
+    assert cfg.image_px == 96 and cfg.tips.cone_apex_radius_nm == (3, 4) and cfg.imaging.noise is False
+    assert config_from_dict(config_to_dict(cfg)) == cfg
+    with pytest.raises(ParameterError, match="tips.cone_radius"):
+        config_from_dict({"tips": {"cone_radius": [1, 2]}})
+    with pytest.raises(ParameterError, match="low <= high"):
+        config_from_dict({"surfaces": {"roughness_rms_nm": [5, 1]}})
+    with pytest.raises(ParameterError, match="odd"):
+        SimTipConfig(tip_px=30)
+    with pytest.raises(ParameterError, match="weights"):
+        SimTipConfig(tips=TipConfig(weights=(1, 1)))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_gives_the_same_samples_as_cpu():
+    cpu = simulate(8, seed=5, config=SMALL, dtype=torch.float64)
+    gpu = simulate(8, seed=5, config=SMALL, device="cuda", dtype=torch.float64)
+    np.testing.assert_allclose(gpu.image.cpu().numpy(), cpu.image.numpy(), atol=1e-9)

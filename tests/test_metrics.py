@@ -1,0 +1,103 @@
+"""Benchmark metrics on hand-made cases with answers worked out by hand or by an independent library."""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+
+from napari_se3afm.errors import ParameterError
+from napari_se3afm.metrics import calibration, plausibility, probe_depth, ssim, surface_errors, tip_errors
+
+TRUTH = np.array([[-2.0, -1.0, -2.0], [-1.0, 0.0, -1.0], [-2.0, -1.0, -2.0]])
+
+
+def test_tip_errors_clip_both_tips_at_the_probe_depth():
+    # estimate: the bluntest tip (all 0); truth clipped at -1.5 -> four corners 1.5, four edges 1
+    e = tip_errors(np.zeros((3, 3)), TRUTH, depth=1.5)
+    assert e["tip_rmse"] == pytest.approx(math.sqrt((4 * 1.5**2 + 4 * 1.0) / 9))
+    assert e["tip_mae"] == pytest.approx((4 * 1.5 + 4 * 1.0) / 9)
+    # below the probe depth nothing counts: a needle equals the truth when depth is 1
+    needle = np.full((3, 3), -50.0)
+    needle[1, 1] = 0
+    assert tip_errors(needle, TRUTH, depth=1.0)["tip_rmse"] == pytest.approx(0.0)
+
+
+def test_tip_errors_align_apexes_and_windows():
+    assert tip_errors(TRUTH + 3.0, TRUTH, depth=5.0)["tip_rmse"] == pytest.approx(0.0)
+    big = np.full((5, 5), -10.0)
+    big[1:4, 1:4] = TRUTH
+    assert tip_errors(big, TRUTH, depth=5.0)["tip_rmse"] == pytest.approx(0.0)  # cropped to the true window
+    # a smaller estimate is padded with "no tip": clipped to the depth, error only on the ring
+    e = tip_errors(TRUTH, big, depth=4.0)
+    assert e["tip_mae"] == pytest.approx(16 * (4.0 - 4.0) / 25 + 0.0)
+    with pytest.raises(ParameterError):
+        tip_errors(TRUTH, TRUTH, depth=-1)
+
+
+def test_probe_depth_is_the_largest_rise_within_a_tip_window():
+    s = np.zeros((20, 20))
+    s[10, 10] = 7.0
+    assert probe_depth(s, 5) == pytest.approx(7.0)
+    step = np.zeros((20, 20))
+    step[:, 10:] = 2.5
+    assert probe_depth(step, 5) == pytest.approx(2.5)
+    assert probe_depth(np.full((20, 20), 3.0), 5) == 0.0
+
+
+def test_surface_errors_ignore_the_border():
+    t = np.random.default_rng(0).normal(size=(40, 40))
+    e = t.copy()
+    e[:3] += 10
+    e[:, -3:] -= 10
+    assert surface_errors(e, t, border=3) == {"surface_rmse": 0.0, "surface_ssim": pytest.approx(1.0)}
+    assert surface_errors(t + 0.5, t, border=3)["surface_rmse"] == pytest.approx(0.5)
+
+
+def test_ssim_matches_scikit_image():
+    skimage_metrics = pytest.importorskip("skimage.metrics")
+    rng = np.random.default_rng(3)
+    t = np.cumsum(np.cumsum(rng.normal(size=(48, 48)), 0), 1) / 20
+    e = t + rng.normal(scale=0.5, size=t.shape)
+    span = float(t.max() - t.min())
+    ref = skimage_metrics.structural_similarity(
+        e, t, data_range=span, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
+    assert ssim(e, t) == pytest.approx(ref, abs=1e-9)
+
+
+def test_calibration_of_exact_and_overconfident_sigma():
+    rng = np.random.default_rng(1)
+    sigma = rng.uniform(0.5, 2.0, 200_000)
+    err = rng.normal(size=sigma.size) * sigma
+    good = calibration(err, sigma)
+    assert good["ece"] < 0.005
+    assert good["nll"] == pytest.approx(np.mean(0.5 * np.log(2 * np.pi * sigma**2)) + 0.5, abs=0.01)
+    # σ half the truth: the interval z σ holds |Z| <= z/2, so observed = 2Φ(z/2) − 1
+    n = NormalDist()
+    levels = np.arange(0.05, 1.0, 0.05)
+    expected = np.mean([abs(2 * n.cdf(n.inv_cdf(0.5 + p / 2) / 2) - 1 - p) for p in levels])
+    assert calibration(err, sigma / 2)["ece"] == pytest.approx(expected, abs=0.005)
+
+
+def test_rank_correlation_of_sigma_and_error():
+    err = np.array([0.1, -0.5, 2.0, 1.0])
+    assert calibration(err, np.abs(err))["spearman"] == pytest.approx(1.0)
+    assert calibration(err, 1 / np.abs(err))["spearman"] == pytest.approx(-1.0)
+    with pytest.raises(ParameterError, match="positive"):
+        calibration(err, np.zeros(4))
+
+
+def test_plausibility_counts_impossible_values():
+    img = np.zeros((20, 20))
+    tip = np.full((3, 3), -1.0)
+    tip[1, 1] = 0.0
+    tip[0, 0] = 0.5  # above the apex
+    surface = np.zeros((20, 20))
+    surface[5:7, 5:10] = 1.0  # 10 pixels above the bound (erosion of a flat image is flat)
+    p = plausibility(surface, tip, img, noise_nm=0.1, border=2)
+    assert p["tip_above_apex"] == pytest.approx(1 / 9)
+    assert p["surface_above_bound"] == pytest.approx(10 / 16**2)
+    assert plausibility(img, None, img, 0.0, 2) == {"tip_above_apex": 0.0, "surface_above_bound": 0.0}
