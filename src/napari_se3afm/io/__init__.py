@@ -17,7 +17,7 @@ from ..errors import AfmFileError, Se3afmError
 from ..scan import Channel, Scan
 from .scan_data import HeightMap
 
-__all__ = ["SUFFIXES", "HeightMap", "read_height_map", "read_scan", "write_reconstruction"]
+__all__ = ["SUFFIXES", "HeightMap", "detect_format", "read_height_map", "read_scan", "write_reconstruction"]
 
 SUFFIXES = (".gwy", ".spm", ".000…999", ".ibw", ".jpk", ".sxm", ".tif", ".tiff", ".npy", ".npz")
 #: Files larger than this are refused before reading (AFM scans are MBs; a GB file is a mistake).
@@ -46,6 +46,46 @@ def _sniff(path: Path, head: bytes) -> str:
     if known:
         raise AfmFileError(path, f"content does not match its {suffix} suffix (corrupted or mislabelled)")
     raise AfmFileError(path, f"unsupported format {suffix or '(no suffix)'}; supported: {', '.join(SUFFIXES)}")
+
+
+def _is_afm_tiff(path: Path) -> bool:
+    """A Park or JPK TIFF, or a stack/height map written by napari-se3afm (not any picture)."""
+    import tifffile
+
+    from . import jpk, park
+
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        codes = {tag.code for tag in page.tags.values()}
+        if {park.DATA_TAG, park.HEADER_TAG} <= codes or all(t in codes for t in jpk.GEOMETRY_TAGS):
+            return True
+        return str(page.description or "").lstrip().startswith('{"') and "pixel_nm" in page.description
+
+
+def detect_format(path: str | Path) -> str | None:
+    """Return the format of an AFM file this package reads, or None; never raises (for napari).
+
+    Plain ``.npy`` arrays and TIFF pictures are declined: they carry no physical scale, and napari
+    opens them itself. ``.npz`` files are accepted when they hold an ``image`` or ``height`` array.
+    """
+    try:
+        p = Path(path)
+        if not p.is_file() or p.stat().st_size == 0 or p.stat().st_size > MAX_FILE_BYTES:
+            return None
+        with open(p, "rb") as fh:
+            head = fh.read(64)
+        kind = _sniff(p, head)
+        if kind == "npy":
+            return None
+        if kind == "tiff" and not _is_afm_tiff(p):
+            return None
+        if kind == "npz":
+            with np.load(p, allow_pickle=False) as npz:
+                if not {"image", "height"} & set(npz.files):
+                    return None
+        return kind
+    except Exception:  # any doubt means "not ours": napari then asks another reader
+        return None
 
 
 def _read(path: Path, kind: str) -> Scan:

@@ -22,6 +22,7 @@ __all__ = [
     "read_tip_volume",
     "write_gwy_channels",
     "write_reconstruction",
+    "write_tif_channels",
     "write_tip",
 ]
 
@@ -92,13 +93,20 @@ def _write_npz(result, path: Path, overwrite: bool) -> Path:
     return atomic_write(path, write, overwrite=overwrite)
 
 
-def _write_tif_stack(result, path: Path, overwrite: bool) -> Path:
+def write_tif_channels(channels, path: str | Path, *, overwrite: bool = False, **info) -> Path:
+    """Write ``(title, data, unit, (dy, dx))`` channels of one size as a float32 TIFF stack.
+
+    The pixel size goes into the resolution tags and, with the channel titles, into a JSON
+    description that :func:`napari_se3afm.io.read_scan` reads back.
+    """
     import tifffile
 
-    channels = [c for c in _result_channels(result) if c[0] != "Tip" and not c[0].startswith("Tip ")]
+    shapes = {np.shape(c[1]) for c in channels}
+    if len(shapes) != 1:
+        raise ParameterError(f"a TIFF stack needs channels of one size, got {sorted(shapes)}")
     stack = np.stack([c[1] for c in channels]).astype(np.float32)
-    dy, dx = result.pixel_nm
-    desc = json.dumps({"pixel_nm": [dy, dx], "unit": "nm", "channels": [c[0] for c in channels], "method": result.method})
+    dy, dx = channels[0][3]
+    desc = json.dumps({"pixel_nm": [dy, dx], "unit": "nm", "channels": [c[0] for c in channels], **info})
 
     def write(tmp: Path) -> None:
         tifffile.imwrite(
@@ -106,7 +114,7 @@ def _write_tif_stack(result, path: Path, overwrite: bool) -> Path:
             resolution=(1e7 / dx, 1e7 / dy), resolutionunit="CENTIMETER", metadata=None,
         )
 
-    return atomic_write(path, write, overwrite=overwrite)
+    return atomic_write(Path(path), write, overwrite=overwrite)
 
 
 def write_reconstruction(result, path: str | Path, *, overwrite: bool = False) -> Path:
@@ -125,7 +133,8 @@ def write_reconstruction(result, path: str | Path, *, overwrite: bool = False) -
     if suffix == ".gwy":
         return write_gwy_channels(_result_channels(result), path, overwrite=overwrite)
     if suffix in (".tif", ".tiff"):
-        return _write_tif_stack(result, path, overwrite)
+        maps = [c for c in _result_channels(result) if c[0] != "Tip" and not c[0].startswith("Tip ")]
+        return write_tif_channels(maps, path, overwrite=overwrite, method=result.method)
     raise ParameterError(f"cannot write a reconstruction as {suffix!r}; choose one of {', '.join(RECONSTRUCTION_SUFFIXES)}")
 
 

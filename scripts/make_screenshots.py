@@ -1,0 +1,88 @@
+"""Regenerate the napari screenshots of the user guide (docs/napari.md) in a real, shown window.
+
+    .venv/bin/python scripts/make_screenshots.py            # needs a display; on a server: xvfb-run -a ...
+
+Opens a real scan from ../shared/data/real/ (the bundled spike sample when that folder is absent)
+with the plugin's reader, runs the Reconstruct widget (classical BTR), and saves:
+docs/images/napari_scan.png (the scan as opened), napari_reconstruct.png (recovered surface with
+the certainty overlay), napari_tip3d.png (the tip as an iso-surface in 3-D, nm axes).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "data" / "real" / "topostats__old_bruker.002"
+PLUGIN = "napari-se3afm"
+
+
+def _wait(condition, timeout: float = 120.0) -> None:
+    from qtpy.QtWidgets import QApplication
+
+    end = time.monotonic() + timeout
+    while not condition():
+        QApplication.processEvents()
+        if time.monotonic() > end:
+            raise TimeoutError("the reconstruction did not finish in time")
+        time.sleep(0.02)
+
+
+def make_screenshots(viewer, out: Path) -> list[Path]:
+    """Drive ``viewer`` (shown) through open → reconstruct → 3-D tip and save three screenshots."""
+    out.mkdir(parents=True, exist_ok=True)
+    viewer.window.resize(1500, 900)
+    if REAL.is_file():
+        layers = viewer.open(str(REAL), plugin=PLUGIN)
+    else:
+        viewer.open_sample(PLUGIN, "spikes")
+        layers = [viewer.layers[0]]
+    scan = layers[0]
+    viewer.canvas.overlays.scale_bar.visible = True  # its unit follows the layers' units (nm)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Reconstruct")
+    viewer.reset_view()
+    paths = [out / "napari_scan.png"]
+    viewer.window.screenshot(str(paths[0]), canvas_only=False)
+    widget._image.value = scan
+    if REAL.is_file():
+        widget._tip_nm.value = 700.0  # ~12 px at 58.6 nm/px: the tip, not the array's period, fits
+    widget._run.clicked.emit()
+    _wait(lambda: widget.worker is None)
+    scan.visible = False
+    viewer.layers[f"{scan.name} surface"].visible = True
+    viewer.layers[f"{scan.name} certainty"].visible = True
+    _, tip_widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Tip")
+    tip_widget._tip.value = viewer.layers[f"{scan.name} tip 3D"]
+    viewer.reset_view()
+    paths.append(out / "napari_reconstruct.png")
+    viewer.window.screenshot(str(paths[1]), canvas_only=False)
+    tip3d = viewer.layers[f"{scan.name} tip 3D"]
+    for layer in viewer.layers:
+        layer.visible = layer is tip3d
+    viewer.layers.selection = {tip3d}
+    viewer.dims.ndisplay = 3
+    viewer.scene.overlays.axes.visible = True
+    # frame the tip, not the (much larger, hidden) scan
+    lo, hi = tip3d.extent.world
+    camera = viewer.scene.camera
+    camera.center = tuple((lo + hi) / 2)
+    camera.angles = (160, -30, 90)  # apex up, as Gwyddion shows tips
+    camera.zoom = 380 / float(max(hi - lo))
+    paths.append(out / "napari_tip3d.png")
+    viewer.window.screenshot(str(paths[2]), canvas_only=False)
+    return paths
+
+
+def main() -> None:
+    import napari
+
+    viewer = napari.Viewer(show=True)
+    for path in make_screenshots(viewer, ROOT / "docs" / "images"):
+        print(f"wrote {path}")
+    viewer.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Scans and reconstructions as napari layer data (pure: numpy in, ``(data, kwargs, type)`` tuples out).
+
+Every layer carries its physical scale in nm (``scale=(dy, dx)`` and ``units``) and its unit and
+provenance in ``metadata``. Names follow ``"<scan> <what>"`` so a repeated run can replace its layers
+instead of adding copies. The surface shares colormap and contrast with its scan; the certainty map
+is a translucent overlay; the tip is shown both as a height map and as a 3-D volume rendered as an
+iso-surface at its physical voxel size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["CHANNEL_COLORMAPS", "reconstruction_layers", "robust_limits", "scan_layers"]
+
+CHANNEL_COLORMAPS = {"height": "afmhot", "phase": "twilight_shifted", "amplitude": "magma"}
+
+
+def robust_limits(*arrays: np.ndarray) -> tuple[float, float]:
+    """Contrast limits from the 0.5th to the 99.5th percentile of the finite values of all arrays."""
+    values = np.concatenate([np.asarray(a, dtype=np.float64)[np.isfinite(a)].ravel() for a in arrays])
+    if values.size == 0:
+        return (0.0, 1.0)
+    lo, hi = (float(v) for v in np.percentile(values, [0.5, 99.5]))
+    return (lo, hi) if hi > lo else (lo - 0.5, lo + 0.5)
+
+
+def scan_layers(scan, name: str) -> list[tuple]:
+    """One image layer per channel of a :class:`~napari_se3afm.scan.Scan`, the height channel first."""
+    try:
+        height = scan.height_channel()
+    except Exception:  # a scan without a height channel still shows every channel
+        height = None
+    channels = ([height] if height is not None else []) + [c for c in scan.channels if c is not height]
+    known = scan.pixel_nm is not None
+    scale = tuple(float(v) for v in scan.pixel_nm) if known else (1.0, 1.0)
+    units = ("nm", "nm") if known else ("pixel", "pixel")
+    layers = []
+    for ch in channels:
+        meta = {
+            "unit": ch.unit, "kind": ch.kind, "channel": ch.label, "source": scan.source,
+            "format": scan.format, "pixel_nm": scale if known else None,
+            "scan_metadata": dict(scan.metadata),
+        }
+        kwargs = {
+            "name": f"{name} {ch.label}", "scale": scale, "units": units, "metadata": meta,
+            "colormap": CHANNEL_COLORMAPS.get(ch.kind, "gray"), "contrast_limits": robust_limits(ch.data),
+            "visible": ch is channels[0],
+        }
+        layers.append((np.asarray(ch.data, dtype=np.float32), kwargs, "image"))
+    return layers
+
+
+def reconstruction_layers(result, name: str, contrast_limits: tuple[float, float] | None = None) -> list[tuple]:
+    """Layers of a :class:`~napari_se3afm.results.Reconstruction`: surface, maps, tip and tip volume.
+
+    The surface takes ``contrast_limits`` (the scan's) when the scan was used as it is; when it was
+    levelled first, a ``"<name> levelled"`` layer is added and shares the surface's contrast instead.
+    """
+    from ..tip.descriptors import describe_tip
+
+    scale = tuple(float(v) for v in result.pixel_nm)
+    levelled = bool(result.info.get("levelling"))
+    # after levelling the scan's own contrast no longer fits: the levelled image is shown beside the surface
+    limits = robust_limits(result.image, result.surface) if levelled or contrast_limits is None else contrast_limits
+    base = {"method": result.method, "info": dict(result.info), "pixel_nm": scale}
+    layers = []
+    if levelled:
+        layers.append(
+            (result.image.astype(np.float32),
+             {"name": f"{name} levelled", "scale": scale, "units": ("nm", "nm"), "colormap": "afmhot",
+              "contrast_limits": limits, "visible": False,
+              "metadata": {**base, "unit": "nm", "kind": "height", "levelling": list(result.info["levelling"])}},
+             "image"))
+    layers += [
+        (result.surface.astype(np.float32),
+         {"name": f"{name} surface", "scale": scale, "units": ("nm", "nm"), "colormap": "afmhot",
+          "contrast_limits": limits, "metadata": {**base, "unit": "nm", "kind": "height"}}, "image"),
+        (result.certainty.astype(np.float32),
+         {"name": f"{name} certainty", "scale": scale, "units": ("nm", "nm"), "colormap": "green",
+          "contrast_limits": (0.0, 1.0), "opacity": 0.4, "blending": "additive",
+          "metadata": {**base, "unit": "", "kind": "certainty"}}, "image"),
+    ]
+    if result.surface_std is not None:
+        layers.append(
+            (result.surface_std.astype(np.float32),
+             {"name": f"{name} uncertainty σ", "scale": scale, "units": ("nm", "nm"), "colormap": "magma",
+              "contrast_limits": robust_limits(result.surface_std), "visible": False,
+              "metadata": {**base, "unit": "nm", "kind": "uncertainty"}}, "image"))
+    try:
+        descriptors = describe_tip(result.tip, result.pixel_nm).as_dict()
+    except Exception:  # descriptors are a courtesy; a degenerate tip still shows
+        descriptors = {}
+    tip_meta = {**base, "unit": "nm", "kind": "tip", "tip": np.asarray(result.tip), "descriptors": descriptors}
+    layers.append(
+        (result.tip.astype(np.float32),
+         {"name": f"{name} tip", "scale": scale, "units": ("nm", "nm"), "colormap": "viridis",
+          "visible": False, "metadata": tip_meta}, "image"))
+    vol = result.tip_volume
+    layers.append(
+        (np.asarray(vol.data, dtype=np.float32),
+         {"name": f"{name} tip 3D", "scale": tuple(float(v) for v in vol.voxel_nm), "units": ("nm",) * 3,
+          "rendering": "iso", "iso_threshold": 0.5, "colormap": "bone", "visible": False,
+          "metadata": {**tip_meta, "kind": "tip volume", "voxel_nm": tuple(vol.voxel_nm)}}, "image"))
+    return layers

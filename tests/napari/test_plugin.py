@@ -1,0 +1,203 @@
+"""The plugin through its real manifest: reader, writers, Reconstruct and Tip widgets, in a headless viewer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+PLUGIN = "napari-se3afm"
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """Collect napari error notifications instead of showing them."""
+    import napari.utils.notifications as notifications
+
+    seen: list[str] = []
+    monkeypatch.setattr(notifications, "show_error", lambda msg: seen.append(str(msg)))
+    return seen
+
+
+def test_reader_declines_what_is_not_an_afm_file(tmp_path):
+    from napari_se3afm._napari.reader import get_reader
+
+    np.save(tmp_path / "plain.npy", np.zeros((8, 8)))
+    (tmp_path / "fake.gwy").write_bytes(b"not gwyddion at all")
+    (tmp_path / "empty.spm").write_bytes(b"")
+    from PIL import Image
+
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "picture.tif")
+    for name in ("plain.npy", "fake.gwy", "empty.spm", "picture.tif", "missing.gwy"):
+        assert get_reader(str(tmp_path / name)) is None, name
+    assert get_reader(str(tmp_path)) is None
+    assert get_reader(None) is None
+
+
+def test_reading_a_file_does_not_import_torch(real_data_dir):
+    path = real_data_dir / "nanoafmr__kpg20080408.007"
+    code = (
+        "import sys; from napari_se3afm._napari.reader import get_reader; "
+        f"layers = get_reader({str(path)!r})({str(path)!r}); "
+        "assert len(layers) == 2, layers; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "channels", "pixel"),
+    [
+        pytest.param("nanoafmr__kpg20080408.007", 2, 3.906, id="nanoscope"),
+        pytest.param("scifireaders__PTO_110_Virgin0001_1.gwy", 4, 39.22, id="gwy"),
+        pytest.param("nanoafmr__Park_20210916_034.tiff", 1, 9.766, id="park"),
+        pytest.param("nanoafmr__AR_20211011.ibw", 4, 31.496, id="ibw"),
+    ],
+)
+def test_open_real_files_through_the_manifest(make_napari_viewer, real_data_dir, name, channels, pixel):
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(real_data_dir / name), plugin=PLUGIN)
+    assert len(layers) == channels
+    first = layers[0]
+    assert first.metadata["kind"] == "height" and first.metadata["unit"] == "nm"
+    assert first.visible and all(not layer.visible for layer in layers[1:])
+    stem = name.rsplit(".", 1)[0]
+    assert all(layer.name.startswith(stem + " ") for layer in layers)
+    for layer in layers:
+        assert layer.scale[-1] == pytest.approx(pixel, rel=1e-3)
+        assert [str(u) for u in layer.units] == ["nanometer", "nanometer"]
+
+
+def run_reconstruct(viewer, qtbot, layer, **settings):
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Reconstruct")
+    widget._image.value = layer
+    for key, value in settings.items():
+        getattr(widget, f"_{key}").value = value
+    widget._run.clicked.emit()
+    return widget
+
+
+def test_reconstruct_widget_adds_result_layers_once(make_napari_viewer, qtbot, errors):
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "spikes")
+    scan = viewer.layers["spikes sample scan"]
+    widget = run_reconstruct(viewer, qtbot, scan, level=False)
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert errors == []
+    names = {layer.name for layer in viewer.layers}
+    expected = {f"spikes sample scan {w}" for w in ("surface", "certainty", "tip", "tip 3D")}
+    assert expected <= names
+    surface = viewer.layers["spikes sample scan surface"]
+    assert tuple(surface.scale) == tuple(scan.scale) and tuple(surface.contrast_limits) == tuple(scan.contrast_limits)
+    tip3d = viewer.layers["spikes sample scan tip 3D"]
+    assert tip3d.data.shape == (32, 32, 32) and tip3d.rendering == "iso"
+    np.testing.assert_allclose(tip3d.scale, tip3d.metadata["voxel_nm"])
+    # the widget hands the layer to the library unchanged: same tip as calling it directly ...
+    from napari_se3afm.pipeline import reconstruct
+
+    tip = viewer.layers["spikes sample scan tip"].data
+    direct = reconstruct(np.asarray(scan.data, dtype=np.float64), tuple(scan.scale), method="btr", levelling=())
+    np.testing.assert_allclose(tip, direct.tip, atol=1e-5)
+    # ... and not mirrored: closer to the true asymmetric tip than to its mirror image
+    true_tip = viewer.layers["spikes sample true tip"].data
+    probed = true_tip > -20
+    err = np.sqrt(np.mean((tip - true_tip)[probed] ** 2))
+    err_mirror = np.sqrt(np.mean((tip - true_tip[::-1, ::-1])[probed[::-1, ::-1]] ** 2))
+    assert err < 0.5 * err_mirror
+    count = len(viewer.layers)
+    widget._run.clicked.emit()  # a repeated run replaces its layers
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert len(viewer.layers) == count
+    widget._level.value = True  # levelled: the levelled scan joins, sharing the surface's contrast
+    widget._run.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    levelled = viewer.layers["spikes sample scan levelled"]
+    assert tuple(levelled.contrast_limits) == tuple(viewer.layers["spikes sample scan surface"].contrast_limits)
+    assert levelled.metadata["levelling"] == ["plane", "zero-min"] and len(viewer.layers) == count + 1
+    assert widget._status.value.startswith("done")
+
+
+def test_reconstruct_can_be_cancelled(make_napari_viewer, qtbot, errors):
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "spikes")
+    widget = run_reconstruct(viewer, qtbot, viewer.layers["spikes sample scan"], method="dbtr", steps=5000)
+    qtbot.waitUntil(lambda: widget._progress.value > 0 and "differentiable" in widget._status.value, timeout=60_000)
+    widget._run.clicked.emit()  # now the Cancel button
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
+    assert widget._status.value == "cancelled"
+    assert "spikes sample scan surface" not in viewer.layers
+    assert widget._run.text == "Reconstruct"
+
+
+def test_reconstruct_reports_bad_choices(make_napari_viewer, qtbot, errors):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Reconstruct")
+    widget._run.clicked.emit()  # no layer at all
+    layer = viewer.add_image(np.zeros((4, 16, 16)), name="stack")
+    widget._image.value = layer
+    widget._run.clicked.emit()
+    small = viewer.add_image(np.zeros((5, 5)), name="tiny")
+    widget._image.value = small
+    widget._run.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None and len(errors) == 3, timeout=30_000)
+    assert "open a scan" in errors[0] and "not a 2-D height map" in errors[1] and "too small" in errors[2]
+    assert [layer.name for layer in viewer.layers] == ["stack", "tiny"]  # nothing lost, nothing added
+
+
+def test_tip_widget_shows_descriptors_and_exports(make_napari_viewer, qtbot, tmp_path, errors):
+    from napari_se3afm.io.writers import read_tip_volume
+
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "spikes")
+    widget = run_reconstruct(viewer, qtbot, viewer.layers["spikes sample scan"], level=False)
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    _, tipw = viewer.window.add_plugin_dock_widget(PLUGIN, "Tip")
+    tipw._tip.value = viewer.layers["spikes sample scan tip 3D"]
+    assert "apex radius" in tipw._descriptors.value and "half angle" in tipw._descriptors.value
+    out = tmp_path / "tip.vti"
+    tipw._path.value = out
+    tipw._export.clicked.emit()
+    vol = read_tip_volume(out)
+    np.testing.assert_allclose(vol.data, viewer.layers["spikes sample scan tip 3D"].data, atol=1e-6)
+    tipw._export.clicked.emit()  # exists: refused unless asked
+    assert len(errors) == 1 and "exists" in errors[0]
+    tipw._overwrite.value = True
+    tipw._path.value = tmp_path / "tip.stl"
+    tipw._export.clicked.emit()
+    assert (tmp_path / "tip.stl").stat().st_size > 0 and len(errors) == 1
+
+
+def test_writers_round_trip_through_the_core_reader(make_napari_viewer, tmp_path, real_data_dir):
+    from napari_se3afm.io import read_scan
+
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(real_data_dir / "scifireaders__PTO_110_Virgin0001_1.gwy"), plugin=PLUGIN)
+    height, amplitude = layers[0], layers[1]
+    for suffix in (".gwy", ".tif"):
+        path = tmp_path / f"saved{suffix}"
+        viewer.layers.selection = {height, amplitude}
+        viewer.layers.save(str(path), selected=True, plugin=PLUGIN)
+        scan = read_scan(path)
+        assert [c.name for c in scan.channels] == [height.name, amplitude.name]
+        np.testing.assert_allclose(scan.channels[0].data, height.data, rtol=1e-6, atol=1e-6)
+        assert scan.pixel_nm == pytest.approx(tuple(height.scale), rel=1e-6)
+
+
+def test_screenshot_script_in_a_real_window(make_napari_viewer, tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    from PIL import Image
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "make_screenshots.py"
+    spec = importlib.util.spec_from_file_location("make_screenshots", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    viewer = make_napari_viewer(show=True)
+    paths = module.make_screenshots(viewer, tmp_path)
+    assert [p.name for p in paths] == ["napari_scan.png", "napari_reconstruct.png", "napari_tip3d.png"]
+    for p in paths:
+        pixels = np.asarray(Image.open(p).convert("L"), dtype=float)
+        assert pixels.shape[0] > 400 and pixels.std() > 10  # a real rendering, not a black frame
