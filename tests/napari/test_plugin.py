@@ -56,7 +56,7 @@ def test_reading_a_file_does_not_import_torch(real_data_dir):
         pytest.param("nanoafmr__AR_20211011.ibw", 4, 31.496, id="ibw"),
     ],
 )
-def test_open_real_files_through_the_manifest(make_napari_viewer, real_data_dir, name, channels, pixel):
+def test_open_real_files_through_the_manifest(real_data_dir, make_napari_viewer, name, channels, pixel):
     viewer = make_napari_viewer()
     layers = viewer.open(str(real_data_dir / name), plugin=PLUGIN)
     assert len(layers) == channels
@@ -169,7 +169,7 @@ def test_tip_widget_shows_descriptors_and_exports(make_napari_viewer, qtbot, tmp
     assert (tmp_path / "tip.stl").stat().st_size > 0 and len(errors) == 1
 
 
-def test_writers_round_trip_through_the_core_reader(make_napari_viewer, tmp_path, real_data_dir):
+def test_writers_round_trip_through_the_core_reader(real_data_dir, make_napari_viewer, tmp_path):
     from napari_se3afm.io import read_scan
 
     viewer = make_napari_viewer()
