@@ -1,0 +1,101 @@
+"""The joint model: equivariant tip network + attention U-Net, through the exact imaging physics.
+
+``forward(images, pixel_nm)`` returns the tip ``P`` (B, K, K) and the surface ``S`` (B, H, W), both in
+nm: the tip from points around the scan's sharpest maxima (:mod:`.tip_net`), the surface as the
+erosion of the image by that tip lowered by the U-Net (:mod:`.surface_net`). Monte-Carlo dropout
+repeats the batch ``M`` times in one pass (:func:`mc_samples`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from ..morphology import certainty_map, erode
+from .points import scan_patches
+from .surface_net import SurfaceUNet
+from .tip_net import TipNet, render_tip
+
+__all__ = ["ModelConfig", "SE3AFM", "enable_mc_dropout", "mc_samples"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of the joint model (stored beside the weights)."""
+
+    tip_px: int = 31
+    hidden: str = "16x0e + 8x1o + 8x2e"
+    layers: int = 2
+    shells: int = 8
+    lmax: int = 3
+    cutoff: float = 0.6
+    patches: int = 8
+    stride: int = 3
+    depth_ratio: float = 3.0
+    unet_base: int = 16
+    unet_depth: int = 3
+    dropout: float = 0.1
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class SE3AFM(nn.Module):
+    """Tip and surface from AFM images (nm) and their pixel sizes."""
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or ModelConfig()
+        self.tip_net = TipNet(cfg.hidden, cfg.layers, cfg.shells, cfg.lmax, cutoff=cfg.cutoff, dropout=cfg.dropout)
+        self.surface_net = SurfaceUNet(cfg.unet_base, cfg.unet_depth, cfg.dropout)
+
+    def tip(self, images: torch.Tensor, pixel_nm: torch.Tensor) -> torch.Tensor:
+        """Tip height maps ``P`` (B, K, K) in nm."""
+        cfg = self.config
+        pos, graph, scan, length = scan_patches(images, pixel_nm, cfg.tip_px, patches=cfg.patches, stride=cfg.stride)
+        approach = torch.tensor([0.0, 0.0, -1.0], dtype=images.dtype, device=images.device)
+        coeffs = self.tip_net(pos, approach, graph, scan, images.shape[0])
+        tips = [
+            render_tip(coeffs[b : b + 1], cfg.shells, cfg.lmax, tip_px=cfg.tip_px, pixel_nm=float(pixel_nm[b]),
+                       length_nm=float(length[b]), depth_nm=cfg.depth_ratio * float(length[b]))[1]
+            for b in range(images.shape[0])
+        ]
+        return torch.cat(tips)
+
+    def surface(self, images: torch.Tensor, tips: torch.Tensor) -> torch.Tensor:
+        """Surfaces (B, H, W) in nm: the erosion bound lowered by the U-Net's ``δ ≥ 0``."""
+        bound = erode(images, tips)
+        certain = certainty_map(images.detach(), tips.detach(), bound.detach()).to(images.dtype)
+        ref = bound.detach().flatten(1).median(dim=1).values.view(-1, 1, 1)
+        scale = images.detach().flatten(1).std(dim=1).clamp_min(1e-6).view(-1, 1, 1)
+        feats = torch.stack([(images - ref) / scale, (bound - ref) / scale, certain, (images - bound) / scale], dim=1)
+        return bound - self.surface_net(feats) * scale
+
+    def forward(self, images: torch.Tensor, pixel_nm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tips = self.tip(images, pixel_nm)
+        return tips, self.surface(images, tips)
+
+
+def enable_mc_dropout(model: nn.Module) -> nn.Module:
+    """Put the model in eval mode except its dropout layers (torch and e3nn), for Monte-Carlo sampling."""
+    from e3nn.nn import Dropout as IrrepsDropout
+
+    model.eval()
+    for module in model.modules():
+        if isinstance(module, (nn.Dropout, nn.Dropout2d, IrrepsDropout)):
+            module.train()
+    return model
+
+
+@torch.no_grad()
+def mc_samples(model: SE3AFM, images: torch.Tensor, pixel_nm: torch.Tensor, samples: int) -> dict[str, torch.Tensor]:
+    """Mean and standard deviation of tip and surface over ``samples`` dropout masks, in one batched pass."""
+    enable_mc_dropout(model)
+    b = images.shape[0]
+    tips, surfaces = model(images.repeat(samples, 1, 1), pixel_nm.repeat(samples))
+    tips = tips.view(samples, b, *tips.shape[1:])
+    surfaces = surfaces.view(samples, b, *surfaces.shape[1:])
+    model.eval()
+    return {"tip": tips.mean(0), "tip_std": tips.std(0), "surface": surfaces.mean(0), "surface_std": surfaces.std(0)}

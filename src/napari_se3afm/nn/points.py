@@ -1,0 +1,61 @@
+"""Scans to point clouds for the tip network: patches of ``(x, y, height)`` around the sharpest maxima.
+
+The tip is constrained most where the scan has sharp local maxima (that is where BTR learns too).
+Each patch is the tip window around one such maximum, sampled every ``stride`` pixels, expressed
+as offsets from the maximum (so shifting the scan laterally or vertically leaves it unchanged) and
+divided by one length scale, the window's half-width in nm (so the geometry is scaled
+isotropically and rotations act on it as on the physical points).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["scan_patches"]
+
+
+def _sharp_maxima(image: torch.Tensor, k: int, count: int) -> torch.Tensor:
+    """Row/col of up to ``count`` maxima, one per ``k`` window, ranked by height above the window mean."""
+    h, w = image.shape
+    c = k // 2
+    z = image[None, None]
+    is_max = F.max_pool2d(F.pad(z, (c, c, c, c), mode="replicate"), k, stride=1) == z
+    mean = F.avg_pool2d(F.pad(z, (c, c, c, c), mode="replicate"), k, stride=1)
+    score = (z - mean)[0, 0]
+    inside = torch.zeros_like(score, dtype=torch.bool)
+    inside[c : h - c, c : w - c] = True
+    candidates = (is_max[0, 0] & inside).nonzero()
+    if candidates.shape[0] == 0:  # a flat or tiny scan: use the centre
+        return torch.tensor([[h // 2, w // 2]], device=image.device)
+    order = torch.argsort(score[candidates[:, 0], candidates[:, 1]], descending=True, stable=True)
+    return candidates[order[:count]]
+
+
+def scan_patches(
+    images: torch.Tensor, pixel_nm: torch.Tensor, tip_px: int, *, patches: int = 8, stride: int = 3
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Return ``(pos (N, 3), graph (N,), scan (G,), length_nm (B,))`` for a batch of images.
+
+    ``images`` (B, H, W) in nm, ``pixel_nm`` (B,). Positions are ``(x, y, height)`` offsets from each
+    patch's maximum divided by ``length_nm = (tip_px // 2) · pixel``; ``graph`` numbers the patches,
+    ``scan`` gives the image of each patch.
+    """
+    k, c = int(tip_px), int(tip_px) // 2
+    reach = (c // stride) * stride  # symmetric about the maximum, which is always a point
+    offsets = torch.arange(-reach, reach + 1, stride, device=images.device)
+    oy, ox = torch.meshgrid(offsets, offsets, indexing="ij")
+    oy, ox = oy.reshape(-1), ox.reshape(-1)
+    pos, graph, scan = [], [], []
+    length = (c * pixel_nm).to(images.dtype)
+    for b in range(images.shape[0]):
+        img = images[b]
+        for i, j in _sharp_maxima(img.detach(), k, patches).tolist():
+            rows = (i + oy).clamp(0, img.shape[0] - 1)
+            cols = (j + ox).clamp(0, img.shape[1] - 1)
+            heights = img[rows, cols] - img[i, j]
+            p = torch.stack([ox.to(img.dtype) * pixel_nm[b], oy.to(img.dtype) * pixel_nm[b], heights], dim=1)
+            graph.append(torch.full((p.shape[0],), len(scan), device=images.device, dtype=torch.long))
+            pos.append(p / length[b])
+            scan.append(b)
+    return torch.cat(pos), torch.cat(graph), torch.tensor(scan, device=images.device), length

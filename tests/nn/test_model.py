@@ -1,0 +1,111 @@
+"""The equivariant tip network, the surface network and Monte-Carlo dropout, on tiny models (CPU, float64)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("e3nn")
+from e3nn import o3  # noqa: E402
+
+from napari_se3afm.morphology import dilate, erode  # noqa: E402
+from napari_se3afm.nn.model import SE3AFM, ModelConfig, enable_mc_dropout, mc_samples  # noqa: E402
+from napari_se3afm.nn.points import scan_patches  # noqa: E402
+from napari_se3afm.nn.tip_net import TipNet, render_tip  # noqa: E402
+from napari_se3afm.tip import pyramid_tip  # noqa: E402
+
+TINY = ModelConfig(tip_px=15, hidden="6x0e + 3x1o + 2x2e", layers=2, shells=4, lmax=2, patches=4, stride=2,
+                   unet_base=8, unet_depth=2, dropout=0.0)
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    torch.manual_seed(0)
+    yield
+    torch.set_default_dtype(old)
+
+
+def spikes(size: int = 64, shift=(0, 0)) -> np.ndarray:
+    """Four well separated spikes on a gentle slope, imaged by an asymmetric tip."""
+    s = np.zeros((size, size)) + 0.01 * np.arange(size)[None, :]
+    for (r, c), h in zip([(20, 18), (22, 44), (45, 24), (43, 47)], [9.0, 7.0, 8.0, 6.5], strict=True):
+        s[r + shift[0], c + shift[1]] += h
+    return dilate(s, pyramid_tip(15, 1.0, sides=3, half_angle_deg=35, apex_radius_nm=2.0, rotation_deg=20))
+
+
+def test_tip_network_is_rotation_equivariant_to_wigner_d():
+    net = TipNet("6x0e + 3x1o + 2x2e + 1x3o", layers=2, shells=3, lmax=3, cutoff=0.8, dropout=0.0).eval()
+    pos = torch.randn(60, 3) * 0.4
+    graph = torch.arange(3).repeat_interleave(20)
+    scan = torch.tensor([0, 0, 1])
+    approach = torch.nn.functional.normalize(torch.randn(2, 3), dim=1)
+    out = net(pos, approach, graph, scan, 2)
+    assert out.abs().max() > 1e-3  # not trivially zero
+    for _ in range(3):
+        rot = o3.rand_matrix()
+        rotated = net(pos @ rot.T, approach @ rot.T, graph, scan, 2)
+        expected = out @ net.irreps_out.D_from_matrix(rot).T
+        assert torch.linalg.norm(rotated - expected) / torch.linalg.norm(expected) < 1e-6
+    # parity too: the output is a true scalar field's coefficients (odd l flip under inversion)
+    inverted = net(-pos, -approach, graph, scan, 2)
+    assert torch.linalg.norm(inverted - out @ net.irreps_out.D_from_matrix(-torch.eye(3)).T) < 1e-9
+
+
+def test_rendering_turns_with_the_coefficients_on_quarter_turns():
+    shells, lmax = 3, 3
+    irreps = o3.Irreps([(shells, (l, (-1) ** l)) for l in range(lmax + 1)])
+    coeffs = torch.randn(1, irreps.dim)
+    quarter = torch.tensor([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # 90° about z: x -> y
+    args = dict(tip_px=11, pixel_nm=1.0, length_nm=5.0, depth_nm=10.0, levels=8)
+    occ, tip = render_tip(coeffs, shells, lmax, **args)
+    occ_r, tip_r = render_tip(coeffs @ irreps.D_from_matrix(quarter).T, shells, lmax, **args)
+    # T'(r) = T(R⁻¹ r) with x = col, y = row: T'[i, j] = T[2c - j, i], which is rot90(T, k=-1)
+    assert torch.allclose(occ_r, torch.rot90(occ, k=-1, dims=(-2, -1)), atol=1e-10)
+    assert torch.allclose(tip_r, torch.rot90(tip, k=-1, dims=(-2, -1)), atol=1e-10)
+    assert not torch.allclose(occ_r, occ, atol=1e-3)  # the test is not trivial
+
+
+def test_whole_model_tip_ignores_shifts_and_turns_with_the_scan():
+    model = SE3AFM(TINY).eval()
+    img = torch.from_numpy(spikes())
+    px = torch.tensor([1.0])
+    tip = model.tip(img[None], px)[0]
+    c = TINY.tip_px // 2
+    assert tip.shape == (15, 15) and tip[c, c] == 0 and tip.max() <= 0
+    assert float(tip.detach().min()) < -0.1
+    up = model.tip(img[None] + 12.5, px)[0]  # a vertical shift changes nothing
+    assert torch.allclose(up, tip, atol=1e-9)
+    moved = model.tip(torch.from_numpy(spikes(shift=(3, -5)))[None], px)[0]  # nor does a lateral one
+    assert torch.allclose(moved, tip, atol=1e-9)
+    turned = model.tip(torch.rot90(img, 1)[None], px)[0]  # a quarter-turned scan turns its tip
+    assert torch.allclose(turned, torch.rot90(tip, 1), atol=1e-8)
+
+
+def test_surface_is_physically_consistent_and_mc_dropout_samples():
+    model = SE3AFM(ModelConfig(**{**TINY.as_dict(), "dropout": 0.3}))
+    img = torch.from_numpy(spikes())[None]
+    px = torch.tensor([1.0])
+    model.eval()
+    tips, surface = model(img, px)
+    assert torch.all(surface <= erode(img, tips) + 1e-12)  # below the erosion bound ...
+    assert torch.all(dilate(surface, tips) <= img + 1e-9)  # ... so its image never exceeds the scan
+    again = model(img, px)[1]
+    assert torch.equal(again, surface)  # eval: deterministic
+    stats = mc_samples(model, img, px, samples=6)
+    assert stats["surface_std"].mean() > 0 and stats["tip_std"].shape == (1, 15, 15)
+    assert not any(m.training for m in model.modules())  # back in eval mode afterwards
+    enable_mc_dropout(model)
+    assert model.surface_net.drop.training and not model.surface_net.training
+
+
+def test_patches_are_offsets_from_the_sharpest_maxima():
+    img = torch.from_numpy(spikes())[None]
+    pos, graph, scan, length = scan_patches(img, torch.tensor([1.0]), 15, patches=4, stride=7)
+    assert scan.tolist() == [0, 0, 0, 0] and float(length[0]) == 7.0
+    assert pos.shape == (4 * 9, 3)
+    centres = pos[pos[:, :2].abs().sum(1) == 0]
+    assert torch.all(centres == 0)  # each patch is centred on its maximum, height included
+    assert torch.all(pos[:, 2] <= 1e-12)  # maxima are the highest points of their windows
