@@ -125,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=METHODS,
         default="btr",
         help="btr: classical blind tip estimate on sharp maxima (default); btr-full: on every point; "
-        "dbtr: differentiable BTR refining the classical estimate",
+        "dbtr: differentiable BTR refining the classical estimate; model: the SE(3)-equivariant "
+        "joint model with uncertainty maps (needs trained weights, see --model)",
     )
     size = rec.add_mutually_exclusive_group()
     size.add_argument("--tip-px", type=_odd_int, help="tip window in pixels (odd; default 31 or what fits)")
@@ -137,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="BTR noise threshold in nm (default: from the estimated image noise)",
     )
     rec.add_argument("--steps", type=int, default=200, help="optimiser steps for dbtr (default 200)")
+    rec.add_argument("--model", default="se3afm-v1", help="model name or .safetensors file for --method model")
+    rec.add_argument("--mc-samples", type=int, default=16, help="Monte-Carlo dropout samples for --method model (default 16)")
+    rec.add_argument("--finetune-steps", type=int, default=0, help="fine-tune the model on each scan first (default 0)")
     rec.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
     rec.add_argument("--overwrite", action="store_true", help="replace existing result files")
     rec.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -197,6 +201,66 @@ def _add_simtip_commands(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("-o", "--outdir", type=Path, required=True, help="folder for records.json and tables.md")
     bench.add_argument("--overwrite", action="store_true", help="replace existing result files")
     bench.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+    tr = sub.add_parser(
+        "train",
+        help="train the joint model on SimTip generated on the fly",
+        description=(
+            "Train (or resume) the SE(3)-equivariant joint model into OUTDIR: checkpoint.safetensors "
+            "and checkpoint.json (resumable; rerun the same command to continue), log.jsonl (losses "
+            "every step, validation tip and surface RMSE on the fixed validation split). Run under "
+            "torchrun for several processes or GPUs. The config is JSON; see docs/model.md."
+        ),
+    )
+    tr.add_argument("--config", type=Path, help="JSON training configuration (default: the built-in CPU-sized one)")
+    tr.add_argument("--steps", type=int, help="override the number of optimiser steps")
+    tr.add_argument("-o", "--outdir", type=Path, required=True, help="run folder (created; resumed if it holds a run)")
+    tr.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+    ex = sub.add_parser(
+        "export-model",
+        help="turn a training run into shipped weights (safetensors + sha256 + card)",
+        description="Write RUN's weights as OUTDIR/NAME.safetensors with NAME.json (architecture, sha256, "
+        "training configuration); an existing model is replaced only with --overwrite.",
+    )
+    ex.add_argument("run", type=Path, metavar="RUN", help="training run folder (from se3afm train)")
+    ex.add_argument("-o", "--outdir", type=Path, default=Path("models"), help="folder for the model (default models/)")
+    ex.add_argument("--name", default="se3afm-v1", help="model name (default se3afm-v1)")
+    ex.add_argument("--card", type=Path, help="markdown model card to copy beside the weights")
+    ex.add_argument("--overwrite", action="store_true", help="replace an existing model of that name")
+
+
+def _train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .progress import run_to_completion
+    from .training import TrainConfig, iter_train, load_train_config
+
+    cfg = load_train_config(args.config) if args.config else TrainConfig()
+    if args.steps is not None:
+        cfg = dataclasses.replace(cfg, steps=args.steps)
+    bar = _ProgressBar("train", args.quiet)
+    try:
+        path = run_to_completion(iter_train(cfg, args.outdir), bar)
+    finally:
+        bar.close()
+    print(f"wrote {path}")
+    return 0
+
+
+def _export_model(args: argparse.Namespace) -> int:
+    from .errors import ParameterError
+    from .registry import export_model
+
+    card = ""
+    if args.card is not None:
+        try:
+            card = args.card.read_text()
+        except OSError as exc:
+            raise ParameterError(f"cannot read model card {args.card}: {exc.strerror or exc}") from None
+    path = export_model(args.run, args.outdir, args.name, card=card, overwrite=args.overwrite)
+    print(f"wrote {path}")
+    return 0
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -346,7 +410,8 @@ def _reconstruct(args: argparse.Namespace) -> int:
                 iter_reconstruct(
                     data.height, pixel, method=args.method, tip_px=args.tip_px, tip_nm=args.tip_nm,
                     threshold_nm=args.threshold_nm, steps=args.steps, device=args.device,
-                    levelling=() if args.no_level else args.level,
+                    levelling=() if args.no_level else args.level, model=args.model,
+                    mc_samples=args.mc_samples, finetune_steps=args.finetune_steps,
                 ),
                 bar,
             )
@@ -383,6 +448,10 @@ def main(argv: list[str] | None = None) -> int:
             return _simulate(args)
         if args.command == "bench":
             return _bench(args)
+        if args.command == "train":
+            return _train(args)
+        if args.command == "export-model":
+            return _export_model(args)
     except Se3afmError as exc:
         print(f"se3afm: error: {exc}", file=sys.stderr)
         return 2

@@ -5,9 +5,12 @@ Methods
 ``btr``       classical Villarrubia blind tip estimate on sharp local maxima (partial; fast)
 ``btr-full``  the same on every interior image point (slower, sometimes tighter)
 ``dbtr``      differentiable BTR: the classical estimate refined by descent on the opening residual
+``model``     the SE(3)-equivariant joint model (tip and surface, with Monte-Carlo-dropout σ maps),
+              optionally fine-tuned on the scan first
 
-The surface is the erosion of the image by the estimated tip (its tightest upper bound), and the
-certainty map marks where that bound is exact.
+For the classical methods the surface is the erosion of the image by the estimated tip (its
+tightest upper bound); the model lowers that bound where the tip never touched. The certainty map
+marks where the erosion bound is exact.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from .tip.shapes import pixel_pair
 
 __all__ = ["METHODS", "choose_tip_size", "iter_reconstruct", "reconstruct"]
 
-METHODS = ("btr", "btr-full", "dbtr")
+METHODS = ("btr", "btr-full", "dbtr", "model")
+#: Monte-Carlo dropout samples run at once (bounds memory on large scans)
+MC_CHUNK = 4
 #: Default tip window when neither --tip-px nor --tip-nm is given (capped by the image size).
 DEFAULT_TIP_PX = 31
 
@@ -77,6 +82,9 @@ def iter_reconstruct(
     device: str = "auto",
     volume_shape: tuple[int, int, int] = (32, 32, 32),
     levelling: tuple[str, ...] | list[str] | None = DEFAULT_STEPS,
+    model: str = "se3afm-v1",
+    mc_samples: int = 16,
+    finetune_steps: int = 0,
 ) -> ProgressGenerator[Reconstruction]:
     """Reconstruct tip and surface from one image, yielding :class:`Progress`.
 
@@ -102,6 +110,9 @@ def iter_reconstruct(
         Levelling steps applied first (see :func:`napari_se3afm.levelling.level`; default: robust
         plane, minimum to 0); ``None`` or ``()`` to use the image as it is. Recorded in
         ``info["levelling"]``.
+    model, mc_samples, finetune_steps
+        For ``method="model"``: the model name or ``.safetensors`` path, the Monte-Carlo dropout
+        samples for the σ maps, and optional fine-tuning steps on this scan first.
     """
     from .btr import iter_blind_tip
     from .dbtr import iter_differentiable_tip
@@ -117,8 +128,11 @@ def iter_reconstruct(
     if not np.isfinite(z).all():
         raise ParameterError("image contains NaN or infinite values")
     px = pixel_pair(pixel_nm)
-    k = choose_tip_size(z.shape, px, tip_px, tip_nm)
     dev = resolve_device(device)
+    if method == "model":
+        z, applied = level(z, levelling or ())
+        return (yield from _iter_model(z, px, dev, model, mc_samples, finetune_steps, volume_shape, applied))
+    k = choose_tip_size(z.shape, px, tip_px, tip_nm)
     z, applied = level(z, levelling or ())
     info: dict = {"tip_px": k, "device": str(dev), "levelling": applied}
     if method in ("btr", "btr-full"):
@@ -149,6 +163,55 @@ def iter_reconstruct(
         pixel_nm=px,
         method=method,
         info=info,
+    )
+
+
+def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied) -> ProgressGenerator[Reconstruction]:
+    """The model branch of :func:`iter_reconstruct`: (fine-tune,) MC-dropout samples, certainty, volume."""
+    import torch
+
+    from .finetune import iter_finetune
+    from .morphology import certainty_map
+    from .nn.model import enable_mc_dropout
+    from .registry import find_model, load_model
+    from .tip.geometry import tip_to_volume
+
+    if int(samples) < 2:
+        raise ParameterError(f"--mc-samples must be >= 2 to estimate a standard deviation, got {samples!r}")
+    if int(finetune_steps) < 0:
+        raise ParameterError(f"--finetune-steps must be >= 0, got {finetune_steps!r}")
+    net = load_model(name, str(dev))
+    k = net.config.tip_px
+    if min(z.shape) < 2 * k:
+        raise ParameterError(f"the model's {k} px tip needs an image of at least {2 * k}x{2 * k} px, got {z.shape}")
+    pixel = float(np.sqrt(px[0] * px[1]))  # the model works on square pixels
+    info: dict = {"tip_px": k, "device": str(dev), "levelling": applied, "model": str(find_model(name)),
+                  "mc_samples": int(samples), "finetune_steps": int(finetune_steps)}
+    if finetune_steps:
+        tuned = yield from iter_finetune(net, z, pixel, steps=int(finetune_steps))
+        net = tuned.model
+        info["finetune_losses"] = [tuned.losses[0], tuned.losses[-1]]
+    enable_mc_dropout(net)
+    img = torch.tensor(z, dtype=torch.float32, device=dev)[None]
+    p = torch.tensor([pixel], dtype=torch.float32, device=dev)
+    tips, surfaces = [], []
+    with torch.no_grad():
+        for start in range(0, int(samples), MC_CHUNK):
+            n = min(MC_CHUNK, int(samples) - start)
+            t, s = net(img.repeat(n, 1, 1), p.repeat(n))
+            tips.append(t.double().cpu())
+            surfaces.append(s.double().cpu())
+            yield Progress(start + n, int(samples), "Monte-Carlo dropout samples")
+    net.eval()
+    tip_samples, surface_samples = torch.cat(tips), torch.cat(surfaces)
+    tip = np.minimum(tip_samples.mean(0).numpy(), 0.0)
+    tip[k // 2, k // 2] = 0.0
+    surface = surface_samples.mean(0).numpy()
+    certainty = certainty_map(z, tip)
+    return Reconstruction(
+        image=z, surface=surface, tip=tip, certainty=certainty,
+        tip_volume=tip_to_volume(tip, px, shape=volume_shape), pixel_nm=px, method="model",
+        surface_std=surface_samples.std(0).numpy(), tip_std=tip_samples.std(0).numpy(), info=info,
     )
 
 

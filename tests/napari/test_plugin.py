@@ -83,7 +83,7 @@ def test_reconstruct_widget_adds_result_layers_once(make_napari_viewer, qtbot, e
     viewer = make_napari_viewer()
     viewer.open_sample(PLUGIN, "spikes")
     scan = viewer.layers["spikes sample scan"]
-    widget = run_reconstruct(viewer, qtbot, scan, level=False)
+    widget = run_reconstruct(viewer, qtbot, scan, method="btr", level=False)
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
     assert errors == []
     names = {layer.name for layer in viewer.layers}
@@ -119,6 +119,30 @@ def test_reconstruct_widget_adds_result_layers_once(make_napari_viewer, qtbot, e
     assert widget._status.value.startswith("done")
 
 
+def test_reconstruct_with_the_model_adds_uncertainty(make_napari_viewer, qtbot, tmp_path, monkeypatch, errors):
+    pytest.importorskip("e3nn")
+    from napari_se3afm.registry import export_model
+    from napari_se3afm.training import TrainConfig, train
+
+    tiny = {"tip_px": 7, "hidden": "4x0e + 2x1o", "layers": 1, "shells": 2, "lmax": 1, "patches": 2,
+            "stride": 3, "unet_base": 8, "unet_depth": 1, "dropout": 0.2}
+    train(TrainConfig(model=tiny, simtip={"image_px": 32, "tip_px": 7}, steps=1, batch_size=1,
+                      validation_size=1), tmp_path / "run")
+    export_model(tmp_path / "run", tmp_path / "models", "se3afm-v1")
+    monkeypatch.setenv("SE3AFM_MODEL_DIR", str(tmp_path / "models"))
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "spikes")
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Reconstruct")
+    assert widget._method.value == "model" and widget._mc_samples.enabled  # the default once weights exist
+    widget._image.value = viewer.layers["spikes sample scan"]
+    widget._mc_samples.value = 3
+    widget._run.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert errors == []
+    sigma = viewer.layers["spikes sample scan uncertainty σ"]
+    assert sigma.data.shape == (128, 128) and sigma.data.mean() > 0 and sigma.colormap.name == "magma"
+
+
 def test_reconstruct_can_be_cancelled(make_napari_viewer, qtbot, errors):
     viewer = make_napari_viewer()
     viewer.open_sample(PLUGIN, "spikes")
@@ -151,7 +175,7 @@ def test_tip_widget_shows_descriptors_and_exports(make_napari_viewer, qtbot, tmp
 
     viewer = make_napari_viewer()
     viewer.open_sample(PLUGIN, "spikes")
-    widget = run_reconstruct(viewer, qtbot, viewer.layers["spikes sample scan"], level=False)
+    widget = run_reconstruct(viewer, qtbot, viewer.layers["spikes sample scan"], method="btr", level=False)
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
     _, tipw = viewer.window.add_plugin_dock_widget(PLUGIN, "Tip")
     tipw._tip.value = viewer.layers["spikes sample scan tip 3D"]

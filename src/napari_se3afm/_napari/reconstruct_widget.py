@@ -13,8 +13,21 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label,
 if TYPE_CHECKING:
     import napari
 
-METHOD_CHOICES = [("classical BTR", "btr"), ("classical BTR, all points", "btr-full"), ("differentiable BTR", "dbtr")]
-DEFAULTS = {"method": "btr", "tip_nm": 0.0, "mc_samples": 16, "device": "auto", "level": True, "steps": 200}
+METHOD_CHOICES = [("pretrained SE(3) model", "model"), ("classical BTR", "btr"),
+                  ("classical BTR, all points", "btr-full"), ("differentiable BTR", "dbtr")]
+DEFAULTS = {"tip_nm": 0.0, "mc_samples": 16, "device": "auto", "level": True, "steps": 200}
+
+
+def default_method() -> str:
+    """The pretrained model when its weights are installed, else classical BTR."""
+    from ..errors import Se3afmError
+    from ..registry import find_model
+
+    try:
+        find_model()
+    except Se3afmError:
+        return "btr"
+    return "model"
 
 
 def put_layers(viewer: "napari.viewer.Viewer", layer_data: list[tuple]) -> list:
@@ -41,12 +54,12 @@ class ReconstructWidget(Container):
         super().__init__(labels=True)
         self._viewer = viewer
         self._image = create_widget(annotation="napari.layers.Image", label="scan")
-        self._method = ComboBox(label="method", choices=METHOD_CHOICES, value=DEFAULTS["method"])
+        self._method = ComboBox(label="method", choices=METHOD_CHOICES, value=default_method())
         self._tip_nm = FloatSpinBox(label="tip size (nm)", min=0.0, max=1e5, step=5.0, value=DEFAULTS["tip_nm"],
                                     tooltip="tip window in nm; 0 = automatic (31 px or what fits)")
         self._steps = SpinBox(label="dBTR steps", min=1, max=10000, value=DEFAULTS["steps"])
-        self._mc_samples = SpinBox(label="MC samples", min=1, max=256, value=DEFAULTS["mc_samples"], enabled=False,
-                                   tooltip="Monte-Carlo dropout samples of the pretrained model (not shipped yet)")
+        self._mc_samples = SpinBox(label="MC samples", min=2, max=256, value=DEFAULTS["mc_samples"],
+                                   tooltip="Monte-Carlo dropout samples of the pretrained model (σ maps)")
         self._device = ComboBox(label="device", choices=["auto", "cpu", "cuda"], value=DEFAULTS["device"])
         self._device_used = Label(label="running on", value="-")
         self._level = CheckBox(text="level the scan first (robust plane)", value=DEFAULTS["level"])
@@ -65,7 +78,7 @@ class ReconstructWidget(Container):
 
     def restore_defaults(self) -> None:
         """Put every parameter back to its default."""
-        self._method.value = DEFAULTS["method"]
+        self._method.value = default_method()
         self._tip_nm.value = DEFAULTS["tip_nm"]
         self._steps.value = DEFAULTS["steps"]
         self._device.value = DEFAULTS["device"]
@@ -73,6 +86,8 @@ class ReconstructWidget(Container):
 
     def _sync_enabled(self, *_) -> None:
         self._steps.enabled = self._method.value == "dbtr"
+        self._mc_samples.enabled = self._method.value == "model"
+        self._tip_nm.enabled = self._method.value != "model"  # the model has its own tip window
 
     @property
     def worker(self):
@@ -112,7 +127,8 @@ class ReconstructWidget(Container):
         pixel = tuple(float(v) for v in layer.scale[-2:])
         worker = create_worker(
             iter_reconstruct, np.asarray(layer.data, dtype=np.float64), pixel, method=self._method.value,
-            tip_nm=self._tip_nm.value or None, steps=self._steps.value, device=str(device),
+            tip_nm=(self._tip_nm.value or None) if self._method.value != "model" else None,
+            steps=self._steps.value, device=str(device), mc_samples=self._mc_samples.value,
             levelling=DEFAULT_STEPS if self._level.value else (), _start_thread=False, _ignore_errors=True,
         )
         name, limits = layer.name, tuple(layer.contrast_limits)

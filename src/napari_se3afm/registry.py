@@ -1,0 +1,122 @@
+"""Named models: safetensors weights + JSON sidecar (architecture, sha256), verified before loading.
+
+A model ``NAME`` is ``NAME.safetensors`` beside ``NAME.json`` (``{"config": {...}, "sha256": ...}``)
+and a model card ``NAME.md``. Files are looked for, in order, at an explicit path, in
+``$SE3AFM_MODEL_DIR``, in the repository's ``models/`` and in the installed package's ``models``
+folder. The weights' sha256 must match the sidecar (:class:`ModelIntegrityError` otherwise); loading
+goes through ``safetensors`` only, so no pickle is ever read. Loaded models are cached per (file,
+device); fine-tuning works on a copy (:func:`load_model` with ``fresh=True``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import ModelIntegrityError, ParameterError
+
+__all__ = ["DEFAULT_MODEL", "export_model", "find_model", "load_model", "sha256_of"]
+
+DEFAULT_MODEL = "se3afm-v1"
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _search_dirs() -> list[Path]:
+    dirs = []
+    if os.environ.get("SE3AFM_MODEL_DIR"):
+        dirs.append(Path(os.environ["SE3AFM_MODEL_DIR"]))
+    dirs.append(Path(__file__).resolve().parents[2] / "models")  # a source checkout
+    dirs.append(Path(__file__).resolve().parent / "models")  # an installed copy
+    return dirs
+
+
+def find_model(name_or_path: str | Path = DEFAULT_MODEL) -> Path:
+    """Return the ``.safetensors`` file of a model name or path, or raise a clear :class:`ParameterError`."""
+    p = Path(name_or_path)
+    if p.suffix == ".safetensors":
+        if p.is_file():
+            return p
+        raise ParameterError(f"model file {p} does not exist")
+    for folder in _search_dirs():
+        candidate = folder / f"{name_or_path}.safetensors"
+        if candidate.is_file():
+            return candidate
+    raise ParameterError(
+        f"no model {str(name_or_path)!r} found in {', '.join(str(d) for d in _search_dirs())}; train one "
+        "with 'se3afm train' and export it with 'se3afm export-model', or use --method btr"
+    )
+
+
+def _read_sidecar(weights: Path) -> dict:
+    sidecar = weights.with_suffix(".json")
+    try:
+        return json.loads(sidecar.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelIntegrityError(f"model {weights.name}: its description {sidecar.name} is missing or damaged ({exc})") from None
+
+
+@lru_cache(maxsize=8)
+def _cached(path: str, mtime: float, device: str):
+    return _load(Path(path), device)
+
+
+def _load(path: Path, device: str):
+    import torch
+    from safetensors.torch import load_file
+
+    from .nn.model import SE3AFM, ModelConfig
+
+    meta = _read_sidecar(path)
+    actual = sha256_of(path)
+    if actual != meta.get("sha256"):
+        raise ModelIntegrityError(
+            f"model {path} has sha256 {actual[:12]}…, but its description records {str(meta.get('sha256'))[:12]}…; "
+            "the file is damaged or was replaced"
+        )
+    model = SE3AFM(ModelConfig(**meta["config"]))
+    model.load_state_dict(load_file(str(path), device="cpu"))
+    return model.to(torch.device(device)).eval()
+
+
+def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu", *, fresh: bool = False):
+    """Load a verified model on ``device`` (cached; ``fresh=True`` returns a private copy to modify)."""
+    path = find_model(name_or_path)
+    if fresh:
+        return _load(path, device)
+    return _cached(str(path.resolve()), path.stat().st_mtime, str(device))
+
+
+def export_model(checkpoint_dir: str | Path, outdir: str | Path, name: str = DEFAULT_MODEL, *,
+                 card: str = "", overwrite: bool = False) -> Path:
+    """Write a training run's weights as ``outdir/NAME.safetensors`` with its ``.json`` sidecar and ``.md`` card."""
+    from safetensors.torch import load_file, save_file
+
+    from .io.atomic import atomic_write
+
+    checkpoint_dir, outdir = Path(checkpoint_dir), Path(outdir)
+    try:
+        state = json.loads((checkpoint_dir / "checkpoint.json").read_text())
+        tensors = load_file(str(checkpoint_dir / "checkpoint.safetensors"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ParameterError(f"{checkpoint_dir} holds no complete training run ({exc})") from None
+    weights = {k[6:]: v.float().contiguous() for k, v in tensors.items() if k.startswith("model.")}
+    outdir.mkdir(parents=True, exist_ok=True)
+    target = outdir / f"{name}.safetensors"
+    atomic_write(target, lambda tmp: save_file(weights, str(tmp), metadata={"name": name}), overwrite=overwrite)
+    meta = {"name": name, "config": state["model_config"], "sha256": sha256_of(target), "steps": state["step"],
+            "train_config": state["train_config"]}
+    atomic_write(target.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(meta, indent=1)), overwrite=overwrite)
+    if card:
+        atomic_write(target.with_suffix(".md"), lambda tmp: tmp.write_text(card), overwrite=overwrite)
+    return target

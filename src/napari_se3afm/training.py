@@ -1,0 +1,246 @@
+"""Training the joint model on SimTip generated on the fly (``se3afm train --config FILE``).
+
+Losses (the paper's Eq. 4–7, as implemented here; every term is divided by the image's variance
+plus 1 nm², or by the probe depth squared, so rough and flat scans weigh alike):
+
+* reconstruction through the differentiable simulator: ``‖dilate(Ŝ, P̂) − I‖² / var(I)``;
+* supervision on SimTip ground truth: tip error clipped at the probe depth (as the benchmark
+  measures it) and surface error away from the border;
+* physics: surface smoothness (squared gradient of Ŝ − S is not known at test time, so of Ŝ itself,
+  small weight); the tip's ``P ≤ 0`` with apex 0 and the surface's erosion bound hold by
+  construction (see :mod:`napari_se3afm.nn`);
+* prior: AdamW weight decay.
+
+Checkpoints are safetensors (model, optimiser and RNG state as tensors) plus a JSON file; nothing
+is unpickled. A run resumes from its checkpoint with the same SimTip stream position, so a run
+split over several sessions sees the same data as an uninterrupted one. Under ``torchrun`` each
+process trains on its own slice of the stream and gradients are averaged (DDP; gloo on CPU, NCCL
+on CUDA).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .errors import ParameterError
+from .metrics import probe_depth
+from .morphology import dilate
+from .nn.model import SE3AFM, ModelConfig
+from .progress import Progress, ProgressGenerator, run_to_completion
+from .simtip import SPLIT_SEEDS, config_from_dict, simulate
+
+__all__ = ["TrainConfig", "iter_train", "load_train_config", "train"]
+
+CHECKPOINT = "checkpoint.safetensors"
+STATE = "checkpoint.json"
+LOG = "log.jsonl"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs; ``model`` and ``simtip`` are partial dictionaries of their configs."""
+
+    model: dict = field(default_factory=lambda: {"tip_px": 15, "patches": 4, "stride": 3})
+    simtip: dict = field(default_factory=lambda: {"image_px": 64, "tip_px": 15})
+    steps: int = 1000
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    w_reconstruction: float = 1.0
+    w_tip: float = 1.0
+    w_surface: float = 1.0
+    w_smooth: float = 0.01
+    seed: int = 0
+    validate_every: int = 100
+    validation_size: int = 32
+    checkpoint_every: int = 50
+    device: str = "auto"
+    amp: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "validate_every", "validation_size", "checkpoint_every"):
+            if int(getattr(self, name)) < 1:
+                raise ParameterError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if not self.learning_rate > 0:
+            raise ParameterError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if self.model.get("tip_px", ModelConfig().tip_px) != self.simtip.get("tip_px", 31):
+            raise ParameterError("model.tip_px and simtip.tip_px must be equal")
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Read a JSON training configuration (any subset of :class:`TrainConfig`'s fields)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ParameterError(f"cannot read training config {path}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ParameterError(f"training config {path} is not valid JSON: {exc}") from None
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ParameterError(f"unknown training setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return TrainConfig(**data)
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size) under torchrun, initialising the process group once; (0, 1) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
+def _clipped_tip_error(pred: torch.Tensor, true: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+    """Mean squared tip error per sample, both tips clipped at the probe depth, divided by its square."""
+    d = depth.view(-1, 1, 1)
+    err = ((torch.maximum(pred, -d) - torch.maximum(true, -d)) ** 2).mean(dim=(-2, -1))
+    return err / depth.clamp_min(0.1) ** 2
+
+
+def losses(model_out: tuple[torch.Tensor, torch.Tensor], batch, cfg: TrainConfig, border: int) -> dict[str, torch.Tensor]:
+    """The loss terms for one batch (each a scalar tensor) and their weighted sum ``total``."""
+    tips, surfaces = model_out
+    img = batch.image
+    # image variance plus 1 nm²: scale-free on rough scans, no blow-up on atomically flat ones
+    var = img.flatten(1).var(dim=1) + 1.0
+    rec = ((dilate(surfaces, tips) - img) ** 2).flatten(1).mean(dim=1) / var
+    depth = torch.tensor([probe_depth(s.cpu().numpy(), tips.shape[-1]) for s in batch.surface],
+                         dtype=img.dtype, device=img.device)
+    tip = _clipped_tip_error(tips, batch.tip, depth)
+    b = border
+    surf = ((surfaces - batch.surface)[:, b:-b, b:-b] ** 2).flatten(1).mean(dim=1) / var
+    smooth = (torch.diff(surfaces, dim=-1) ** 2).flatten(1).mean(dim=1) / var + \
+        (torch.diff(surfaces, dim=-2) ** 2).flatten(1).mean(dim=1) / var
+    terms = {"reconstruction": rec.mean(), "tip": tip.mean(), "surface": surf.mean(), "smooth": smooth.mean()}
+    terms["total"] = (cfg.w_reconstruction * terms["reconstruction"] + cfg.w_tip * terms["tip"]
+                      + cfg.w_surface * terms["surface"] + cfg.w_smooth * terms["smooth"])
+    return terms
+
+
+def _flat_state(model: torch.nn.Module, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    sd = opt.state_dict()
+    scalars: dict = {"param_groups": sd["param_groups"], "state": {}}
+    for pid, st in sd["state"].items():
+        for key, value in st.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"opt.{pid}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars["state"].setdefault(str(pid), {})[key] = value
+    tensors["rng.torch"] = torch.get_rng_state()
+    return tensors, scalars
+
+
+def _restore(model: torch.nn.Module, opt: torch.optim.Optimizer, tensors: dict, scalars: dict) -> None:
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, pid, name = key.split(".", 2)
+            state.setdefault(int(pid), {})[name] = value
+    for pid, st in scalars["state"].items():
+        state.setdefault(int(pid), {}).update(st)
+    opt.load_state_dict({"state": state, "param_groups": scalars["param_groups"]})
+    torch.set_rng_state(tensors["rng.torch"])
+
+
+def _validate(model: SE3AFM, val, device, border: int) -> dict[str, float]:
+    model.eval()
+    with torch.no_grad():
+        tips, surfaces = model(val.image.to(device), val.pixel_nm.to(device))
+    tips, surfaces = tips.cpu().double(), surfaces.cpu().double()
+    tip_rmse, surf_rmse = [], []
+    for i in range(len(val)):
+        k = tips.shape[-1]
+        depth = probe_depth(val.surface[i].numpy(), k)
+        d = torch.maximum(tips[i], torch.tensor(-depth)) - torch.maximum(val.tip[i].double(), torch.tensor(-depth))
+        tip_rmse.append(float(d.pow(2).mean().sqrt()))
+        e = (surfaces[i] - val.surface[i].double())[border:-border, border:-border]
+        surf_rmse.append(float(e.pow(2).mean().sqrt()))
+    model.train()
+    return {"val_tip_rmse": sum(tip_rmse) / len(tip_rmse), "val_surface_rmse": sum(surf_rmse) / len(surf_rmse)}
+
+
+def iter_train(cfg: TrainConfig, outdir: str | Path) -> ProgressGenerator[Path]:
+    """Train (or resume) into ``outdir``, yielding :class:`Progress` every step; returns the checkpoint path."""
+    from safetensors.torch import load_file, save_file
+
+    from .device import resolve_device
+
+    rank, world = _distributed()
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed + rank)
+    sim_cfg = config_from_dict(cfg.simtip)
+    try:
+        mcfg = ModelConfig(**cfg.model)
+    except TypeError as exc:
+        raise ParameterError(f"bad model setting in the training config: {exc}") from None
+    model = SE3AFM(mcfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    step = 0
+    ckpt, state_path = outdir / CHECKPOINT, outdir / STATE
+    if ckpt.exists() and state_path.exists():
+        state = json.loads(state_path.read_text())
+        # a run may be extended (more steps); any other change would mix two experiments
+        same = {k: v for k, v in state["train_config"].items() if k != "steps"}
+        if same != {k: v for k, v in dataclasses.asdict(cfg).items() if k != "steps"}:
+            raise ParameterError(f"{outdir} holds a run with another configuration; use a new folder")
+        _restore(model, opt, load_file(str(ckpt)), state["optimizer"])
+        step = int(state["step"])
+    ddp = model
+    if world > 1:
+        ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    use_amp = cfg.amp and device.type == "cuda"
+    border = mcfg.tip_px - 1
+    val = simulate(cfg.validation_size, seed=SPLIT_SEEDS["validation"], config=sim_cfg) if rank == 0 else None
+    model.train()
+    start = time.perf_counter()
+    record: dict = {"total": 0.0}
+    while step < cfg.steps:
+        first = (step * world + rank) * cfg.batch_size  # each process its own slice of the stream
+        batch = simulate(range(first, first + cfg.batch_size), seed=cfg.seed, config=sim_cfg, device=device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            out = ddp(batch.image, batch.pixel_nm)
+        terms = losses((out[0].float(), out[1].float()), batch, cfg, border)
+        opt.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        record = {"step": step, **{k: float(v.detach()) for k, v in terms.items()},
+                  "seconds": time.perf_counter() - start}
+        if rank == 0 and (step % cfg.validate_every == 0 or step == cfg.steps):
+            record.update(_validate(model, val, device, border))
+        if rank == 0:
+            with open(outdir / LOG, "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                tensors, scalars = _flat_state(model, opt)
+                tmp = outdir / (CHECKPOINT + ".part")
+                save_file(tensors, str(tmp), metadata={"step": str(step)})
+                os.replace(tmp, ckpt)
+                state_path.write_text(json.dumps({"step": step, "train_config": dataclasses.asdict(cfg),
+                                                  "model_config": mcfg.as_dict(), "optimizer": scalars}))
+        yield Progress(step, cfg.steps, f"training (loss {record['total']:.4g})", loss=record["total"])
+    if not math.isfinite(record["total"]):
+        raise ParameterError("training diverged (loss is not finite); lower the learning rate")
+    return ckpt
+
+
+def train(cfg: TrainConfig, outdir: str | Path) -> Path:
+    """Run :func:`iter_train` to completion and return the checkpoint path."""
+    return run_to_completion(iter_train(cfg, outdir))

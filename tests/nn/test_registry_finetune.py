@@ -1,0 +1,89 @@
+"""Shipped-weights path (export, sha256 check, cache), the model method of reconstruct, fine-tuning."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("e3nn")
+
+from napari_se3afm.cli import main  # noqa: E402
+from napari_se3afm.errors import ModelIntegrityError, ParameterError  # noqa: E402
+from napari_se3afm.finetune import finetune, iter_finetune  # noqa: E402
+from napari_se3afm.pipeline import reconstruct  # noqa: E402
+from napari_se3afm.registry import export_model, find_model, load_model  # noqa: E402
+from napari_se3afm.simtip import SimTipConfig, simulate  # noqa: E402
+from napari_se3afm.training import TrainConfig, train  # noqa: E402
+
+TINY = {
+    "model": {"tip_px": 7, "hidden": "4x0e + 2x1o", "layers": 1, "shells": 2, "lmax": 1, "patches": 2,
+              "stride": 3, "unet_base": 8, "unet_depth": 1, "dropout": 0.2},
+    "simtip": {"image_px": 32, "tip_px": 7},
+    "batch_size": 2, "validate_every": 5, "validation_size": 2, "checkpoint_every": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("model")
+    train(TrainConfig(**TINY, steps=1), root / "run")
+    return export_model(root / "run", root / "models", "tiny", card="# tiny\n")
+
+
+def test_export_writes_weights_sidecar_and_card(exported):
+    meta = json.loads(exported.with_suffix(".json").read_text())
+    assert meta["config"]["tip_px"] == 7 and len(meta["sha256"]) == 64 and meta["steps"] == 1
+    assert exported.with_suffix(".md").read_text() == "# tiny\n"
+    assert load_model(exported) is load_model(exported)  # cached
+    assert load_model(exported, fresh=True) is not load_model(exported)  # a private copy to fine-tune
+
+
+def test_damaged_weights_are_refused(exported, tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    data = bytearray(exported.read_bytes())
+    data[-1] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    bad.with_suffix(".json").write_text(exported.with_suffix(".json").read_text())
+    with pytest.raises(ModelIntegrityError, match="sha256"):
+        load_model(bad)
+    with pytest.raises(ParameterError, match="se3afm train"):
+        find_model("no-such-model")
+
+
+def test_reconstruct_with_the_model_gives_uncertainty(exported, tmp_path):
+    b = simulate(1, seed=3, config=SimTipConfig(image_px=32, tip_px=7), dtype=torch.float64)
+    img, px = b.image[0].numpy(), float(b.pixel_nm[0])
+    result = reconstruct(img, px, method="model", model=str(exported), mc_samples=3, levelling=())
+    assert result.tip.shape == (7, 7) and result.tip[3, 3] == 0 and result.tip.max() <= 0
+    assert result.surface_std.shape == img.shape and result.surface_std.mean() > 0  # dropout 0.2
+    assert result.tip_std.shape == (7, 7) and result.info["mc_samples"] == 3
+    with pytest.raises(ParameterError, match="mc-samples"):
+        reconstruct(img, px, method="model", model=str(exported), mc_samples=1)
+    path = tmp_path / "scan.npy"
+    np.save(path, img)
+    out = tmp_path / "out"
+    argv = ["reconstruct", str(path), "--pixel-nm", str(px), "--method", "model", "--model", str(exported),
+            "--mc-samples", "2", "--finetune-steps", "2", "--no-level", "-o", str(out), "-q"]
+    assert main(argv) == 0
+    with np.load(out / "scan.npz") as res:
+        assert {"surface_std", "tip_std"} <= set(res.files)
+
+
+def test_finetuning_lowers_the_loss_and_can_stop(exported):
+    model = load_model(exported)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    b = simulate(1, seed=5, config=SimTipConfig(image_px=32, tip_px=7))
+    img, px = b.image[0].numpy(), float(b.pixel_nm[0])
+    tuned = finetune(model, img, px, steps=30, learning_rate=1e-2, prior_strength=0.1)
+    # the reconstruction misfit through the simulator falls as the copy adapts to this scan
+    assert np.mean(tuned.losses[-3:]) < 0.85 * np.mean(tuned.losses[:3])
+    assert tuned.losses[-1] <= min(tuned.losses[:5])
+    gen = iter_finetune(model, img, px, steps=1000)
+    reports = [next(gen) for _ in range(2)]
+    gen.close()  # what a GUI's Cancel does: no further steps, no error
+    assert [r.step for r in reports] == [1, 2] and reports[0].loss is not None
+    for k, v in model.state_dict().items():  # the cached pretrained model is untouched
+        assert torch.equal(v, before[k])

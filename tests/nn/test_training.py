@@ -1,0 +1,65 @@
+"""Training: losses fall on a tiny model, checkpoints resume to the same weights, DDP on CPU (gloo)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+pytest.importorskip("e3nn")
+from safetensors.torch import load_file  # noqa: E402
+
+from napari_se3afm.cli import main  # noqa: E402
+from napari_se3afm.errors import ParameterError  # noqa: E402
+from napari_se3afm.training import TrainConfig, train  # noqa: E402
+
+TINY = {
+    "model": {"tip_px": 7, "hidden": "4x0e + 2x1o", "layers": 1, "shells": 2, "lmax": 1, "patches": 2,
+              "stride": 3, "unet_base": 8, "unet_depth": 1, "dropout": 0.1},
+    "simtip": {"image_px": 32, "tip_px": 7},
+    "batch_size": 2, "validate_every": 2, "validation_size": 2, "checkpoint_every": 2, "learning_rate": 0.01,
+}
+
+
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    train(TrainConfig(**TINY, steps=4), whole)
+    train(TrainConfig(**TINY, steps=2), split)  # a run stopped after 2 steps and extended to 4 ...
+    train(TrainConfig(**TINY, steps=4), split)
+    a, b = load_file(str(whole / "checkpoint.safetensors")), load_file(str(split / "checkpoint.safetensors"))
+    for key in a:  # ... ends with the same weights and optimiser state
+        assert torch.allclose(a[key].float(), b[key].float(), atol=1e-6), key
+    log = [json.loads(line) for line in (whole / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4]
+    assert {"val_tip_rmse", "val_surface_rmse"} <= set(log[1]) and all(torch.isfinite(torch.tensor(r["total"])) for r in log)
+
+
+def test_cli_train_and_bad_configs(tmp_path, capsys):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(TINY))
+    assert main(["train", "--config", str(cfg), "--steps", "1", "-o", str(tmp_path / "run"), "-q"]) == 0
+    assert (tmp_path / "run" / "checkpoint.safetensors").exists()
+    other = dict(TINY, learning_rate=0.5)
+    cfg.write_text(json.dumps(other))
+    assert main(["train", "--config", str(cfg), "--steps", "2", "-o", str(tmp_path / "run"), "-q"]) == 2
+    assert "another configuration" in capsys.readouterr().err
+    cfg.write_text(json.dumps({"epochs": 3}))
+    assert main(["train", "--config", str(cfg), "-o", str(tmp_path / "x")]) == 2
+    assert "epochs" in capsys.readouterr().err
+    with pytest.raises(ParameterError, match="tip_px"):
+        TrainConfig(model={"tip_px": 9}, simtip={"tip_px": 7})
+
+
+def test_two_processes_with_gloo(tmp_path):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({**TINY, "steps": 2}))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "napari_se3afm.cli", "train", "--config", str(cfg), "-o", str(tmp_path / "ddp"), "-q"]
+    subprocess.run(cmd, check=True, env=env, timeout=300, capture_output=True)
+    log = [json.loads(line) for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2]  # only rank 0 writes
