@@ -10,6 +10,8 @@ returns a :class:`MethodOutput`. The methods:
 ``dbtr``              differentiable BTR (classical start, descent on the opening residual); erosion.
 ``wiener``            Wiener/Tikhonov linear deconvolution, the paper's classical image-restoration
                       baseline, with the BTR tip turned into a blur kernel (see :func:`wiener_surface`).
+``model``             the joint SE(3) model (``$SE3AFM_BENCH_MODEL`` or the default weights), mean and σ
+                      over :data:`MODEL_BENCH_SAMPLES` Monte-Carlo dropout samples.
 """
 
 from __future__ import annotations
@@ -109,17 +111,43 @@ def _wiener(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None) -> Me
     return MethodOutput(surface=wiener_surface(image, result.tip, result.noise_nm), tip=result.tip)
 
 
+#: Monte-Carlo dropout samples of the model in the benchmark
+MODEL_BENCH_SAMPLES = 8
+
+
+def _model(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float = 1.0) -> MethodOutput:
+    import os
+
+    from .pipeline import reconstruct
+    from .registry import DEFAULT_MODEL
+
+    name = os.environ.get("SE3AFM_BENCH_MODEL", DEFAULT_MODEL)
+    r = reconstruct(image, pixel_nm, method="model", model=name, mc_samples=MODEL_BENCH_SAMPLES,
+                    levelling=(), device="cpu")
+    if r.tip.shape[0] != tip_size:
+        raise ParameterError(f"the model's tip window is {r.tip.shape[0]} px, the split's {tip_size} px")
+    return MethodOutput(surface=r.surface, tip=r.tip, surface_std=r.surface_std, tip_std=r.tip_std)
+
+
 BASELINES: dict[str, Callable[[np.ndarray, int, np.ndarray | None], MethodOutput]] = {
     "identity": _identity,
     "true-tip-erosion": _true_tip_erosion,
     "btr": _btr,
     "dbtr": _dbtr,
     "wiener": _wiener,
+    "model": _model,
 }
 
 
-def run_method(name: str, image: np.ndarray, tip_size: int, true_tip: np.ndarray | None = None) -> MethodOutput:
-    """Run the named method on one image; unknown names raise :class:`ParameterError` listing choices."""
+def run_method(name: str, image: np.ndarray, tip_size: int, true_tip: np.ndarray | None = None,
+               pixel_nm: float = 1.0) -> MethodOutput:
+    """Run the named method on one image; unknown names raise :class:`ParameterError` listing choices.
+
+    Only the model needs ``pixel_nm`` (its points are in nm); morphology works in pixels.
+    """
     if name not in BASELINES:
         raise ParameterError(f"unknown method {name!r}; choose from {', '.join(BASELINES)}")
-    return BASELINES[name](np.asarray(image, dtype=np.float64), int(tip_size), true_tip)
+    img = np.asarray(image, dtype=np.float64)
+    if name == "model":
+        return _model(img, int(tip_size), true_tip, float(pixel_nm))
+    return BASELINES[name](img, int(tip_size), true_tip)

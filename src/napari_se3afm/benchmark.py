@@ -113,7 +113,7 @@ def iter_benchmark(
         for j, name in enumerate(methods):
             start = time.perf_counter()
             with _PeakMemory() as mem:
-                out = run_method(name, image, k, true_tip)
+                out = run_method(name, image, k, true_tip, float(split.pixel_nm[i]))
             rec = {
                 "method": name, "scan": int(split.indices[i]), "tip_type": split.tip_type[i],
                 "surface_type": split.surface_type[i], "pixel_nm": float(split.pixel_nm[i]),

@@ -228,6 +228,8 @@ def _add_simtip_commands(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--name", default="se3afm-v1", help="model name (default se3afm-v1)")
     ex.add_argument("--card", type=Path, help="markdown model card to copy beside the weights")
     ex.add_argument("--overwrite", action="store_true", help="replace an existing model of that name")
+    ex.add_argument("--calibrate", type=int, default=64, metavar="N",
+                    help="fit the σ scale on N validation scans (default 64; 0 = leave σ raw)")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -259,6 +261,16 @@ def _export_model(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ParameterError(f"cannot read model card {args.card}: {exc.strerror or exc}") from None
     path = export_model(args.run, args.outdir, args.name, card=card, overwrite=args.overwrite)
+    if args.calibrate > 0:
+        from .progress import run_to_completion
+        from .uncertainty import iter_calibrate_model
+
+        bar = _ProgressBar("calibrate", False)
+        try:
+            scale = run_to_completion(iter_calibrate_model(path, args.calibrate), bar)
+        finally:
+            bar.close()
+        print(f"sigma scale: surface {scale['surface']:.3g}, tip {scale['tip']:.3g}")
     print(f"wrote {path}")
     return 0
 

@@ -85,6 +85,7 @@ def iter_reconstruct(
     model: str = "se3afm-v1",
     mc_samples: int = 16,
     finetune_steps: int = 0,
+    finetune_options: dict | None = None,
 ) -> ProgressGenerator[Reconstruction]:
     """Reconstruct tip and surface from one image, yielding :class:`Progress`.
 
@@ -110,9 +111,10 @@ def iter_reconstruct(
         Levelling steps applied first (see :func:`napari_se3afm.levelling.level`; default: robust
         plane, minimum to 0); ``None`` or ``()`` to use the image as it is. Recorded in
         ``info["levelling"]``.
-    model, mc_samples, finetune_steps
+    model, mc_samples, finetune_steps, finetune_options
         For ``method="model"``: the model name or ``.safetensors`` path, the Monte-Carlo dropout
-        samples for the σ maps, and optional fine-tuning steps on this scan first.
+        samples for the σ maps, optional fine-tuning steps on this scan first, and further
+        arguments of :func:`napari_se3afm.finetune.iter_finetune` (learning rate, prior strength).
     """
     from .btr import iter_blind_tip
     from .dbtr import iter_differentiable_tip
@@ -131,7 +133,8 @@ def iter_reconstruct(
     dev = resolve_device(device)
     if method == "model":
         z, applied = level(z, levelling or ())
-        return (yield from _iter_model(z, px, dev, model, mc_samples, finetune_steps, volume_shape, applied))
+        return (yield from _iter_model(z, px, dev, model, mc_samples, finetune_steps, volume_shape, applied,
+                                       finetune_options or {}))
     k = choose_tip_size(z.shape, px, tip_px, tip_nm)
     z, applied = level(z, levelling or ())
     info: dict = {"tip_px": k, "device": str(dev), "levelling": applied}
@@ -166,7 +169,17 @@ def iter_reconstruct(
     )
 
 
-def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied) -> ProgressGenerator[Reconstruction]:
+def _sigma_scale(weights: Path) -> dict:
+    """The calibration factors of a model's σ (1 when it was never calibrated)."""
+    import json
+
+    meta = json.loads(weights.with_suffix(".json").read_text())
+    scale = meta.get("sigma_scale") or {}
+    return {"surface": float(scale.get("surface", 1.0)), "tip": float(scale.get("tip", 1.0))}
+
+
+def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied,
+                finetune_options: dict) -> ProgressGenerator[Reconstruction]:
     """The model branch of :func:`iter_reconstruct`: (fine-tune,) MC-dropout samples, certainty, volume."""
     import torch
 
@@ -188,22 +201,27 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     info: dict = {"tip_px": k, "device": str(dev), "levelling": applied, "model": str(find_model(name)),
                   "mc_samples": int(samples), "finetune_steps": int(finetune_steps)}
     if finetune_steps:
-        tuned = yield from iter_finetune(net, z, pixel, steps=int(finetune_steps))
+        tuned = yield from iter_finetune(net, z, pixel, steps=int(finetune_steps), **finetune_options)
         net = tuned.model
-        info["finetune_losses"] = [tuned.losses[0], tuned.losses[-1]]
+        info["finetune_losses"] = tuned.losses
     enable_mc_dropout(net)
     img = torch.tensor(z, dtype=torch.float32, device=dev)[None]
     p = torch.tensor([pixel], dtype=torch.float32, device=dev)
     tips, surfaces = [], []
-    with torch.no_grad():
-        for start in range(0, int(samples), MC_CHUNK):
-            n = min(MC_CHUNK, int(samples) - start)
+    devices = [dev] if dev.type == "cuda" else []
+    for start in range(0, int(samples), MC_CHUNK):
+        n = min(MC_CHUNK, int(samples) - start)
+        # seeded per chunk: the same scan always gives the same maps, the caller's RNG is untouched
+        with torch.no_grad(), torch.random.fork_rng(devices=devices):
+            torch.manual_seed(start)
             t, s = net(img.repeat(n, 1, 1), p.repeat(n))
-            tips.append(t.double().cpu())
-            surfaces.append(s.double().cpu())
-            yield Progress(start + n, int(samples), "Monte-Carlo dropout samples")
+        tips.append(t.double().cpu())
+        surfaces.append(s.double().cpu())
+        yield Progress(start + n, int(samples), "Monte-Carlo dropout samples")
     net.eval()
     tip_samples, surface_samples = torch.cat(tips), torch.cat(surfaces)
+    scale = _sigma_scale(find_model(name))
+    info["sigma_scale"] = scale
     tip = np.minimum(tip_samples.mean(0).numpy(), 0.0)
     tip[k // 2, k // 2] = 0.0
     surface = surface_samples.mean(0).numpy()
@@ -211,7 +229,8 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     return Reconstruction(
         image=z, surface=surface, tip=tip, certainty=certainty,
         tip_volume=tip_to_volume(tip, px, shape=volume_shape), pixel_nm=px, method="model",
-        surface_std=surface_samples.std(0).numpy(), tip_std=tip_samples.std(0).numpy(), info=info,
+        surface_std=scale["surface"] * surface_samples.std(0).numpy(),
+        tip_std=scale["tip"] * tip_samples.std(0).numpy(), info=info,
     )
 
 

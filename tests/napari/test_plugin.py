@@ -119,17 +119,24 @@ def test_reconstruct_widget_adds_result_layers_once(make_napari_viewer, qtbot, e
     assert widget._status.value.startswith("done")
 
 
-def test_reconstruct_with_the_model_adds_uncertainty(make_napari_viewer, qtbot, tmp_path, monkeypatch, errors):
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    """A one-step tiny model exported as se3afm-v1 (the plugin's default name)."""
     pytest.importorskip("e3nn")
     from napari_se3afm.registry import export_model
     from napari_se3afm.training import TrainConfig, train
 
+    root = tmp_path_factory.mktemp("tiny-model")
     tiny = {"tip_px": 7, "hidden": "4x0e + 2x1o", "layers": 1, "shells": 2, "lmax": 1, "patches": 2,
             "stride": 3, "unet_base": 8, "unet_depth": 1, "dropout": 0.2}
     train(TrainConfig(model=tiny, simtip={"image_px": 32, "tip_px": 7}, steps=1, batch_size=1,
-                      validation_size=1), tmp_path / "run")
-    export_model(tmp_path / "run", tmp_path / "models", "se3afm-v1")
-    monkeypatch.setenv("SE3AFM_MODEL_DIR", str(tmp_path / "models"))
+                      validation_size=1), root / "run")
+    export_model(root / "run", root / "models", "se3afm-v1")
+    return root / "models"
+
+
+def test_reconstruct_with_the_model_adds_uncertainty(tiny_model_dir, make_napari_viewer, qtbot, monkeypatch, errors):
+    monkeypatch.setenv("SE3AFM_MODEL_DIR", str(tiny_model_dir))
     viewer = make_napari_viewer()
     viewer.open_sample(PLUGIN, "spikes")
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Reconstruct")
@@ -141,6 +148,44 @@ def test_reconstruct_with_the_model_adds_uncertainty(make_napari_viewer, qtbot, 
     assert errors == []
     sigma = viewer.layers["spikes sample scan uncertainty σ"]
     assert sigma.data.shape == (128, 128) and sigma.data.mean() > 0 and sigma.colormap.name == "magma"
+
+
+def test_finetune_widget_shows_the_loss_and_can_revert(tiny_model_dir, make_napari_viewer, qtbot, monkeypatch, errors):
+    monkeypatch.setenv("SE3AFM_MODEL_DIR", str(tiny_model_dir))
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "simtip")
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Fine-tune")
+    widget._image.value = viewer.layers["SimTip sample scan"]
+    widget._steps.value, widget._learning_rate.value, widget._mc_samples.value = 12, 0.01, 2
+    widget._run.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert errors == []
+    losses = widget.curve.losses
+    assert len(losses) == 12 and losses[-1] < losses[0]  # the live curve got every step, and it fell
+    tuned = [layer.name for layer in viewer.layers if layer.name.endswith("(fine-tuned)")]
+    assert "SimTip sample scan surface (fine-tuned)" in tuned
+    widget._revert.clicked.emit()
+    assert not any(layer.name.endswith("(fine-tuned)") for layer in viewer.layers)
+    assert [layer.name for layer in viewer.layers][:3] == ["SimTip sample scan", "SimTip sample true surface",
+                                                           "SimTip sample true tip"]  # nothing else lost
+    widget._steps.value = 100000
+    widget._run.clicked.emit()
+    qtbot.waitUntil(lambda: len(widget.curve.losses) >= 2, timeout=60_000)
+    widget._run.clicked.emit()  # Cancel
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert widget._loss.value == "cancelled"
+    assert not any(layer.name.endswith("(fine-tuned)") for layer in viewer.layers)
+
+
+def test_finetune_without_weights_says_so(make_napari_viewer, monkeypatch, tmp_path, errors):
+    monkeypatch.setenv("SE3AFM_MODEL_DIR", str(tmp_path))
+    monkeypatch.setattr("napari_se3afm.registry._search_dirs", lambda: [tmp_path])
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "spikes")
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Fine-tune")
+    widget._image.value = viewer.layers["spikes sample scan"]
+    widget._run.clicked.emit()
+    assert len(errors) == 1 and "se3afm train" in errors[0] and widget.worker is None
 
 
 def test_reconstruct_can_be_cancelled(make_napari_viewer, qtbot, errors):

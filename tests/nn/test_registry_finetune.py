@@ -87,3 +87,25 @@ def test_finetuning_lowers_the_loss_and_can_stop(exported):
     assert [r.step for r in reports] == [1, 2] and reports[0].loss is not None
     for k, v in model.state_dict().items():  # the cached pretrained model is untouched
         assert torch.equal(v, before[k])
+
+
+def test_sigma_calibration_is_fitted_and_applied(exported, tmp_path):
+    import shutil
+
+    from napari_se3afm.uncertainty import calibrate_model, nll_scale
+
+    rng = np.random.default_rng(0)
+    sigma = rng.uniform(0.5, 2, 50_000)
+    assert nll_scale(3 * sigma * rng.normal(size=sigma.size), sigma) == pytest.approx(3, rel=0.02)
+    copy = tmp_path / "cal.safetensors"
+    shutil.copy(exported, copy)
+    shutil.copy(exported.with_suffix(".json"), copy.with_suffix(".json"))
+    b = simulate(1, seed=8, config=SimTipConfig(image_px=32, tip_px=7), dtype=torch.float64)
+    img, px = b.image[0].numpy(), float(b.pixel_nm[0])
+    raw = reconstruct(img, px, method="model", model=str(copy), mc_samples=4, levelling=())
+    scale = calibrate_model(copy, n=2, samples=3)
+    assert scale["surface"] > 0 and scale["tip"] > 0
+    assert json.loads(copy.with_suffix(".json").read_text())["sigma_scale"]["validation_scans"] == 2
+    load_model(copy)  # the sidecar changed, the weights did not: still verified
+    cal = reconstruct(img, px, method="model", model=str(copy), mc_samples=4, levelling=())
+    np.testing.assert_allclose(cal.surface_std, scale["surface"] * raw.surface_std, rtol=1e-6, atol=1e-12)

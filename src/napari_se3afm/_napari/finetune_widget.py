@@ -1,0 +1,165 @@
+"""The Fine-tune dock widget: adapt the pretrained model to the chosen scan while watching the loss.
+
+Fine-tuning (:func:`napari_se3afm.finetune.iter_finetune`) and the Monte-Carlo reconstruction run
+in a worker thread; every step's loss is drawn on a small live curve. Results are added as
+``"<scan> surface (fine-tuned)"`` etc., next to (never over) the plain reconstruction; *Revert*
+removes them again, *Keep* leaves them.
+"""
+
+from typing import TYPE_CHECKING
+
+from magicgui.widgets import Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox, create_widget
+from qtpy.QtCore import QPointF, Qt
+from qtpy.QtGui import QPainter, QPen, QPolygonF
+from qtpy.QtWidgets import QWidget
+
+if TYPE_CHECKING:
+    import napari
+
+SUFFIX = " (fine-tuned)"
+
+
+class LossCurve(QWidget):
+    """A minimal live plot of the loss per step (log scale), drawn with QPainter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.losses: list[float] = []
+        self.setMinimumHeight(90)
+
+    def set_losses(self, losses: list[float]) -> None:
+        self.losses = list(losses)
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        import math
+
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), Qt.GlobalColor.black)
+        values = [math.log10(v) for v in self.losses if v > 0]
+        if len(values) >= 2:
+            lo, hi = min(values), max(values)
+            span = (hi - lo) or 1.0
+            w, h = self.width() - 8, self.height() - 8
+            points = [QPointF(4 + w * i / (len(values) - 1), 4 + h * (hi - v) / span) for i, v in enumerate(values)]
+            painter.setPen(QPen(Qt.GlobalColor.yellow, 2))
+            painter.drawPolyline(QPolygonF(points))
+        painter.end()
+
+
+class FineTuneWidget(Container):
+    """Fine-tune the pretrained model on one scan: steps, learning rate, prior strength; cancel; keep or revert."""
+
+    def __init__(self, viewer: "napari.viewer.Viewer"):
+        super().__init__(labels=True)
+        self._viewer = viewer
+        self._image = create_widget(annotation="napari.layers.Image", label="scan")
+        self._steps = SpinBox(label="steps", min=1, max=100000, value=100)
+        self._learning_rate = FloatSpinBox(label="learning rate", min=1e-6, max=1.0, step=1e-5, value=1e-4)
+        self._prior = FloatSpinBox(label="prior strength", min=0.0, max=1e4, step=0.1, value=1.0,
+                                   tooltip="pull towards the pretrained weights (0 = none)")
+        self._mc_samples = SpinBox(label="MC samples", min=2, max=256, value=16)
+        self._run = PushButton(text="Fine-tune")
+        self._progress = ProgressBar(label="progress", min=0, max=100, value=0)
+        self._loss = Label(label="loss", value="-")
+        self._keep = PushButton(text="Keep", enabled=False)
+        self._revert = PushButton(text="Revert", enabled=False)
+        self.extend([self._image, self._steps, self._learning_rate, self._prior, self._mc_samples, self._run,
+                     self._progress, self._loss, self._keep, self._revert])
+        self.curve = LossCurve()
+        self.native.layout().addWidget(self.curve)
+        self._worker = None
+        self._cancelling = False
+        self._added: list = []
+        self._run.changed.connect(self._on_run)
+        self._keep.changed.connect(self._on_keep)
+        self._revert.changed.connect(self._on_revert)
+
+    @property
+    def worker(self):
+        """The running worker, or None."""
+        return self._worker
+
+    def _on_run(self, *_) -> None:
+        from napari.utils.notifications import show_error
+
+        if self._worker is not None:
+            self._cancelling = True
+            self._loss.value = "cancelling…"
+            self._worker.quit()
+            return
+        layer = self._image.value
+        if layer is None or layer.data.ndim != 2:
+            show_error("Fine-tune: choose a 2-D scan layer")
+            return
+        try:
+            self._start(layer)
+        except Exception as exc:  # no weights, bad values: a notification, never a traceback
+            show_error(f"Fine-tune: {exc}")
+
+    def _start(self, layer) -> None:
+        import numpy as np
+        from napari.qt.threading import create_worker
+
+        from ..levelling import DEFAULT_STEPS
+        from ..pipeline import iter_reconstruct
+        from ..registry import find_model
+
+        find_model()  # fail now, with the reason, when no weights are installed
+        options = {"learning_rate": self._learning_rate.value, "prior_strength": self._prior.value}
+        worker = create_worker(
+            iter_reconstruct, np.asarray(layer.data, dtype=np.float64), tuple(float(v) for v in layer.scale[-2:]),
+            method="model", mc_samples=self._mc_samples.value, finetune_steps=self._steps.value,
+            finetune_options=options, levelling=DEFAULT_STEPS, _start_thread=False, _ignore_errors=True,
+        )
+        name = layer.name
+        self._losses: list[float] = []
+        self.curve.set_losses([])
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(lambda result: self._on_result(result, name))
+        worker.errored.connect(self._on_error)
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self._run.text = "Cancel"
+        worker.start()
+
+    def _on_progress(self, report) -> None:
+        if self._cancelling:
+            return
+        self._progress.value = int(round(100 * report.fraction))
+        if report.loss is not None:
+            self._losses.append(report.loss)
+            self.curve.set_losses(self._losses)
+            self._loss.value = f"step {report.step}/{report.total}: {report.loss:.4g}"
+
+    def _on_result(self, result, name: str) -> None:
+        from .layers import reconstruction_layers
+        from .reconstruct_widget import put_layers
+
+        layers = reconstruction_layers(result, name)
+        for _, kwargs, _ in layers:
+            kwargs["name"] += SUFFIX
+        self._added = put_layers(self._viewer, layers)
+        self._keep.enabled = self._revert.enabled = True
+
+    def _on_error(self, exc: Exception) -> None:
+        from napari.utils.notifications import show_error
+
+        show_error(f"Fine-tune: {exc}")
+
+    def _on_finished(self) -> None:
+        if self._cancelling:
+            self._loss.value = "cancelled"
+        self._cancelling = False
+        self._worker = None
+        self._run.text = "Fine-tune"
+
+    def _on_keep(self, *_) -> None:
+        self._added = []
+        self._keep.enabled = self._revert.enabled = False
+
+    def _on_revert(self, *_) -> None:
+        for layer in self._added:
+            if layer in self._viewer.layers:
+                self._viewer.layers.remove(layer)
+        self._on_keep()
