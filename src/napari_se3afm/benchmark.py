@@ -90,6 +90,12 @@ def _environment() -> dict:
     }
 
 
+def _calibration(error: np.ndarray, sigma: np.ndarray) -> dict[str, float]:
+    """Calibration over the pixels with σ > 0 (the tip's apex is fixed at 0 by convention: no σ there)."""
+    keep = sigma > 0
+    return calibration(error[keep], sigma[keep]) if keep.sum() >= 2 else {}
+
+
 def iter_benchmark(
     split: SimTipSplit, methods: Sequence[str] = DEFAULT_METHODS, *, limit: int | None = None
 ) -> ProgressGenerator[BenchmarkResult]:
@@ -125,9 +131,10 @@ def iter_benchmark(
             if out.surface_std is not None:
                 err = (out.surface - truth)[k - 1 : -(k - 1), k - 1 : -(k - 1)]
                 sig = out.surface_std[k - 1 : -(k - 1), k - 1 : -(k - 1)]
-                rec.update({f"surface_{key}": v for key, v in calibration(err, sig).items()})
+                rec.update({f"surface_{key}": v for key, v in _calibration(err, sig).items()})
             if out.tip_std is not None:
-                rec.update({f"tip_{key}": v for key, v in calibration(out.tip - true_tip, out.tip_std).items()})
+                clipped = np.maximum(out.tip, -depth) - np.maximum(true_tip, -depth)
+                rec.update({f"tip_{key}": v for key, v in _calibration(clipped, out.tip_std).items()})
             rec.update(plausibility(out.surface, out.tip, image, noise, border=k - 1))
             records.append(rec)
             yield Progress(i * len(methods) + j + 1, total, f"scan {i + 1}/{n}: {name}")
