@@ -229,7 +229,7 @@ def _add_simtip_commands(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--card", type=Path, help="markdown model card to copy beside the weights")
     ex.add_argument("--overwrite", action="store_true", help="replace an existing model of that name")
     ex.add_argument("--calibrate", type=int, default=64, metavar="N",
-                    help="fit the σ scale on N validation scans (default 64; 0 = leave σ raw)")
+                    help="fit the σ model on N validation scans (default 64; 0 = leave σ raw)")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -270,7 +270,8 @@ def _export_model(args: argparse.Namespace) -> int:
             scale = run_to_completion(iter_calibrate_model(path, args.calibrate), bar)
         finally:
             bar.close()
-        print(f"sigma scale: surface {scale['surface']:.3g}, tip {scale['tip']:.3g}")
+        surf = ", ".join(f"{t} {w:.3g}" for t, w in zip(scale["surface"]["terms"], scale["surface"]["weights"]))
+        print(f"sigma model (surface): {surf}, floor {scale['surface']['floor_nm']:.3g} nm")
     print(f"wrote {path}")
     return 0
 

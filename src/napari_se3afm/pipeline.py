@@ -169,13 +169,11 @@ def iter_reconstruct(
     )
 
 
-def _sigma_scale(weights: Path) -> dict:
-    """The calibration factors of a model's σ (1 when it was never calibrated)."""
+def _sigma_model(weights: Path) -> dict | None:
+    """The fitted σ model of a weights file (None when it was never calibrated)."""
     import json
 
-    meta = json.loads(weights.with_suffix(".json").read_text())
-    scale = meta.get("sigma_scale") or {}
-    return {"surface": float(scale.get("surface", 1.0)), "tip": float(scale.get("tip", 1.0))}
+    return json.loads(weights.with_suffix(".json").read_text()).get("sigma_model")
 
 
 def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied,
@@ -220,17 +218,22 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
         yield Progress(start + n, int(samples), "Monte-Carlo dropout samples")
     net.eval()
     tip_samples, surface_samples = torch.cat(tips), torch.cat(surfaces)
-    scale = _sigma_scale(find_model(name))
-    info["sigma_scale"] = scale
+    sigma_model = _sigma_model(find_model(name))
+    info["sigma_calibrated"] = sigma_model is not None
     tip = np.minimum(tip_samples.mean(0).numpy(), 0.0)
     tip[k // 2, k // 2] = 0.0
     surface = surface_samples.mean(0).numpy()
     certainty = certainty_map(z, tip)
+    from .morphology import erode
+    from .uncertainty import apply_sigma_model, surface_features, tip_features
+
+    surface_std = apply_sigma_model(sigma_model and sigma_model["surface"],
+                                    surface_features(surface_samples.std(0).numpy(), erode(z, tip), surface))
+    tip_std = apply_sigma_model(sigma_model and sigma_model["tip"], tip_features(tip_samples.std(0).numpy(), tip))
     return Reconstruction(
         image=z, surface=surface, tip=tip, certainty=certainty,
         tip_volume=tip_to_volume(tip, px, shape=volume_shape), pixel_nm=px, method="model",
-        surface_std=scale["surface"] * surface_samples.std(0).numpy(),
-        tip_std=scale["tip"] * tip_samples.std(0).numpy(), info=info,
+        surface_std=surface_std, tip_std=tip_std, info=info,
     )
 
 

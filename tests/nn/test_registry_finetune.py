@@ -92,23 +92,30 @@ def test_finetuning_lowers_the_loss_and_can_stop(exported):
 def test_sigma_calibration_is_fitted_and_applied(exported, tmp_path):
     import shutil
 
-    from napari_se3afm.uncertainty import calibrate_model, nll_scale
+    from napari_se3afm.morphology import erode
+    from napari_se3afm.uncertainty import calibrate_model, fit_sigma_model, surface_features
 
-    rng = np.random.default_rng(0)
-    sigma = rng.uniform(0.5, 2, 50_000)
-    assert nll_scale(3 * sigma * rng.normal(size=sigma.size), sigma) == pytest.approx(3, rel=0.02)
+    rng = np.random.default_rng(0)  # errors of known structure: σ = 2·f1 ⊕ 0.5 nm
+    f1, f2 = rng.uniform(0.1, 2, 40_000), rng.uniform(0, 1, 40_000)
+    err = rng.normal(size=f1.size) * np.sqrt((2 * f1) ** 2 + 0.5**2)
+    fit = fit_sigma_model(err, [f1, f2])
+    assert fit["weights"][0] == pytest.approx(2, rel=0.05) and fit["floor_nm"] == pytest.approx(0.5, rel=0.1)
+    assert fit["weights"][1] < 0.2  # an irrelevant feature gets (almost) no weight
     copy = tmp_path / "cal.safetensors"
     shutil.copy(exported, copy)
     shutil.copy(exported.with_suffix(".json"), copy.with_suffix(".json"))
     b = simulate(1, seed=8, config=SimTipConfig(image_px=32, tip_px=7), dtype=torch.float64)
     img, px = b.image[0].numpy(), float(b.pixel_nm[0])
     raw = reconstruct(img, px, method="model", model=str(copy), mc_samples=4, levelling=())
-    scale = calibrate_model(copy, n=2, samples=3)
-    assert scale["surface"] > 0 and scale["tip"] > 0
-    assert json.loads(copy.with_suffix(".json").read_text())["sigma_scale"]["validation_scans"] == 2
+    model = calibrate_model(copy, n=2, samples=3)
+    assert json.loads(copy.with_suffix(".json").read_text())["sigma_model"]["validation_scans"] == 2
     load_model(copy)  # the sidecar changed, the weights did not: still verified
     cal = reconstruct(img, px, method="model", model=str(copy), mc_samples=4, levelling=())
-    np.testing.assert_allclose(cal.surface_std, scale["surface"] * raw.surface_std, rtol=1e-6, atol=1e-12)
+    np.testing.assert_array_equal(cal.surface, raw.surface)  # seeded MC: the same samples
+    feats = surface_features(raw.surface_std, erode(img, raw.tip), raw.surface)
+    w, c = model["surface"]["weights"], model["surface"]["floor_nm"]
+    expected = np.sqrt(sum((wk * f) ** 2 for wk, f in zip(w, feats)) + c**2)
+    np.testing.assert_allclose(cal.surface_std, expected, rtol=1e-9)
 
 
 def test_benchmark_scores_the_model_with_calibration(exported, tmp_path, monkeypatch):
