@@ -44,7 +44,7 @@ def test_levelling_is_applied_by_default_and_recorded(tmp_path, rng):
     yy, xx = np.mgrid[:64, :64]
     jumps = 5.0 * (rng.random(64)[:, None] > 0.5)
     np.save(tmp_path / "tilted.npy", 0.3 * xx - 0.2 * yy + rng.normal(0, 0.05, (64, 64)) + jumps)
-    base = ["reconstruct", str(tmp_path / "tilted.npy"), "--pixel-nm", "1", "-q"]
+    base = ["reconstruct", str(tmp_path / "tilted.npy"), "--pixel-nm", "1", "--method", "btr", "-q"]
     assert main([*base, "-o", str(tmp_path / "a")]) == 0
     with np.load(tmp_path / "a" / "tilted.npz") as res:
         assert '"levelling": ["plane", "zero-min"]' in str(res["info"])
@@ -128,7 +128,7 @@ def test_help_explains_every_option(capsys):
 
 
 def test_bundled_sample_runs(tmp_path, capsys):
-    assert main(["reconstruct", "--sample", "-o", str(tmp_path), "-q"]) == 0
+    assert main(["reconstruct", "--sample", "-o", str(tmp_path), "--method", "btr", "-q"]) == 0
     with np.load(tmp_path / "spikes_sample.npz") as res, np.load(
         __import__("napari_se3afm.cli", fromlist=["x"])._sample_path()
     ) as truth:

@@ -122,11 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("-o", "--outdir", type=Path, required=True, help="folder for the results (created if missing)")
     rec.add_argument(
         "--method",
-        choices=METHODS,
-        default="btr",
-        help="btr: classical blind tip estimate on sharp maxima (default); btr-full: on every point; "
-        "dbtr: differentiable BTR refining the classical estimate; model: the SE(3)-equivariant "
-        "joint model with uncertainty maps (needs trained weights, see --model)",
+        choices=("auto", *METHODS),
+        default="auto",
+        help="auto (default): model when its weights are installed and no tip size or threshold is "
+        "given, else btr; model: the SE(3)-equivariant joint model with uncertainty maps (see "
+        "--model); btr: classical blind tip estimate on sharp maxima; btr-full: on every point; "
+        "dbtr: differentiable BTR refining the classical estimate",
     )
     size = rec.add_mutually_exclusive_group()
     size.add_argument("--tip-px", type=_odd_int, help="tip window in pixels (odd; default 31 or what fits)")
@@ -379,6 +380,26 @@ def _info(args: argparse.Namespace) -> int:
     return status
 
 
+def _resolve_method(args: argparse.Namespace) -> str:
+    """``auto`` → the model when weights are installed and no BTR-only option is given, else BTR."""
+    from .errors import ParameterError, Se3afmError
+    from .registry import find_model
+
+    btr_options = [o for o, v in (("--tip-px", args.tip_px), ("--tip-nm", args.tip_nm),
+                                  ("--threshold-nm", args.threshold_nm)) if v is not None]
+    if args.method == "model" and btr_options:
+        raise ParameterError(f"{', '.join(btr_options)} do not apply to --method model (its tip window is fixed)")
+    if args.method != "auto":
+        return args.method
+    if btr_options:
+        return "btr"
+    try:
+        find_model(args.model)
+    except Se3afmError:
+        return "btr"
+    return "model"
+
+
 def _reconstruct(args: argparse.Namespace) -> int:
     from .errors import ParameterError
     from .io import read_height_map, write_reconstruction
@@ -405,6 +426,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
         if existing:
             raise ParameterError(f"{', '.join(existing)} exist(s); use --overwrite to replace")
     level(np.zeros((2, 2)), () if args.no_level else args.level)  # reject unknown steps before any work
+    args.method = _resolve_method(args)
     if args.steps < 0:
         raise ParameterError(f"--steps must be >= 0, got {args.steps}")
     # read and check every input before the long work starts

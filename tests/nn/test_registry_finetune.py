@@ -131,3 +131,22 @@ def test_benchmark_scores_the_model_with_calibration(exported, tmp_path, monkeyp
     assert all(0 <= r["surface_ece"] <= 1 for r in model_rows)
     md = tables_markdown(result)
     assert "| model |" in md.split("Table 6")[1]  # the calibration table now has the model's row
+
+
+def test_cli_auto_method_uses_the_model_only_when_it_can(exported, tmp_path, monkeypatch, capsys):
+    b = simulate(1, seed=3, config=SimTipConfig(image_px=32, tip_px=7))
+    path = tmp_path / "scan.npy"
+    np.save(path, b.image[0].numpy())
+    common = [str(path), "--pixel-nm", "1", "--no-level", "-q", "--mc-samples", "2"]
+    assert main(["reconstruct", *common, "--model", str(exported), "-o", str(tmp_path / "a")]) == 0
+    with np.load(tmp_path / "a" / "scan.npz") as res:
+        assert "surface_std" in res.files  # auto chose the model
+    assert main(["reconstruct", *common, "--model", str(exported), "--tip-px", "5", "-o", str(tmp_path / "b")]) == 0
+    with np.load(tmp_path / "b" / "scan.npz") as res:
+        assert "surface_std" not in res.files and res["tip"].shape == (5, 5)  # a tip size means BTR
+    monkeypatch.setattr("napari_se3afm.registry._search_dirs", lambda: [tmp_path / "none"])
+    assert main(["reconstruct", *common, "-o", str(tmp_path / "c")]) == 0  # no weights: BTR
+    with np.load(tmp_path / "c" / "scan.npz") as res:
+        assert "surface_std" not in res.files
+    assert main(["reconstruct", *common, "--method", "model", "--tip-px", "5", "-o", str(tmp_path / "d")]) == 2
+    assert "do not apply" in capsys.readouterr().err
