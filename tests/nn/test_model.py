@@ -109,3 +109,20 @@ def test_patches_are_offsets_from_the_sharpest_maxima():
     centres = pos[pos[:, :2].abs().sum(1) == 0]
     assert torch.all(centres == 0)  # each patch is centred on its maximum, height included
     assert torch.all(pos[:, 2] <= 1e-12)  # maxima are the highest points of their windows
+
+
+def test_large_scans_go_through_the_surface_network_in_tiles():
+    model = SE3AFM(TINY).eval()
+
+    class Local(torch.nn.Module):  # a purely local "network": tiling must then change nothing
+        def forward(self, feats):
+            return torch.nn.functional.softplus(feats[:, 0] - feats[:, 1])
+
+    model.surface_net = Local()
+    img = torch.from_numpy(spikes(size=100))[None]
+    tips = model.tip(img, torch.tensor([1.0]))
+    with torch.no_grad():
+        whole = model.surface(img, tips)
+        model.tile, model.overlap = 40, 8  # 100 px: several tiles, the last ones shifted back inside
+        tiled = model.surface(img, tips)
+    assert torch.equal(whole, tiled)

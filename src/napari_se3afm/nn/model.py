@@ -45,6 +45,9 @@ class ModelConfig:
 class SE3AFM(nn.Module):
     """Tip and surface from AFM images (nm) and their pixel sizes."""
 
+    #: inference tile size and overlap (pixels) of the surface network on large scans
+    tile, overlap = 512, 64
+
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
         self.config = cfg = config or ModelConfig()
@@ -71,7 +74,24 @@ class SE3AFM(nn.Module):
         ref = bound.detach().flatten(1).median(dim=1).values.view(-1, 1, 1)
         scale = images.detach().flatten(1).std(dim=1).clamp_min(1e-6).view(-1, 1, 1)
         feats = torch.stack([(images - ref) / scale, (bound - ref) / scale, certain, (images - bound) / scale], dim=1)
-        return bound - self.surface_net(feats) * scale
+        return bound - self._delta(feats) * scale
+
+    def _delta(self, feats: torch.Tensor) -> torch.Tensor:
+        """U-Net output, in overlapping tiles when the image is larger than :attr:`tile` (inference only)."""
+        h, w = feats.shape[-2:]
+        t, o = self.tile, self.overlap
+        if torch.is_grad_enabled() or (h <= t and w <= t):
+            return self.surface_net(feats)
+        out = torch.empty(feats.shape[0], h, w, dtype=feats.dtype, device=feats.device)
+        step = t - 2 * o
+        for r0 in range(0, h, step):
+            for c0 in range(0, w, step):
+                # a tile with `o` pixels of context on each side; only its centre is kept
+                a0, b0 = max(0, min(r0 - o, h - t)), max(0, min(c0 - o, w - t))
+                tile = self.surface_net(feats[..., a0 : a0 + t, b0 : b0 + t])
+                r1, c1 = min(r0 + step, h), min(c0 + step, w)
+                out[:, r0:r1, c0:c1] = tile[:, r0 - a0 : r1 - a0, c0 - b0 : c1 - b0]
+        return out
 
     def forward(self, images: torch.Tensor, pixel_nm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         tips = self.tip(images, pixel_nm)
