@@ -173,7 +173,7 @@ def test_finetune_widget_shows_the_loss_and_can_revert(tiny_model_dir, make_napa
     qtbot.waitUntil(lambda: len(widget.curve.losses) >= 2, timeout=60_000)
     widget._run.clicked.emit()  # Cancel
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
-    assert widget._loss.value == "cancelled"
+    assert widget._status.value == "cancelled"
     assert not any(layer.name.endswith("(fine-tuned)") for layer in viewer.layers)
 
 

@@ -8,10 +8,12 @@ removes them again, *Keep* leaves them.
 
 from typing import TYPE_CHECKING
 
-from magicgui.widgets import Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox, create_widget
+from magicgui.widgets import FloatSpinBox, PushButton, SpinBox, create_widget
 from qtpy.QtCore import QPointF, Qt
 from qtpy.QtGui import QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import QWidget
+
+from .workers import WorkerPanel
 
 if TYPE_CHECKING:
     import napari
@@ -47,11 +49,13 @@ class LossCurve(QWidget):
         painter.end()
 
 
-class FineTuneWidget(Container):
+class FineTuneWidget(WorkerPanel):
     """Fine-tune the pretrained model on one scan: steps, learning rate, prior strength; cancel; keep or revert."""
 
+    title = "Fine-tune"
+
     def __init__(self, viewer: "napari.viewer.Viewer"):
-        super().__init__(labels=True)
+        super().__init__()
         self._viewer = viewer
         self._image = create_widget(annotation="napari.layers.Image", label="scan")
         self._steps = SpinBox(label="steps", min=1, max=100000, value=100)
@@ -59,80 +63,38 @@ class FineTuneWidget(Container):
         self._prior = FloatSpinBox(label="prior strength", min=0.0, max=1e4, step=0.1, value=1.0,
                                    tooltip="pull towards the pretrained weights (0 = none)")
         self._mc_samples = SpinBox(label="MC samples", min=2, max=256, value=16)
-        self._run = PushButton(text="Fine-tune")
-        self._progress = ProgressBar(label="progress", min=0, max=100, value=0)
-        self._loss = Label(label="loss", value="-")
         self._keep = PushButton(text="Keep", enabled=False)
         self._revert = PushButton(text="Revert", enabled=False)
         self.extend([self._image, self._steps, self._learning_rate, self._prior, self._mc_samples, self._run,
-                     self._progress, self._loss, self._keep, self._revert])
+                     self._progress, self._status, self._keep, self._revert])
         self.curve = LossCurve()
         self.native.layout().addWidget(self.curve)
-        self._worker = None
-        self._cancelling = False
         self._added: list = []
-        self._run.changed.connect(self._on_run)
         self._keep.changed.connect(self._on_keep)
         self._revert.changed.connect(self._on_revert)
 
-    @property
-    def worker(self):
-        """The running worker, or None."""
-        return self._worker
-
-    def _on_run(self, *_) -> None:
-        from napari.utils.notifications import show_error
-
-        if self._worker is not None:
-            self._cancelling = True
-            self._loss.value = "cancelling…"
-            self._worker.quit()
-            return
-        layer = self._image.value
-        if layer is None or layer.data.ndim != 2:
-            show_error("Fine-tune: choose a 2-D scan layer")
-            return
-        try:
-            self._start(layer)
-        except Exception as exc:  # no weights, bad values: a notification, never a traceback
-            show_error(f"Fine-tune: {exc}")
-
-    def _start(self, layer) -> None:
+    def make_job(self, layer):
         import numpy as np
-        from napari.qt.threading import create_worker
 
         from ..levelling import DEFAULT_STEPS
         from ..pipeline import iter_reconstruct
         from ..registry import find_model
 
         find_model()  # fail now, with the reason, when no weights are installed
-        options = {"learning_rate": self._learning_rate.value, "prior_strength": self._prior.value}
-        worker = create_worker(
-            iter_reconstruct, np.asarray(layer.data, dtype=np.float64), tuple(float(v) for v in layer.scale[-2:]),
-            method="model", mc_samples=self._mc_samples.value, finetune_steps=self._steps.value,
-            finetune_options=options, levelling=DEFAULT_STEPS, _start_thread=False, _ignore_errors=True,
-        )
-        name = layer.name
-        self._losses: list[float] = []
         self.curve.set_losses([])
-        worker.yielded.connect(self._on_progress)
-        worker.returned.connect(lambda result: self._on_result(result, name))
-        worker.errored.connect(self._on_error)
-        worker.finished.connect(self._on_finished)
-        self._worker = worker
-        self._run.text = "Cancel"
-        worker.start()
+        kwargs = {
+            "method": "model", "mc_samples": self._mc_samples.value, "finetune_steps": self._steps.value,
+            "finetune_options": {"learning_rate": self._learning_rate.value, "prior_strength": self._prior.value},
+            "levelling": DEFAULT_STEPS,
+        }
+        pixel = tuple(float(v) for v in layer.scale[-2:])
+        return iter_reconstruct, (np.asarray(layer.data, dtype=np.float64), pixel), kwargs
 
-    def _on_progress(self, report) -> None:
-        if self._cancelling:
-            return
-        self._progress.value = int(round(100 * report.fraction))
+    def on_progress(self, report) -> None:
         if report.loss is not None:
-            self._losses.append(report.loss)
-            self.curve.set_losses(self._losses)
-            self._loss.value = f"step {report.step}/{report.total}: {report.loss:.4g}"
+            self.curve.set_losses([*self.curve.losses, report.loss])
 
-    def _on_result(self, result, name: str) -> None:
+    def on_result(self, result, name: str) -> None:
         from .layers import reconstruction_layers
         from .reconstruct_widget import put_layers
 
@@ -141,18 +103,7 @@ class FineTuneWidget(Container):
             kwargs["name"] += SUFFIX
         self._added = put_layers(self._viewer, layers)
         self._keep.enabled = self._revert.enabled = True
-
-    def _on_error(self, exc: Exception) -> None:
-        from napari.utils.notifications import show_error
-
-        show_error(f"Fine-tune: {exc}")
-
-    def _on_finished(self) -> None:
-        if self._cancelling:
-            self._loss.value = "cancelled"
-        self._cancelling = False
-        self._worker = None
-        self._run.text = "Fine-tune"
+        self._status.value = f"done: loss {result.info['finetune_losses'][0]:.3g} → {result.info['finetune_losses'][-1]:.3g}"
 
     def _on_keep(self, *_) -> None:
         self._added = []

@@ -1,0 +1,41 @@
+"""Add the model to the SimTip tables: score it on the test split and merge with the baseline records.
+
+    .venv/bin/python bench/bench_model.py [N] [MODEL]    # default: all scans of the split, models/se3afm-v1
+
+Needs bench/results/simtip_test.npz and bench/results/simtip/records.json from bench_simtip.py.
+Writes bench/results/simtip_model/{records.json,tables.md} (the model alone) and
+bench/results/simtip_all/tables.md (baselines and model on the same scans).
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from napari_se3afm.benchmark import BenchmarkResult, benchmark, tables_markdown, write_results
+from napari_se3afm.simtip.storage import read_split
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(limit: int | None, model: str) -> None:
+    torch.set_num_threads(1)
+    os.environ["SE3AFM_BENCH_MODEL"] = model
+    split = read_split(RESULTS / "simtip_test.npz")
+    ours = benchmark(split, ["model"], limit=limit)
+    write_results(ours, RESULTS / "simtip_model", overwrite=True, title="SimTip test split: model")
+    base = json.loads((RESULTS / "simtip" / "records.json").read_text())
+    scans = {r["scan"] for r in ours.records}
+    records = [r for r in base["records"] if r["scan"] in scans] + ours.records
+    merged = BenchmarkResult(records=records, methods=[*base["methods"], "model"], n_scans=len(scans),
+                             environment=ours.environment)
+    out = RESULTS / "simtip_all"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tables.md").write_text(tables_markdown(merged, "SimTip test split (seed 2000002)"))
+    print(f"wrote {out / 'tables.md'}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else None, sys.argv[2] if len(sys.argv) > 2 else "se3afm-v1")

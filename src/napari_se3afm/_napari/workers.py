@@ -1,0 +1,96 @@
+"""The one place where the plugin starts threads: a dock-widget base that runs a core generator.
+
+``WorkerPanel`` owns the Run/Cancel button, the progress bar and a status label. A subclass says
+what to check (:meth:`check_layer`) and what to run (:meth:`make_job`, a core generator yielding
+:class:`~napari_se3afm.progress.Progress`); the panel runs it with napari's ``create_worker``, turns
+the button into *Cancel* (``worker.quit()`` takes effect at the next yield), reports errors as
+notifications, and hands the result to :meth:`on_result`. No Qt object enters the core.
+"""
+
+from magicgui.widgets import Container, Label, ProgressBar, PushButton
+
+
+class WorkerPanel(Container):
+    """Base of the Reconstruct and Fine-tune panels (see the module docstring)."""
+
+    title = "Run"
+
+    def __init__(self) -> None:
+        super().__init__(labels=True)
+        self._run = PushButton(text=self.title)
+        self._progress = ProgressBar(label="progress", min=0, max=100, value=0)
+        self._status = Label(label="status", value="")
+        self._worker = None
+        self._cancelling = False
+        self._run.changed.connect(self._on_run)
+
+    @property
+    def worker(self):
+        """The running worker, or None."""
+        return self._worker
+
+    # --- to be provided by subclasses ---------------------------------------------------------
+    def check_layer(self, layer) -> str | None:
+        """Return why ``layer`` cannot be used, or None."""
+        return None if layer is not None and layer.data.ndim == 2 else "choose a 2-D scan layer"
+
+    def make_job(self, layer):
+        """Return ``(generator_function, args, kwargs)`` for the chosen layer; may raise to refuse."""
+        raise NotImplementedError
+
+    def on_progress(self, report) -> None:
+        """Called with every report (default: progress bar and message)."""
+
+    def on_result(self, result, layer_name: str) -> None:
+        """Called with the generator's return value."""
+
+    # --- the machinery --------------------------------------------------------------------------
+    def _notify(self, message: str) -> None:
+        from napari.utils.notifications import show_error
+
+        show_error(f"{self.title}: {message}")
+
+    def _on_run(self, *_) -> None:
+        if self._worker is not None:
+            self._cancelling = True
+            self._status.value = "cancelling…"
+            self._worker.quit()
+            return
+        layer = self._image.value
+        problem = self.check_layer(layer)
+        if problem:
+            self._notify(problem)
+            return
+        try:
+            func, args, kwargs = self.make_job(layer)
+        except Exception as exc:  # bad parameters, no weights: a notification, never a traceback
+            self._notify(str(exc))
+            return
+        from napari.qt.threading import create_worker
+
+        worker = create_worker(func, *args, **kwargs, _start_thread=False, _ignore_errors=True)
+        name = layer.name
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(lambda result: self.on_result(result, name))
+        worker.errored.connect(lambda exc: (setattr(self._status, "value", "failed"), self._notify(str(exc))))
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self._run.text = "Cancel"
+        self._progress.value = 0
+        self._status.value = f"working on {name}…"
+        worker.start()
+
+    def _on_progress(self, report) -> None:
+        if self._cancelling:
+            return
+        self._progress.value = int(round(100 * report.fraction))
+        loss = f" (loss {report.loss:.3g})" if report.loss is not None else ""
+        self._status.value = f"{report.message}{loss}"
+        self.on_progress(report)
+
+    def _on_finished(self) -> None:
+        if self._cancelling:
+            self._status.value = "cancelled"
+        self._cancelling = False
+        self._worker = None
+        self._run.text = self.title
