@@ -58,6 +58,8 @@ class TrainConfig:
     w_tip: float = 1.0
     w_surface: float = 1.0
     w_smooth: float = 0.01
+    #: False: the surface losses do not train the tip network (the "without joint optimisation" ablation)
+    joint: bool = True
     seed: int = 0
     validate_every: int = 100
     validation_size: int = 32
@@ -195,9 +197,11 @@ def iter_train(cfg: TrainConfig, outdir: str | Path) -> ProgressGenerator[Path]:
     ckpt, state_path = outdir / CHECKPOINT, outdir / STATE
     if ckpt.exists() and state_path.exists():
         state = json.loads(state_path.read_text())
-        # a run may be extended (more steps); any other change would mix two experiments
-        same = {k: v for k, v in state["train_config"].items() if k != "steps"}
-        if same != {k: v for k, v in dataclasses.asdict(cfg).items() if k != "steps"}:
+        # a run may be extended (more steps); any other change would mix two experiments. Settings
+        # added to TrainConfig after the run started count with their defaults.
+        stored = dataclasses.asdict(TrainConfig(**state["train_config"]))
+        stored.pop("steps")
+        if stored != {k: v for k, v in dataclasses.asdict(cfg).items() if k != "steps"}:
             raise ParameterError(f"{outdir} holds a run with another configuration; use a new folder")
         _restore(model, opt, load_file(str(ckpt)), state["optimizer"])
         step = int(state["step"])
@@ -214,7 +218,7 @@ def iter_train(cfg: TrainConfig, outdir: str | Path) -> ProgressGenerator[Path]:
         first = (step * world + rank) * cfg.batch_size  # each process its own slice of the stream
         batch = simulate(range(first, first + cfg.batch_size), seed=cfg.seed, config=sim_cfg, device=device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            out = ddp(batch.image, batch.pixel_nm)
+            out = ddp(batch.image, batch.pixel_nm, joint=cfg.joint)
         terms = losses((out[0].float(), out[1].float()), batch, cfg, border)
         opt.zero_grad(set_to_none=True)
         terms["total"].backward()

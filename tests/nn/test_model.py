@@ -126,3 +126,17 @@ def test_large_scans_go_through_the_surface_network_in_tiles():
         model.tile, model.overlap = 40, 8  # 100 px: several tiles, the last ones shifted back inside
         tiled = model.surface(img, tips)
     assert torch.equal(whole, tiled)
+
+
+def test_ablation_switches():
+    cnn = SE3AFM(ModelConfig(**{**TINY.as_dict(), "tip_head": "cnn"})).eval()
+    img = torch.from_numpy(spikes())[None]
+    tips, surface = cnn(img, torch.tensor([1.0]))
+    assert tips.shape == (1, 15, 15) and tips[0, 7, 7] == 0 and surface.shape == img.shape
+    model = SE3AFM(TINY)
+    _, surface = model(img, torch.tensor([1.0]), joint=False)
+    surface.sum().backward()  # surface losses alone ...
+    assert all(p.grad is None or not p.grad.any() for p in model.tip_net.parameters())  # ... leave the tip alone
+    assert any(p.grad is not None and p.grad.any() for p in model.surface_net.parameters())
+    with pytest.raises(Exception, match="tip_head"):
+        SE3AFM(ModelConfig(tip_head="mlp"))

@@ -13,10 +13,12 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from ..errors import ParameterError
 from ..morphology import certainty_map, erode
-from .points import scan_patches
+from .cnn_tip import CNNTipNet
+from .points import scan_patches, scan_windows
 from .surface_net import SurfaceUNet
-from .tip_net import TipNet, render_tip
+from .tip_net import TipNet, coefficient_irreps, render_tip
 
 __all__ = ["ModelConfig", "SE3AFM", "enable_mc_dropout", "mc_samples"]
 
@@ -37,6 +39,8 @@ class ModelConfig:
     unet_base: int = 16
     unet_depth: int = 3
     dropout: float = 0.1
+    #: "e3nn" (the model) or "cnn" (the ablation without equivariance)
+    tip_head: str = "e3nn"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -51,15 +55,25 @@ class SE3AFM(nn.Module):
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
         self.config = cfg = config or ModelConfig()
-        self.tip_net = TipNet(cfg.hidden, cfg.layers, cfg.shells, cfg.lmax, cutoff=cfg.cutoff, dropout=cfg.dropout)
+        if cfg.tip_head not in ("e3nn", "cnn"):
+            raise ParameterError(f"tip_head must be 'e3nn' or 'cnn', got {cfg.tip_head!r}")
+        if cfg.tip_head == "cnn":
+            self.tip_net = CNNTipNet(coefficient_irreps(cfg.shells, cfg.lmax).dim, dropout=cfg.dropout)
+        else:
+            self.tip_net = TipNet(cfg.hidden, cfg.layers, cfg.shells, cfg.lmax, cutoff=cfg.cutoff, dropout=cfg.dropout)
         self.surface_net = SurfaceUNet(cfg.unet_base, cfg.unet_depth, cfg.dropout)
 
     def tip(self, images: torch.Tensor, pixel_nm: torch.Tensor) -> torch.Tensor:
         """Tip height maps ``P`` (B, K, K) in nm."""
         cfg = self.config
-        pos, graph, scan, length = scan_patches(images, pixel_nm, cfg.tip_px, patches=cfg.patches, stride=cfg.stride)
-        approach = torch.tensor([0.0, 0.0, -1.0], dtype=images.dtype, device=images.device)
-        coeffs = self.tip_net(pos, approach, graph, scan, images.shape[0])
+        if cfg.tip_head == "cnn":
+            windows, scan, length = scan_windows(images, pixel_nm, cfg.tip_px, patches=cfg.patches)
+            coeffs = self.tip_net(windows, scan, images.shape[0])
+        else:
+            pos, graph, scan, length = scan_patches(images, pixel_nm, cfg.tip_px, patches=cfg.patches,
+                                                    stride=cfg.stride)
+            approach = torch.tensor([0.0, 0.0, -1.0], dtype=images.dtype, device=images.device)
+            coeffs = self.tip_net(pos, approach, graph, scan, images.shape[0])
         tips = [
             render_tip(coeffs[b : b + 1], cfg.shells, cfg.lmax, tip_px=cfg.tip_px, pixel_nm=float(pixel_nm[b]),
                        length_nm=float(length[b]), depth_nm=cfg.depth_ratio * float(length[b]))[1]
@@ -93,9 +107,10 @@ class SE3AFM(nn.Module):
                 out[:, r0:r1, c0:c1] = tile[:, r0 - a0 : r1 - a0, c0 - b0 : c1 - b0]
         return out
 
-    def forward(self, images: torch.Tensor, pixel_nm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor, pixel_nm: torch.Tensor, *, joint: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tips and surfaces; ``joint=False`` stops surface gradients at the tip (the ablation)."""
         tips = self.tip(images, pixel_nm)
-        return tips, self.surface(images, tips)
+        return tips, self.surface(images, tips if joint else tips.detach())
 
 
 def enable_mc_dropout(model: nn.Module) -> nn.Module:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["scan_patches"]
+__all__ = ["scan_patches", "scan_windows"]
 
 
 def _sharp_maxima(image: torch.Tensor, k: int, count: int) -> torch.Tensor:
@@ -59,3 +59,22 @@ def scan_patches(
             pos.append(p / length[b])
             scan.append(b)
     return torch.cat(pos), torch.cat(graph), torch.tensor(scan, device=images.device), length
+
+
+def scan_windows(
+    images: torch.Tensor, pixel_nm: torch.Tensor, tip_px: int, *, patches: int = 8
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The same maxima as :func:`scan_patches`, as full windows for a plain CNN (the ablation).
+
+    Returns ``(windows (G, 1, K, K), scan (G,), length_nm (B,))``: heights relative to each maximum
+    divided by the window half-width in nm (border pixels replicated).
+    """
+    k, c = int(tip_px), int(tip_px) // 2
+    length = (c * pixel_nm).to(images.dtype)
+    windows, scan = [], []
+    for b in range(images.shape[0]):
+        padded = F.pad(images[b][None, None], (c, c, c, c), mode="replicate")[0, 0]
+        for i, j in _sharp_maxima(images[b].detach(), k, patches).tolist():
+            windows.append((padded[i : i + k, j : j + k] - images[b, i, j]) / length[b])
+            scan.append(b)
+    return torch.stack(windows)[:, None], torch.tensor(scan, device=images.device), length
