@@ -54,6 +54,10 @@ def test_built_wheel_contains_the_manifest_and_sample(tmp_path):
         names = set(zf.namelist())
         assert zf.read("napari_se3afm/napari.yaml").decode() == (ROOT / "napari.yaml").read_text()
         assert "napari_se3afm/data/spikes_sample.npz" in names
+        assert "napari_se3afm/data/simtip_sample.npz" in names
+        for weights in (ROOT / "models").glob("*.safetensors"):  # shipped weights travel with their sidecar
+            assert f"napari_se3afm/models/{weights.name}" in names
+            assert f"napari_se3afm/models/{weights.stem}.json" in names
         entry = next(n for n in names if n.endswith("entry_points.txt"))
         text = zf.read(entry).decode()
     assert "[napari.manifest]" in text and "napari-se3afm = napari_se3afm:napari.yaml" in text
@@ -63,7 +67,10 @@ def test_built_wheel_contains_the_manifest_and_sample(tmp_path):
 @pytest.mark.parametrize(
     ("module", "banned"),
     [
-        ("napari_se3afm.pipeline", ("napari", "qtpy", "magicgui", "PyQt6", "PyQt5", "PySide6")),
+        ("napari_se3afm.pipeline", ("napari", "qtpy", "magicgui", "PyQt6", "PyQt5", "PySide6", "e3nn")),
+        ("napari_se3afm.simtip", ("napari", "e3nn")),
+        ("napari_se3afm.benchmark", ("napari", "e3nn")),
+        ("napari_se3afm._napari.reader", ("torch",)),
         ("napari_se3afm.cli", ("napari", "qtpy", "magicgui", "PyQt6", "PyQt5", "PySide6")),
         ("napari_se3afm.io", ("torch", "napari")),
         ("napari_se3afm.tip", ("torch", "napari")),
