@@ -3,9 +3,11 @@
     .venv/bin/python scripts/make_screenshots.py            # needs a display; on a server: xvfb-run -a ...
 
 Opens a real scan from ../shared/data/real/ (the bundled spike sample when that folder is absent)
-with the plugin's reader, runs the Reconstruct widget (classical BTR), and saves:
-docs/images/napari_scan.png (the scan as opened), napari_reconstruct.png (recovered surface with
-the certainty overlay), napari_tip3d.png (the tip as an iso-surface in 3-D, nm axes).
+with the plugin's reader, runs the Reconstruct widget (its default method: the pretrained model when
+its weights are installed, else classical BTR), and saves: docs/images/napari_scan.png (the scan as
+opened), napari_reconstruct.png (recovered surface with the certainty overlay),
+napari_uncertainty.png (the σ map, when the method gives one), napari_tip3d.png (the tip as an
+iso-surface in 3-D, nm axes).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def make_screenshots(viewer, out: Path) -> list[Path]:
     paths = [out / "napari_scan.png"]
     viewer.window.screenshot(str(paths[0]), canvas_only=False)
     widget._image.value = scan
-    if REAL.is_file():
+    if REAL.is_file() and widget._method.value != "model":
         widget._tip_nm.value = 700.0  # ~12 px at 58.6 nm/px: the tip, not the array's period, fits
     widget._run.clicked.emit()
     _wait(lambda: widget.worker is None)
@@ -57,7 +59,15 @@ def make_screenshots(viewer, out: Path) -> list[Path]:
     tip_widget._tip.value = viewer.layers[f"{scan.name} tip 3D"]
     viewer.reset_view()
     paths.append(out / "napari_reconstruct.png")
-    viewer.window.screenshot(str(paths[1]), canvas_only=False)
+    viewer.window.screenshot(str(paths[-1]), canvas_only=False)
+    sigma_name = f"{scan.name} uncertainty σ"
+    if sigma_name in viewer.layers:
+        viewer.layers[f"{scan.name} certainty"].visible = False
+        viewer.layers[f"{scan.name} surface"].visible = False
+        viewer.layers[sigma_name].visible = True
+        viewer.layers.selection = {viewer.layers[sigma_name]}
+        paths.append(out / "napari_uncertainty.png")
+        viewer.window.screenshot(str(paths[-1]), canvas_only=False)
     tip3d = viewer.layers[f"{scan.name} tip 3D"]
     for layer in viewer.layers:
         layer.visible = layer is tip3d
@@ -71,7 +81,7 @@ def make_screenshots(viewer, out: Path) -> list[Path]:
     camera.angles = (160, -30, 90)  # apex up, as Gwyddion shows tips
     camera.zoom = 380 / float(max(hi - lo))
     paths.append(out / "napari_tip3d.png")
-    viewer.window.screenshot(str(paths[2]), canvas_only=False)
+    viewer.window.screenshot(str(paths[-1]), canvas_only=False)
     return paths
 
 
