@@ -12,7 +12,6 @@ from napari_se3afm.benchmark import benchmark, tables_markdown, write_results
 from napari_se3afm.errors import FileExistsSe3afmError, ParameterError
 from napari_se3afm.simtip import SimTipConfig
 from napari_se3afm.simtip.storage import read_split, write_split
-from napari_se3afm.tip import pyramid_tip
 
 
 def test_wiener_with_a_needle_tip_is_only_the_regularised_identity():

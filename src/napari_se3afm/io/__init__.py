@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AfmFileError, Se3afmError
-from ..scan import Channel, Scan
+from ..scan import Scan
 from .scan_data import HeightMap
 
 __all__ = ["SUFFIXES", "HeightMap", "detect_format", "read_height_map", "read_scan", "write_reconstruction"]
