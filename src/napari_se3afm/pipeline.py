@@ -182,10 +182,11 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     import torch
 
     from .finetune import iter_finetune
-    from .morphology import certainty_map
+    from .morphology import certainty_map, erode
     from .nn.model import enable_mc_dropout
     from .registry import find_model, load_model
     from .tip.geometry import tip_to_volume
+    from .uncertainty import apply_sigma_model, surface_features, tip_features
 
     if int(samples) < 2:
         raise ParameterError(f"--mc-samples must be >= 2 to estimate a standard deviation, got {samples!r}")
@@ -224,9 +225,6 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     tip[k // 2, k // 2] = 0.0
     surface = surface_samples.mean(0).numpy()
     certainty = certainty_map(z, tip)
-    from .morphology import erode
-    from .uncertainty import apply_sigma_model, surface_features, tip_features
-
     surface_std = apply_sigma_model(sigma_model and sigma_model["surface"],
                                     surface_features(surface_samples.std(0).numpy(), erode(z, tip), surface))
     tip_std = apply_sigma_model(sigma_model and sigma_model["tip"], tip_features(tip_samples.std(0).numpy(), tip))
