@@ -7,7 +7,8 @@ with the plugin's reader, runs the Reconstruct widget (its default method: the p
 its weights are installed, else classical BTR), and saves: docs/images/napari_scan.png (the scan as
 opened), napari_reconstruct.png (recovered surface with the certainty overlay),
 napari_uncertainty.png (the σ map, when the method gives one), napari_tip3d.png (the tip as an
-iso-surface in 3-D, nm axes).
+iso-surface in 3-D, nm axes). With ``--model NAME`` it also opens the SimTip sample, runs that model
+and saves napari_model_sigma.png: its surface beside the true one and its σ map.
 """
 
 from __future__ import annotations
@@ -85,12 +86,39 @@ def make_screenshots(viewer, out: Path) -> list[Path]:
     return paths
 
 
+def model_screenshot(viewer, out: Path, model: str) -> Path:
+    """The SimTip sample through ``model``: surface, true surface and σ side by side (grid mode)."""
+    viewer.layers.clear()
+    viewer.dims.ndisplay = 2
+    viewer.open_sample(PLUGIN, "simtip")
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Reconstruct")
+    widget._image.value = viewer.layers["SimTip sample scan"]
+    widget._method.value = "model"
+    widget._model.value = model
+    widget._mc_samples.value = 16
+    widget._run.clicked.emit()
+    _wait(lambda: widget.worker is None)
+    keep = {"SimTip sample scan", "SimTip sample true surface", "SimTip sample scan surface",
+            "SimTip sample scan uncertainty σ"}
+    for layer in viewer.layers:
+        layer.visible = layer.name in keep
+    viewer.grid.enabled = True
+    viewer.reset_view()
+    path = out / "napari_model_sigma.png"
+    viewer.window.screenshot(str(path), canvas_only=False)
+    viewer.grid.enabled = False
+    return path
+
+
 def main() -> None:
     import napari
 
     viewer = napari.Viewer(show=True)
-    for path in make_screenshots(viewer, ROOT / "docs" / "images"):
+    out = ROOT / "docs" / "images"
+    for path in make_screenshots(viewer, out):
         print(f"wrote {path}")
+    if "--model" in sys.argv:
+        print(f"wrote {model_screenshot(viewer, out, sys.argv[sys.argv.index('--model') + 1])}")
     viewer.close()
 
 

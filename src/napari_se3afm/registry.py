@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import ModelIntegrityError, ParameterError
 
-__all__ = ["DEFAULT_MODEL", "export_model", "find_model", "load_model", "sha256_of"]
+__all__ = ["DEFAULT_MODEL", "available_models", "export_model", "find_model", "load_model", "sha256_of"]
 
 DEFAULT_MODEL = "se3afm-v1"
 
@@ -39,6 +39,12 @@ def _search_dirs() -> list[Path]:
     dirs.append(Path(__file__).resolve().parents[2] / "models")  # a source checkout
     dirs.append(Path(__file__).resolve().parent / "models")  # an installed copy
     return dirs
+
+
+def available_models() -> list[str]:
+    """Names of the models installed in the search folders (default model first)."""
+    names = {p.stem for d in _search_dirs() if d.is_dir() for p in d.glob("*.safetensors")}
+    return sorted(names, key=lambda n: (n != DEFAULT_MODEL, n))
 
 
 def find_model(name_or_path: str | Path = DEFAULT_MODEL) -> Path:

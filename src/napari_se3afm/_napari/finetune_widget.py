@@ -8,7 +8,7 @@ removes them again, *Keep* leaves them.
 
 from typing import TYPE_CHECKING
 
-from magicgui.widgets import FloatSpinBox, PushButton, SpinBox, create_widget
+from magicgui.widgets import ComboBox, FloatSpinBox, PushButton, SpinBox, create_widget
 from qtpy.QtCore import QPointF, Qt
 from qtpy.QtGui import QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import QWidget
@@ -63,9 +63,12 @@ class FineTuneWidget(WorkerPanel):
         self._prior = FloatSpinBox(label="prior strength", min=0.0, max=1e4, step=0.1, value=1.0,
                                    tooltip="pull towards the pretrained weights (0 = none)")
         self._mc_samples = SpinBox(label="MC samples", min=2, max=256, value=16)
+        from ..registry import DEFAULT_MODEL, available_models
+
+        self._model = ComboBox(label="model", choices=available_models() or [DEFAULT_MODEL])
         self._keep = PushButton(text="Keep", enabled=False)
         self._revert = PushButton(text="Revert", enabled=False)
-        self.extend([self._image, self._steps, self._learning_rate, self._prior, self._mc_samples, self._run,
+        self.extend([self._image, self._model, self._steps, self._learning_rate, self._prior, self._mc_samples, self._run,
                      self._progress, self._status, self._keep, self._revert])
         self.curve = LossCurve()
         self.native.layout().addWidget(self.curve)
@@ -80,10 +83,10 @@ class FineTuneWidget(WorkerPanel):
         from ..pipeline import iter_reconstruct
         from ..registry import find_model
 
-        find_model()  # fail now, with the reason, when no weights are installed
+        find_model(self._model.value)  # fail now, with the reason, when no weights are installed
         self.curve.set_losses([])
         kwargs = {
-            "method": "model", "mc_samples": self._mc_samples.value, "finetune_steps": self._steps.value,
+            "method": "model", "model": self._model.value, "mc_samples": self._mc_samples.value, "finetune_steps": self._steps.value,
             "finetune_options": {"learning_rate": self._learning_rate.value, "prior_strength": self._prior.value},
             "levelling": DEFAULT_STEPS,
         }

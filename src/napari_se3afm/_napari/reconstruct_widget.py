@@ -64,11 +64,15 @@ class ReconstructWidget(WorkerPanel):
         self._steps = SpinBox(label="dBTR steps", min=1, max=10000, value=DEFAULTS["steps"])
         self._mc_samples = SpinBox(label="MC samples", min=2, max=256, value=DEFAULTS["mc_samples"],
                                    tooltip="Monte-Carlo dropout samples of the pretrained model (σ maps)")
+        from ..registry import DEFAULT_MODEL, available_models
+
+        self._model = ComboBox(label="model", choices=available_models() or [DEFAULT_MODEL],
+                               tooltip="installed weights (models/ or $SE3AFM_MODEL_DIR)")
         self._device = ComboBox(label="device", choices=["auto", "cpu", "cuda"], value=DEFAULTS["device"])
         self._device_used = Label(label="running on", value="-")
         self._level = CheckBox(text="level the scan first (robust plane)", value=DEFAULTS["level"])
         self._restore = PushButton(text="Restore defaults")
-        self.extend([self._image, self._method, self._tip_nm, self._steps, self._mc_samples, self._device,
+        self.extend([self._image, self._method, self._model, self._tip_nm, self._steps, self._mc_samples, self._device,
                      self._device_used, self._level, self._run, self._restore, self._progress, self._status])
         self._restore.changed.connect(self.restore_defaults)
         self._method.changed.connect(self._sync_enabled)
@@ -84,7 +88,7 @@ class ReconstructWidget(WorkerPanel):
 
     def _sync_enabled(self, *_) -> None:
         self._steps.enabled = self._method.value == "dbtr"
-        self._mc_samples.enabled = self._method.value == "model"
+        self._mc_samples.enabled = self._model.enabled = self._method.value == "model"
         self._tip_nm.enabled = self._method.value != "model"  # the model has its own tip window
 
     def check_layer(self, layer) -> str | None:
@@ -107,7 +111,8 @@ class ReconstructWidget(WorkerPanel):
         kwargs = {
             "method": self._method.value, "steps": self._steps.value, "device": str(device),
             "tip_nm": (self._tip_nm.value or None) if self._method.value != "model" else None,
-            "mc_samples": self._mc_samples.value, "levelling": DEFAULT_STEPS if self._level.value else (),
+            "mc_samples": self._mc_samples.value, "model": self._model.value,
+            "levelling": DEFAULT_STEPS if self._level.value else (),
         }
         pixel = tuple(float(v) for v in layer.scale[-2:])
         return iter_reconstruct, (np.asarray(layer.data, dtype=np.float64), pixel), kwargs
