@@ -195,3 +195,19 @@ def test_cuda_gives_the_same_samples_as_cpu():
     cpu = simulate(8, seed=5, config=SMALL, dtype=torch.float64)
     gpu = simulate(8, seed=5, config=SMALL, device="cuda", dtype=torch.float64)
     np.testing.assert_allclose(gpu.image.cpu().numpy(), cpu.image.numpy(), atol=1e-9)
+
+
+def test_fit_depth_range_widens_pixel_sizes_and_keeps_fixed_streams():
+    fixed = simulate(4, seed=6, config=SMALL)
+    np.testing.assert_array_equal(simulate(4, seed=6, config=SimTipConfig(image_px=64, tip_px=15,
+                                                                          tip_fit_depth_nm=10.0)).image.numpy(),
+                                  fixed.image.numpy())
+    wide = dataclasses.replace(SMALL, tip_fit_depth_nm=(10.0, 200.0), pixel_nm=(0.25, 60.0))
+    batch = simulate(24, seed=6, config=wide, dtype=torch.float64)
+    depths = [p["tip"]["fit_depth_nm"] for p in batch.params]
+    assert all(10.0 <= d <= 200.0 for d in depths) and max(depths) > 50
+    for p, pixel, d, kind in zip(batch.tip.numpy(), batch.pixel_nm.numpy(), depths, batch.tip_type, strict=True):
+        assert p[7, 7] == 0 and p.max() <= 0
+        if kind != "damaged" and wide.pixel_nm[0] < pixel < wide.pixel_nm[1]:
+            assert d <= border_depth(p) < 1.05 * d  # each tip fits its own drawn depth
+    assert batch.pixel_nm.max() > 3 * fixed.pixel_nm.max()  # coarser pixels, as on real scans

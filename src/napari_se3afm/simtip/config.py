@@ -114,8 +114,10 @@ class SimTipConfig:
 
     image_px: int = 128
     tip_px: int = 31
-    #: the tip must reach this depth inside its window; the pixel size is chosen from the tip to make it so
-    tip_fit_depth_nm: float = 10.0
+    #: the tip must reach this depth inside its window; the pixel size is chosen from the tip to make it
+    #: so. A (low, high) pair draws it log-uniformly per tip: deeper fits give coarser pixels and wider
+    #: fields of view, as on many real scans
+    tip_fit_depth_nm: float | Range = 10.0
     pixel_nm: Range = (0.25, 4.0)
     tips: TipConfig = field(default_factory=TipConfig)
     surfaces: SurfaceConfig = field(default_factory=SurfaceConfig)
@@ -144,7 +146,9 @@ def _check(cfg: SimTipConfig) -> None:
         raise ParameterError(f"tip_px must be an odd integer >= 3, got {cfg.tip_px!r}")
     if cfg.tip_px * 2 > cfg.image_px:
         raise ParameterError(f"tip_px {cfg.tip_px} must be at most half of image_px {cfg.image_px}")
-    if not cfg.tip_fit_depth_nm > 0:
+    if isinstance(cfg.tip_fit_depth_nm, tuple):
+        _check_range("tip_fit_depth_nm", cfg.tip_fit_depth_nm, positive=True)
+    elif not cfg.tip_fit_depth_nm > 0:
         raise ParameterError(f"tip_fit_depth_nm must be > 0, got {cfg.tip_fit_depth_nm!r}")
     _check_range("pixel_nm", cfg.pixel_nm, positive=True)
     for section, names in (("tips", TIP_TYPES), ("surfaces", SURFACE_TYPES)):

@@ -50,16 +50,16 @@ def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
     return float(rng.uniform(bounds[0], bounds[1]))
 
 
-def _fit_pixel(build: Callable[[int, float], np.ndarray], k: int, cfg: SimTipConfig) -> float:
-    """Smallest pixel size in range whose window border is ``tip_fit_depth_nm`` deep (bisection)."""
+def _fit_pixel(build: Callable[[int, float], np.ndarray], k: int, cfg: SimTipConfig, depth: float) -> float:
+    """Smallest pixel size in range whose window border is ``depth`` nm deep (bisection)."""
     low, high = (float(v) for v in cfg.pixel_nm)
-    if border_depth(build(k, low)) >= cfg.tip_fit_depth_nm:
+    if border_depth(build(k, low)) >= depth:
         return low
-    if border_depth(build(k, high)) < cfg.tip_fit_depth_nm:
+    if border_depth(build(k, high)) < depth:
         return high
     for _ in range(_BISECTION_STEPS):  # depth grows with pixel size: every length scales with it
         mid = math.sqrt(low * high)
-        if border_depth(build(k, mid)) >= cfg.tip_fit_depth_nm:
+        if border_depth(build(k, mid)) >= depth:
             high = mid
         else:
             low = mid
@@ -154,7 +154,11 @@ def random_tip(cfg: SimTipConfig, rng: np.random.Generator, kind: str | None = N
                             anisotropy=aniso)
     else:
         raise ValueError(f"unknown tip family {kind!r}; known: {', '.join(TIP_TYPES)}")
-    pixel = _fit_pixel(build, k, cfg)
+    depth = cfg.tip_fit_depth_nm
+    if isinstance(depth, tuple):  # drawn only when asked, so fixed-depth streams stay as they were
+        depth = math.exp(rng.uniform(math.log(depth[0]), math.log(depth[1])))
+        params["fit_depth_nm"] = depth
+    pixel = _fit_pixel(build, k, cfg, float(depth))
     if kind == "damaged":
         p = _recentre(_damage(build(2 * k - 1, pixel), pixel, cfg, rng, params), k)
         if rng.random() < t.double_tip_probability:
