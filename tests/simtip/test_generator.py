@@ -211,3 +211,17 @@ def test_fit_depth_range_widens_pixel_sizes_and_keeps_fixed_streams():
         if kind != "damaged" and wide.pixel_nm[0] < pixel < wide.pixel_nm[1]:
             assert d <= border_depth(p) < 1.05 * d  # each tip fits its own drawn depth
     assert batch.pixel_nm.max() > 3 * fixed.pixel_nm.max()  # coarser pixels, as on real scans
+
+
+def test_shipped_training_configs_are_valid():
+    from pathlib import Path
+
+    from napari_se3afm.nn.model import ModelConfig
+    from napari_se3afm.training import load_train_config
+
+    configs = sorted((Path(__file__).resolve().parents[2] / "configs").rglob("*.json"))
+    assert len(configs) >= 6
+    for path in configs:
+        cfg = load_train_config(path)
+        sim = config_from_dict(cfg.simtip)
+        assert ModelConfig(**cfg.model).tip_px == sim.tip_px, path.name

@@ -201,8 +201,8 @@ def _build(cls: type, data: dict, where: str) -> Any:
             if not isinstance(value, (list, tuple)):
                 raise ParameterError(f"{where}{name} must be a list, got {value!r}")
             kwargs[name] = tuple(value)
-        else:
-            kwargs[name] = value
+        else:  # a scalar setting; some (tip_fit_depth_nm) also take a (low, high) range
+            kwargs[name] = tuple(value) if isinstance(value, list) else value
     try:
         return cls(**kwargs)
     except TypeError as exc:
