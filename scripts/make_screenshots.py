@@ -87,26 +87,29 @@ def make_screenshots(viewer, out: Path) -> list[Path]:
 
 
 def model_screenshot(viewer, out: Path, model: str) -> Path:
-    """The SimTip sample through ``model``: surface, true surface and σ side by side (grid mode)."""
-    viewer.layers.clear()
-    viewer.dims.ndisplay = 2
-    viewer.open_sample(PLUGIN, "simtip")
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Reconstruct")
-    widget._image.value = viewer.layers["SimTip sample scan"]
-    widget._method.value = "model"
-    widget._model.value = model
-    widget._mc_samples.value = 16
-    widget._run.clicked.emit()
-    _wait(lambda: widget.worker is None)
-    keep = {"SimTip sample scan", "SimTip sample true surface", "SimTip sample scan surface",
-            "SimTip sample scan uncertainty σ"}
-    for layer in viewer.layers:
-        layer.visible = layer.name in keep
-    viewer.grid.enabled = True
-    viewer.reset_view()
+    """The SimTip sample through ``model`` in a fresh viewer: scan, surface and σ side by side (grid)."""
+    import numpy as np
+
+    from napari_se3afm._napari.layers import reconstruction_layers
+    from napari_se3afm.pipeline import reconstruct
+
+    viewer.window.resize(1500, 900)
+    scan = viewer.open_sample(PLUGIN, "simtip")[0]
+    result = reconstruct(np.asarray(scan.data, dtype=np.float64), tuple(scan.scale), method="model",
+                         model=model, mc_samples=16)
+    for layer in list(viewer.layers)[1:]:
+        viewer.layers.remove(layer)
+    for data, kwargs, kind in reconstruction_layers(result, scan.name):
+        if kwargs["name"].endswith(("surface", "uncertainty σ")):  # 2-D maps only: no 3-D tip here
+            getattr(viewer, f"add_{kind}")(data, **{**kwargs, "visible": True})
+    from qtpy.QtWidgets import QApplication
+
+    viewer.canvas.grid.enabled = True
+    for _ in range(2):  # let the canvas take its size before framing the grid
+        QApplication.processEvents()
+        viewer.reset_view()
     path = out / "napari_model_sigma.png"
     viewer.window.screenshot(str(path), canvas_only=False)
-    viewer.grid.enabled = False
     return path
 
 
@@ -117,9 +120,11 @@ def main() -> None:
     out = ROOT / "docs" / "images"
     for path in make_screenshots(viewer, out):
         print(f"wrote {path}")
-    if "--model" in sys.argv:
-        print(f"wrote {model_screenshot(viewer, out, sys.argv[sys.argv.index('--model') + 1])}")
     viewer.close()
+    if "--model" in sys.argv:
+        viewer = napari.Viewer(show=True)  # a fresh window: no 3-D layer, default camera
+        print(f"wrote {model_screenshot(viewer, out, sys.argv[sys.argv.index('--model') + 1])}")
+        viewer.close()
 
 
 if __name__ == "__main__":

@@ -205,6 +205,10 @@ def iter_train(cfg: TrainConfig, outdir: str | Path) -> ProgressGenerator[Path]:
             raise ParameterError(f"{outdir} holds a run with another configuration; use a new folder")
         _restore(model, opt, load_file(str(ckpt)), state["optimizer"])
         step = int(state["step"])
+        log = outdir / LOG
+        if rank == 0 and log.exists():  # steps after the checkpoint are redone: forget their lines
+            kept = [line for line in log.read_text().splitlines() if json.loads(line)["step"] <= step]
+            log.write_text("".join(line + "\n" for line in kept))
     ddp = model
     if world > 1:
         ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)

@@ -26,9 +26,9 @@ def atomic_write(path: Path, write: Callable[[Path], None], *, overwrite: bool =
     tmp = Path(tmp_name)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; results are ordinary files
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp (or a writer that recreates the file) makes it private
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
