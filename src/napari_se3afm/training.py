@@ -36,6 +36,7 @@ from .morphology import dilate
 from .nn.model import SE3AFM, ModelConfig
 from .progress import Progress, ProgressGenerator, run_to_completion
 from .simtip import SPLIT_SEEDS, config_from_dict, simulate
+from .simtip.config import read_json_file
 
 __all__ = ["TrainConfig", "iter_train", "load_train_config", "train"]
 
@@ -79,12 +80,7 @@ class TrainConfig:
 
 def load_train_config(path: str | Path) -> TrainConfig:
     """Read a JSON training configuration (any subset of :class:`TrainConfig`'s fields)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise ParameterError(f"cannot read training config {path}: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ParameterError(f"training config {path} is not valid JSON: {exc}") from None
+    data = read_json_file(path, "training config")
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(data) - known)
     if unknown:

@@ -222,12 +222,19 @@ def config_to_dict(cfg: SimTipConfig) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
-def load_config(path: str | Path) -> SimTipConfig:
-    """Read a JSON configuration file (partial settings allowed)."""
+def read_json_file(path: str | Path, what: str) -> dict:
+    """Read a JSON object from ``path``; unreadable or invalid files raise one clear ParameterError."""
     try:
         data = json.loads(Path(path).read_text())
     except OSError as exc:
-        raise ParameterError(f"cannot read SimTip config {path}: {exc.strerror or exc}") from None
+        raise ParameterError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     except json.JSONDecodeError as exc:
-        raise ParameterError(f"SimTip config {path} is not valid JSON: {exc}") from None
-    return config_from_dict(data)
+        raise ParameterError(f"{what} {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ParameterError(f"{what} {path} must hold a JSON object, not {type(data).__name__}")
+    return data
+
+
+def load_config(path: str | Path) -> SimTipConfig:
+    """Read a JSON configuration file (partial settings allowed)."""
+    return config_from_dict(read_json_file(path, "SimTip config"))
