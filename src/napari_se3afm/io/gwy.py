@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AfmFileError
-from ..scan import Channel, Scan, channel_kind
-from .units import length_factor_to_nm, normalise_unit
+from ..scan import Channel, Scan
+from .units import length_factor_to_nm, normalise_unit, physical_channel
 
 MAGIC = b"GWYP"
 
@@ -57,17 +57,10 @@ def read_gwy(path: Path) -> Scan:
             if xy_factor is None:
                 raise AfmFileError(path, f"channel {title!r} has lateral unit {_unit(field, 'si_unit_xy')!r}, not a length")
             this_pixel = (float(field["yreal"]) * xy_factor / ny, float(field["xreal"]) * xy_factor / nx)
-            z_unit = _unit(field, "si_unit_z")
-            z_factor = length_factor_to_nm(z_unit)
-            if z_factor is not None:
-                data, z_unit = data * z_factor, "nm"
-            kind = channel_kind(title)
-            if kind == "height" and z_unit != "nm":
-                kind = "other"
             mask = None
             if f"/{i}/mask" in keys:
                 mask = np.asarray(container[f"/{i}/mask"]["data"]).reshape(ny, nx) > 0.5
-            channels.append(Channel(name=title, data=data, unit=z_unit, kind=kind, mask=mask))
+            channels.append(physical_channel(title, data, _unit(field, "si_unit_z"), mask=mask))
             pixel = pixel or this_pixel
     except AfmFileError:
         raise

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AfmFileError
-from ..scan import Channel, Scan, channel_kind
-from .units import length_factor_to_nm, normalise_unit
+from ..scan import Scan
+from .units import physical_channel
 
 GEOMETRY_TAGS = (32834, 32835, 32838, 32839)
 
@@ -67,13 +67,8 @@ def read_jpk(path: Path, pages: list[tuple[np.ndarray | None, dict]]) -> Scan:
             continue
         name = str(tags[32848])
         values, unit = _calibrate(np.asarray(data), tags, path)
-        factor = length_factor_to_nm(unit)
-        unit = "nm" if factor is not None else normalise_unit(unit)
-        kind = channel_kind(name)
-        if kind == "height" and unit != "nm":
-            kind = "other"
         direction = "retrace" if str(tags.get(32849, "0")).strip() in ("1", "True", "true") else "trace"
-        channels.append(Channel(name=name, data=np.flipud(values * (factor or 1.0)), unit=unit, kind=kind, direction=direction))
+        channels.append(physical_channel(name, np.flipud(values), unit, direction=direction))
     if not channels:
         raise AfmFileError(path, "JPK file holds no image channel")
     meta = {"instrument": "JPK", "date": str(geometry.get(32771, "")) or None}

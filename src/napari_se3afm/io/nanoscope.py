@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AfmFileError
-from ..scan import Channel, Scan, channel_kind
-from .units import length_factor_to_nm, normalise_unit
+from ..scan import Channel, Scan
+from .units import length_factor_to_nm, normalise_unit, physical_channel
 
 MAGIC = b"\\*File list"
 _END = b"\\*File list end"
@@ -150,14 +150,8 @@ def read_nanoscope(path: Path) -> Scan:
             raise AfmFileError(path, f"channel {name!r} has no Z scale in its header")
         factor, unit = _scale_of(z_scale, sections, path, 8 * bpp)
         data = np.flipud(raw.reshape(lines, samps).astype(np.float64) * factor)
-        length_factor = length_factor_to_nm(unit)
-        if length_factor is not None:
-            data, unit = data * length_factor, "nm"
-        kind = channel_kind(name)
-        if kind == "height" and unit != "nm":
-            kind = "other"
         direction = section.get("Line direction", "").strip().lower() or None
-        channels.append(Channel(name=name, data=data, unit=unit, kind=kind, direction=direction))
+        channels.append(physical_channel(name, data, unit, direction=direction))
         if pixel is None:
             pixel = _scan_size(section, sections, samps, lines, path)
     meta = {

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AfmFileError
-from ..scan import Channel, Scan, channel_kind
-from .units import length_factor_to_nm, normalise_unit
+from ..scan import Channel, Scan
+from .units import physical_channel
 
 MAGIC = b":NANONIS_VERSION:"
 
@@ -71,12 +71,7 @@ def read_sxm(path: Path) -> Scan:
                 img = img[:, ::-1]
             if up:
                 img = img[::-1]
-            factor = length_factor_to_nm(unit)
-            this_unit = "nm" if factor is not None else normalise_unit(unit)
-            kind = channel_kind(name)
-            if kind == "height" and this_unit != "nm":
-                kind = "other"
-            channels.append(Channel(name=name, data=img * (factor or 1.0), unit=this_unit, kind=kind, direction=direction))
+            channels.append(physical_channel(name, img, unit, direction=direction))
     if not channels:
         raise AfmFileError(path, "Nanonis file lists no channels")
     meta = {
