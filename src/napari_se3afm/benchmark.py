@@ -23,7 +23,14 @@ import numpy as np
 from .baselines import BASELINES, run_method
 from .errors import ParameterError
 from .io.atomic import atomic_write
-from .metrics import calibration, plausibility, probe_depth, surface_errors, tip_errors
+from .metrics import (
+    calibration,
+    clipped_tip_difference,
+    plausibility,
+    probe_depth,
+    surface_errors,
+    tip_errors,
+)
 from .noise import estimate_noise
 from .progress import Progress, ProgressGenerator, run_to_completion
 from .simtip.config import SURFACE_TYPES, TIP_TYPES
@@ -133,8 +140,8 @@ def iter_benchmark(
                 sig = out.surface_std[k - 1 : -(k - 1), k - 1 : -(k - 1)]
                 rec.update({f"surface_{key}": v for key, v in _calibration(err, sig).items()})
             if out.tip_std is not None:
-                clipped = np.maximum(out.tip, -depth) - np.maximum(true_tip, -depth)
-                rec.update({f"tip_{key}": v for key, v in _calibration(clipped, out.tip_std).items()})
+                diff = clipped_tip_difference(out.tip, true_tip, depth)
+                rec.update({f"tip_{key}": v for key, v in _calibration(diff, out.tip_std).items()})
             rec.update(plausibility(out.surface, out.tip, image, noise, border=k - 1))
             records.append(rec)
             yield Progress(i * len(methods) + j + 1, total, f"scan {i + 1}/{n}: {name}")

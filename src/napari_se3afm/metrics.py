@@ -20,6 +20,7 @@ from .errors import ParameterError
 
 __all__ = [
     "calibration",
+    "clipped_tip_difference",
     "plausibility",
     "probe_depth",
     "ssim",
@@ -75,15 +76,18 @@ def tip_errors(estimate: np.ndarray, truth: np.ndarray, depth: float) -> dict[st
     centre-cropped or padded to the true window, and every value below ``-depth`` is set to
     ``-depth``, because no surface of that relief can tell those depths apart.
     """
+    d = clipped_tip_difference(estimate, truth, depth)
+    return {"tip_rmse": float(np.sqrt(np.mean(d * d))), "tip_mae": float(np.mean(np.abs(d)))}
+
+
+def clipped_tip_difference(estimate: np.ndarray, truth: np.ndarray, depth: float) -> np.ndarray:
+    """Per-pixel ``estimate − truth`` on the true tip's window, apex-aligned, both clipped at ``-depth``."""
     if not depth >= 0:
         raise ParameterError(f"probe depth must be >= 0 nm, got {depth!r}")
     t = np.asarray(truth, dtype=np.float64)
     e = _fit_window(estimate, t.shape[0])
     c = t.shape[0] // 2
-    t = np.maximum(t - t[c, c], -depth)
-    e = np.maximum(e - e[c, c], -depth)
-    d = e - t
-    return {"tip_rmse": float(np.sqrt(np.mean(d * d))), "tip_mae": float(np.mean(np.abs(d)))}
+    return np.maximum(e - e[c, c], -depth) - np.maximum(t - t[c, c], -depth)
 
 
 def _gaussian_valid(z: np.ndarray, sigma: float = 1.5, radius: int = 5) -> np.ndarray:

@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 from .errors import ParameterError
-from .metrics import probe_depth
+from .metrics import probe_depth, surface_errors, tip_errors
 from .morphology import dilate
 from .nn.model import SE3AFM, ModelConfig
 from .progress import Progress, ProgressGenerator, run_to_completion
@@ -155,19 +155,18 @@ def _restore(model: torch.nn.Module, opt: torch.optim.Optimizer, tensors: dict, 
 
 
 def _validate(model: SE3AFM, val, device, border: int) -> dict[str, float]:
+    """Mean tip and surface RMSE on the validation scans, as the benchmark measures them."""
     model.eval()
     with torch.no_grad():
         tips, surfaces = model(val.image.to(device), val.pixel_nm.to(device))
-    tips, surfaces = tips.cpu().double(), surfaces.cpu().double()
+    model.train()
     tip_rmse, surf_rmse = [], []
     for i in range(len(val)):
-        k = tips.shape[-1]
-        depth = probe_depth(val.surface[i].numpy(), k)
-        d = torch.maximum(tips[i], torch.tensor(-depth)) - torch.maximum(val.tip[i].double(), torch.tensor(-depth))
-        tip_rmse.append(float(d.pow(2).mean().sqrt()))
-        e = (surfaces[i] - val.surface[i].double())[border:-border, border:-border]
-        surf_rmse.append(float(e.pow(2).mean().sqrt()))
-    model.train()
+        truth = val.surface[i].double().numpy()
+        depth = probe_depth(truth, tips.shape[-1])
+        tip_rmse.append(tip_errors(tips[i].double().cpu().numpy(), val.tip[i].double().numpy(), depth)["tip_rmse"])
+        surface = surfaces[i].double().cpu().numpy()
+        surf_rmse.append(surface_errors(surface, truth, border)["surface_rmse"])
     return {"val_tip_rmse": sum(tip_rmse) / len(tip_rmse), "val_surface_rmse": sum(surf_rmse) / len(surf_rmse)}
 
 

@@ -71,7 +71,7 @@ def iter_calibrate_model(weights: str | Path, n: int = 64, samples: int = 8) -> 
     """Fit the σ models on ``n`` validation scans and write them into the model's sidecar."""
     import torch
 
-    from .metrics import probe_depth
+    from .metrics import clipped_tip_difference, probe_depth
     from .morphology import erode
     from .pipeline import reconstruct
     from .registry import find_model, load_model
@@ -97,7 +97,7 @@ def iter_calibrate_model(weights: str | Path, n: int = 64, samples: int = 8) -> 
         for lst, f in zip(s_feats, surface_features(r.surface_std, erode(image, r.tip), r.surface), strict=True):
             lst.append(f[m:-m, m:-m].ravel())
         depth = probe_depth(truth, k)
-        t_err.append((np.maximum(r.tip, -depth) - np.maximum(b.tip[0].numpy(), -depth)).ravel())
+        t_err.append(clipped_tip_difference(r.tip, b.tip[0].numpy(), depth).ravel())
         for lst, f in zip(t_feats, tip_features(r.tip_std, r.tip), strict=True):
             lst.append(f.ravel())
         yield Progress(i + 1, int(n), "calibrating σ on the validation split")
