@@ -183,7 +183,7 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
 
     from .finetune import iter_finetune
     from .morphology import certainty_map, erode
-    from .nn.model import enable_mc_dropout
+    from .nn.model import dropout_samples
     from .registry import find_model, load_model
     from .tip.geometry import tip_to_volume
     from .uncertainty import apply_sigma_model, surface_features, tip_features
@@ -192,41 +192,37 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
         raise ParameterError(f"--mc-samples must be >= 2 to estimate a standard deviation, got {samples!r}")
     if int(finetune_steps) < 0:
         raise ParameterError(f"--finetune-steps must be >= 0, got {finetune_steps!r}")
-    net = load_model(name, str(dev))
+    weights = find_model(name)
+    net = load_model(weights, str(dev))
     k = net.config.tip_px
     if min(z.shape) < 2 * k:
         raise ParameterError(f"the model's {k} px tip needs an image of at least {2 * k}x{2 * k} px, got {z.shape}")
     pixel = float(np.sqrt(px[0] * px[1]))  # the model works on square pixels
-    info: dict = {"tip_px": k, "device": str(dev), "levelling": applied, "model": str(find_model(name)),
-                  "mc_samples": int(samples), "finetune_steps": int(finetune_steps)}
+    sigma_model = _sigma_model(weights)
+    info: dict = {"tip_px": k, "device": str(dev), "levelling": applied, "model": str(weights),
+                  "mc_samples": int(samples), "finetune_steps": int(finetune_steps),
+                  "sigma_calibrated": sigma_model is not None}
     if finetune_steps:
         tuned = yield from iter_finetune(net, z, pixel, steps=int(finetune_steps), **finetune_options)
         net = tuned.model
         info["finetune_losses"] = tuned.losses
-    enable_mc_dropout(net)
     img = torch.tensor(z, dtype=torch.float32, device=dev)[None]
     p = torch.tensor([pixel], dtype=torch.float32, device=dev)
     tips, surfaces = [], []
-    devices = [dev] if dev.type == "cuda" else []
-    for start in range(0, int(samples), MC_CHUNK):
+    for start in range(0, int(samples), MC_CHUNK):  # chunks bound the memory of large scans
         n = min(MC_CHUNK, int(samples) - start)
-        # seeded per chunk: the same scan always gives the same maps, the caller's RNG is untouched
-        with torch.no_grad(), torch.random.fork_rng(devices=devices):
-            torch.manual_seed(start)
-            t, s = net(img.repeat(n, 1, 1), p.repeat(n))
-        tips.append(t.double().cpu())
-        surfaces.append(s.double().cpu())
+        t, s = dropout_samples(net, img, p, n, seed=start)
+        tips.append(t[:, 0].double().cpu())
+        surfaces.append(s[:, 0].double().cpu())
         yield Progress(start + n, int(samples), "Monte-Carlo dropout samples")
-    net.eval()
     tip_samples, surface_samples = torch.cat(tips), torch.cat(surfaces)
-    sigma_model = _sigma_model(find_model(name))
-    info["sigma_calibrated"] = sigma_model is not None
     tip = np.minimum(tip_samples.mean(0).numpy(), 0.0)
     tip[k // 2, k // 2] = 0.0
     surface = surface_samples.mean(0).numpy()
-    certainty = certainty_map(z, tip)
+    bound = erode(z, tip)
+    certainty = certainty_map(z, tip, bound)
     surface_std = apply_sigma_model(sigma_model and sigma_model["surface"],
-                                    surface_features(surface_samples.std(0).numpy(), erode(z, tip), surface))
+                                    surface_features(surface_samples.std(0).numpy(), bound, surface))
     tip_std = apply_sigma_model(sigma_model and sigma_model["tip"], tip_features(tip_samples.std(0).numpy(), tip))
     return Reconstruction(
         image=z, surface=surface, tip=tip, certainty=certainty,

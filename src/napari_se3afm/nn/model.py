@@ -20,7 +20,7 @@ from .points import scan_patches, scan_windows
 from .surface_net import SurfaceUNet
 from .tip_net import TipNet, coefficient_irreps, render_tip
 
-__all__ = ["ModelConfig", "SE3AFM", "enable_mc_dropout", "mc_samples"]
+__all__ = ["SE3AFM", "ModelConfig", "dropout_samples", "enable_mc_dropout", "mc_samples"]
 
 
 @dataclass(frozen=True)
@@ -125,12 +125,24 @@ def enable_mc_dropout(model: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
-def mc_samples(model: SE3AFM, images: torch.Tensor, pixel_nm: torch.Tensor, samples: int) -> dict[str, torch.Tensor]:
-    """Mean and standard deviation of tip and surface over ``samples`` dropout masks, in one batched pass."""
+def dropout_samples(model: SE3AFM, images: torch.Tensor, pixel_nm: torch.Tensor, samples: int,
+                    seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``samples`` dropout passes in one batch: tips (M, B, K, K) and surfaces (M, B, H, W).
+
+    Seeded, so the same input always gives the same samples; the caller's RNG state is untouched.
+    The model is left in eval mode.
+    """
     enable_mc_dropout(model)
     b = images.shape[0]
-    tips, surfaces = model(images.repeat(samples, 1, 1), pixel_nm.repeat(samples))
-    tips = tips.view(samples, b, *tips.shape[1:])
-    surfaces = surfaces.view(samples, b, *surfaces.shape[1:])
+    devices = [images.device] if images.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        tips, surfaces = model(images.repeat(samples, 1, 1), pixel_nm.repeat(samples))
     model.eval()
+    return tips.view(samples, b, *tips.shape[1:]), surfaces.view(samples, b, *surfaces.shape[1:])
+
+
+def mc_samples(model: SE3AFM, images: torch.Tensor, pixel_nm: torch.Tensor, samples: int) -> dict[str, torch.Tensor]:
+    """Mean and standard deviation of tip and surface over ``samples`` dropout masks, in one batched pass."""
+    tips, surfaces = dropout_samples(model, images, pixel_nm, samples)
     return {"tip": tips.mean(0), "tip_std": tips.std(0), "surface": surfaces.mean(0), "surface_std": surfaces.std(0)}
