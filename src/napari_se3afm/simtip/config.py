@@ -127,6 +127,14 @@ class SimTipConfig:
         _check(self)
 
 
+def choose_family(rng, names: tuple[str, ...], weights) -> str:
+    """Draw one family name with the configured relative weights (one draw from ``rng``)."""
+    import numpy as np
+
+    w = np.asarray(weights, dtype=float)
+    return names[int(rng.choice(len(names), p=w / w.sum()))]
+
+
 def _check_range(name: str, value: Any, positive: bool = False) -> None:
     if not (isinstance(value, tuple) and len(value) == 2):
         raise ParameterError(f"{name} must be a (low, high) pair, got {value!r}")

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import ParameterError
-from .config import SURFACE_TYPES, TIP_TYPES, SimTipConfig
+from .config import SURFACE_TYPES, TIP_TYPES, SimTipConfig, choose_family
 from .imaging import apply_artefacts, dilate_canvas, drift_margin
 from .surfaces import random_surfaces
 from .tips import random_tip
@@ -48,11 +48,6 @@ def _streams(seed: int, index: int) -> list[np.random.Generator]:
     return [np.random.default_rng(s) for s in np.random.SeedSequence([int(seed), int(index)]).spawn(3)]
 
 
-def _choose(rng: np.random.Generator, names: tuple[str, ...], weights: Sequence[float]) -> str:
-    w = np.asarray(weights, dtype=float)
-    return names[int(rng.choice(len(names), p=w / w.sum()))]
-
-
 def simulate(
     indices: Sequence[int] | int,
     *,
@@ -82,11 +77,11 @@ def simulate(
     streams = [_streams(seed, i) for i in idx]
     tips, tip_types, pixels, params = [], [], [], []
     for tip_rng, _, _ in streams:
-        kind = _choose(tip_rng, TIP_TYPES, cfg.tips.weights)
+        kind = choose_family(tip_rng, TIP_TYPES, cfg.tips.weights)
         t = random_tip(cfg, tip_rng, kind)
         tips.append(t.tip), tip_types.append(kind), pixels.append(t.pixel_nm)
         params.append({"tip": t.params, "surface": {}, "imaging": {}})
-    surface_types = [_choose(s, SURFACE_TYPES, cfg.surfaces.weights) for _, s, _ in streams]
+    surface_types = [choose_family(s, SURFACE_TYPES, cfg.surfaces.weights) for _, s, _ in streams]
     h = w = cfg.image_px
     k = cfg.tip_px
     c = k // 2

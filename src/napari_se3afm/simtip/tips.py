@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..tip.shapes import cone_tip, double_tip, pyramid_tip, sphere_tip, tip_offsets_nm
-from .config import TIP_TYPES, SimTipConfig
+from .config import TIP_TYPES, SimTipConfig, choose_family
 
 __all__ = ["SimulatedTip", "border_depth", "random_tip"]
 
@@ -114,8 +114,7 @@ def random_tip(cfg: SimTipConfig, rng: np.random.Generator, kind: str | None = N
     t = cfg.tips
     k = cfg.tip_px
     if kind is None:
-        w = np.asarray(t.weights, dtype=float)
-        kind = TIP_TYPES[int(rng.choice(len(TIP_TYPES), p=w / w.sum()))]
+        kind = choose_family(rng, TIP_TYPES, t.weights)
     rotation = rng.uniform(0, 360)
     aniso = math.exp(rng.uniform(math.log(t.anisotropy[0]), math.log(t.anisotropy[1])))
     params: dict = {"rotation_deg": rotation}
