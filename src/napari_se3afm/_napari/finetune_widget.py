@@ -8,12 +8,12 @@ removes them again, *Keep* leaves them.
 
 from typing import TYPE_CHECKING
 
-from magicgui.widgets import ComboBox, FloatSpinBox, PushButton, SpinBox, create_widget
+from magicgui.widgets import FloatSpinBox, PushButton, SpinBox, create_widget
 from qtpy.QtCore import QPointF, Qt
 from qtpy.QtGui import QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import QWidget
 
-from .workers import WorkerPanel
+from .workers import WorkerPanel, model_choice
 
 if TYPE_CHECKING:
     import napari
@@ -63,9 +63,7 @@ class FineTuneWidget(WorkerPanel):
         self._prior = FloatSpinBox(label="prior strength", min=0.0, max=1e4, step=0.1, value=1.0,
                                    tooltip="pull towards the pretrained weights (0 = none)")
         self._mc_samples = SpinBox(label="MC samples", min=2, max=256, value=16)
-        from ..registry import DEFAULT_MODEL, available_models
-
-        self._model = ComboBox(label="model", choices=available_models() or [DEFAULT_MODEL])
+        self._model = model_choice()
         self._keep = PushButton(text="Keep", enabled=False)
         self._revert = PushButton(text="Revert", enabled=False)
         self.extend([self._image, self._model, self._steps, self._learning_rate, self._prior, self._mc_samples, self._run,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, Label, PushButton, SpinBox, create_widget
 
-from .workers import WorkerPanel
+from .workers import WorkerPanel, model_choice
 
 if TYPE_CHECKING:
     import napari
@@ -64,10 +64,7 @@ class ReconstructWidget(WorkerPanel):
         self._steps = SpinBox(label="dBTR steps", min=1, max=10000, value=DEFAULTS["steps"])
         self._mc_samples = SpinBox(label="MC samples", min=2, max=256, value=DEFAULTS["mc_samples"],
                                    tooltip="Monte-Carlo dropout samples of the pretrained model (σ maps)")
-        from ..registry import DEFAULT_MODEL, available_models
-
-        self._model = ComboBox(label="model", choices=available_models() or [DEFAULT_MODEL],
-                               tooltip="installed weights (models/ or $SE3AFM_MODEL_DIR)")
+        self._model = model_choice()
         self._device = ComboBox(label="device", choices=["auto", "cpu", "cuda"], value=DEFAULTS["device"])
         self._device_used = Label(label="running on", value="-")
         self._level = CheckBox(text="level the scan first (robust plane)", value=DEFAULTS["level"])

@@ -7,7 +7,15 @@ the button into *Cancel* (``worker.quit()`` takes effect at the next yield), rep
 notifications, and hands the result to :meth:`on_result`. No Qt object enters the core.
 """
 
-from magicgui.widgets import Container, Label, ProgressBar, PushButton
+from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton
+
+
+def model_choice() -> ComboBox:
+    """A choice of the installed model weights (the default model first)."""
+    from ..registry import DEFAULT_MODEL, available_models
+
+    return ComboBox(label="model", choices=available_models() or [DEFAULT_MODEL],
+                    tooltip="installed weights (models/ or $SE3AFM_MODEL_DIR)")
 
 
 class WorkerPanel(Container):
