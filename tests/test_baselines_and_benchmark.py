@@ -81,6 +81,12 @@ def test_split_round_trip_and_refusals(tiny_split, tmp_path):
     again = simulate(range(4), seed=99, config=s.config)
     np.testing.assert_array_equal(s.image, again.image.numpy())
     assert s.tip_type == again.tip_type and s.config.tip_px == 15
+    from napari_se3afm.progress import run_to_completion
+    from napari_se3afm.simtip.storage import iter_generate_split
+
+    mem = run_to_completion(iter_generate_split(4, seed=99, config=s.config))  # what `se3afm bench` uses
+    np.testing.assert_array_equal(mem.surface, s.surface)
+    assert mem.params == s.params and mem.surface_type == s.surface_type
     with pytest.raises(FileExistsSe3afmError):
         write_split(tiny_split, 2, seed=1)
     bad = tmp_path / "bad.npz"

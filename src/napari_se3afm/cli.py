@@ -328,14 +328,11 @@ def _bench(args: argparse.Namespace) -> int:
         split = read_split(args.split)
         title = f"SimTip benchmark on {args.split.name}"
     else:
-        import tempfile
-
-        from .simtip.storage import write_split
+        from .simtip.storage import iter_generate_split
 
         if args.count < 1:
             raise ParameterError(f"-n must be >= 1, got {args.count}")
-        with tempfile.TemporaryDirectory() as tmp:
-            split = read_split(write_split(Path(tmp) / "test.npz", args.count, seed=SPLIT_SEEDS["test"]))
+        split = run_to_completion(iter_generate_split(args.count, seed=SPLIT_SEEDS["test"]))
         title = f"SimTip test split (seed {SPLIT_SEEDS['test']})"
     bar = _ProgressBar("bench", args.quiet)
     try:

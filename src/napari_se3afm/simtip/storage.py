@@ -20,7 +20,7 @@ from ..io.atomic import atomic_write
 from ..progress import Progress, ProgressGenerator, run_to_completion
 from .config import SURFACE_TYPES, TIP_TYPES, SimTipConfig, config_from_dict, config_to_dict
 
-__all__ = ["SimTipSplit", "iter_write_split", "read_split", "write_split"]
+__all__ = ["SimTipSplit", "iter_generate_split", "iter_write_split", "read_split", "write_split"]
 
 _FORMAT = "se3afm-simtip-1"
 
@@ -52,6 +52,33 @@ def _json_default(value):
     raise TypeError(f"cannot store {type(value).__name__} in SimTip parameters")
 
 
+def iter_generate_split(
+    n: int, *, seed: int, config: SimTipConfig | None = None, batch_size: int = 64, device: str = "cpu"
+) -> ProgressGenerator[SimTipSplit]:
+    """Generate samples ``0..n-1`` of stream ``seed`` in memory, as they would be read back from disk."""
+    from .generator import simulate  # torch is only needed when generating
+
+    if int(n) < 1:
+        raise ParameterError(f"number of samples must be >= 1, got {n!r}")
+    cfg = config or SimTipConfig()
+    parts: dict[str, list] = {k: [] for k in ("image", "surface", "tip", "pixel_nm")}
+    tip_type: list[str] = []
+    surface_type: list[str] = []
+    params: list[dict] = []
+    for start in range(0, int(n), batch_size):
+        batch = simulate(range(start, min(int(n), start + batch_size)), seed=seed, config=cfg, device=device)
+        for key in parts:
+            parts[key].append(getattr(batch, key).detach().cpu().numpy().astype(np.float32))
+        tip_type += batch.tip_type
+        surface_type += batch.surface_type
+        params += batch.params
+        yield Progress(min(int(n), start + batch_size), int(n), "generating SimTip samples")
+    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    return SimTipSplit(**arrays, tip_type=tip_type, surface_type=surface_type,
+                       params=json.loads(json.dumps(params, default=_json_default)),
+                       indices=np.arange(int(n)), seed=int(seed), config=cfg)
+
+
 def iter_write_split(
     path: str | Path,
     n: int,
@@ -63,38 +90,21 @@ def iter_write_split(
     overwrite: bool = False,
 ) -> ProgressGenerator[Path]:
     """Generate samples ``0..n-1`` of stream ``seed`` and write them to ``path`` (``.npz``)."""
-    from .generator import simulate  # torch is only needed when generating
-
     path = Path(path)
     if path.suffix != ".npz":
         raise ParameterError(f"a SimTip split is written as .npz, got {path.name!r}")
-    if int(n) < 1:
-        raise ParameterError(f"number of samples must be >= 1, got {n!r}")
     if path.exists() and not overwrite:  # refuse before the work, not after minutes of it
         raise FileExistsSe3afmError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
-    cfg = config or SimTipConfig()
-    parts: dict[str, list] = {k: [] for k in ("image", "surface", "tip", "pixel_nm")}
-    tip_type: list[int] = []
-    surface_type: list[int] = []
-    params: list[dict] = []
-    for start in range(0, int(n), batch_size):
-        batch = simulate(range(start, min(int(n), start + batch_size)), seed=seed, config=cfg, device=device)
-        for key in parts:
-            parts[key].append(getattr(batch, key).detach().cpu().numpy().astype(np.float32))
-        tip_type += [TIP_TYPES.index(t) for t in batch.tip_type]
-        surface_type += [SURFACE_TYPES.index(s) for s in batch.surface_type]
-        params += batch.params
-        yield Progress(min(int(n), start + batch_size), int(n), "generating SimTip samples")
-    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    split = yield from iter_generate_split(n, seed=seed, config=config, batch_size=batch_size, device=device)
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
             np.savez_compressed(
-                fh, **arrays, tip_type=np.asarray(tip_type, np.int8),
-                surface_type=np.asarray(surface_type, np.int8), indices=np.arange(int(n)),
-                seed=np.int64(seed), format=np.str_(_FORMAT),
-                config=np.str_(json.dumps(config_to_dict(cfg))),
-                params=np.str_(json.dumps(params, default=_json_default)),
+                fh, image=split.image, surface=split.surface, tip=split.tip, pixel_nm=split.pixel_nm,
+                tip_type=np.asarray([TIP_TYPES.index(t) for t in split.tip_type], np.int8),
+                surface_type=np.asarray([SURFACE_TYPES.index(s) for s in split.surface_type], np.int8),
+                indices=split.indices, seed=np.int64(split.seed), format=np.str_(_FORMAT),
+                config=np.str_(json.dumps(config_to_dict(split.config))), params=np.str_(json.dumps(split.params)),
             )
 
     return atomic_write(path, write, overwrite=overwrite)
