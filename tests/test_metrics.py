@@ -30,9 +30,10 @@ def test_tip_errors_align_apexes_and_windows():
     big = np.full((5, 5), -10.0)
     big[1:4, 1:4] = TRUTH
     assert tip_errors(big, TRUTH, depth=5.0)["tip_rmse"] == pytest.approx(0.0)  # cropped to the true window
-    # a smaller estimate is padded with "no tip": clipped to the depth, error only on the ring
-    e = tip_errors(TRUTH, big, depth=4.0)
-    assert e["tip_mae"] == pytest.approx(16 * (4.0 - 4.0) / 25 + 0.0)
+    # a smaller estimate is padded with "no tip" (-inf): where the truth is deeper than the probe
+    # depth both clip alike (no error); where it is not, the ring counts fully
+    assert tip_errors(TRUTH, big, depth=4.0)["tip_mae"] == pytest.approx(0.0)
+    assert tip_errors(TRUTH, big, depth=12.0)["tip_mae"] == pytest.approx(16 * (12.0 - 10.0) / 25)
     with pytest.raises(ParameterError):
         tip_errors(TRUTH, TRUTH, depth=-1)
 
