@@ -36,11 +36,11 @@ class MethodOutput:
     tip_std: np.ndarray | None = None
 
 
-def _identity(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None) -> MethodOutput:
+def _identity(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
     return MethodOutput(surface=image.copy(), tip=None)
 
 
-def _true_tip_erosion(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None) -> MethodOutput:
+def _true_tip_erosion(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
     from .morphology import erode
 
     if true_tip is None:
@@ -48,7 +48,7 @@ def _true_tip_erosion(image: np.ndarray, tip_size: int, true_tip: np.ndarray | N
     return MethodOutput(surface=erode(image, true_tip), tip=np.asarray(true_tip, dtype=np.float64))
 
 
-def _btr(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None) -> MethodOutput:
+def _btr(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
     from .btr import blind_tip
     from .morphology import erode
 
@@ -60,7 +60,7 @@ def _btr(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None) -> Metho
 DBTR_BENCH_STEPS = 50
 
 
-def _dbtr(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None) -> MethodOutput:
+def _dbtr(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
     from .dbtr import differentiable_tip
     from .morphology import erode
 
@@ -104,7 +104,7 @@ def wiener_surface(image: np.ndarray, tip: np.ndarray, noise_nm: float) -> np.nd
     return surface - surface.mean() + float(erode(img, p).mean())
 
 
-def _wiener(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None) -> MethodOutput:
+def _wiener(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
     from .btr import blind_tip
 
     result = blind_tip(image, tip_size)
@@ -115,7 +115,7 @@ def _wiener(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None) -> Me
 MODEL_BENCH_SAMPLES = 8
 
 
-def _model(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float = 1.0) -> MethodOutput:
+def _model(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
     import os
 
     from .pipeline import reconstruct
@@ -129,7 +129,8 @@ def _model(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_
     return MethodOutput(surface=r.surface, tip=r.tip, surface_std=r.surface_std, tip_std=r.tip_std)
 
 
-BASELINES: dict[str, Callable[[np.ndarray, int, np.ndarray | None], MethodOutput]] = {
+#: every method takes (image in nm, tip window in px, true tip or None, pixel size in nm)
+BASELINES: dict[str, Callable[[np.ndarray, int, np.ndarray | None, float], MethodOutput]] = {
     "identity": _identity,
     "true-tip-erosion": _true_tip_erosion,
     "btr": _btr,
@@ -143,11 +144,8 @@ def run_method(name: str, image: np.ndarray, tip_size: int, true_tip: np.ndarray
                pixel_nm: float = 1.0) -> MethodOutput:
     """Run the named method on one image; unknown names raise :class:`ParameterError` listing choices.
 
-    Only the model needs ``pixel_nm`` (its points are in nm); morphology works in pixels.
+    Only the model uses ``pixel_nm`` (its points are in nm); morphology works in pixels.
     """
     if name not in BASELINES:
         raise ParameterError(f"unknown method {name!r}; choose from {', '.join(BASELINES)}")
-    img = np.asarray(image, dtype=np.float64)
-    if name == "model":
-        return _model(img, int(tip_size), true_tip, float(pixel_nm))
-    return BASELINES[name](img, int(tip_size), true_tip)
+    return BASELINES[name](np.asarray(image, dtype=np.float64), int(tip_size), true_tip, float(pixel_nm))

@@ -69,19 +69,34 @@ def apply_sigma_model(model: dict | None, features: list[np.ndarray]) -> np.ndar
 
 def iter_calibrate_model(weights: str | Path, n: int = 64, samples: int = 8) -> ProgressGenerator[dict]:
     """Fit the σ models on ``n`` validation scans and write them into the model's sidecar."""
+    from .registry import find_model
+
+    path = find_model(weights)
+    sidecar = path.with_suffix(".json")
+    original = sidecar.read_text()
+    meta = json.loads(original)
+    meta.pop("sigma_model", None)  # collect the raw spread; the old fit comes back if this stops early
+    sidecar.write_text(json.dumps(meta, indent=1))
+    try:
+        result = yield from _collect_and_fit(path, meta, n, samples)
+    except BaseException:
+        sidecar.write_text(original)
+        raise
+    meta["sigma_model"] = result
+    sidecar.write_text(json.dumps(meta, indent=1))
+    return result
+
+
+def _collect_and_fit(path: Path, meta: dict, n: int, samples: int) -> ProgressGenerator[dict]:
+    """Reconstruct ``n`` validation scans with the raw spread and fit both σ models."""
     import torch
 
     from .metrics import clipped_tip_difference, probe_depth
     from .morphology import erode
     from .pipeline import reconstruct
-    from .registry import find_model, load_model
+    from .registry import load_model
     from .simtip import SPLIT_SEEDS, SimTipConfig, simulate
 
-    path = find_model(weights)
-    sidecar = path.with_suffix(".json")
-    meta = json.loads(sidecar.read_text())
-    meta.pop("sigma_model", None)  # collect the raw spread
-    sidecar.write_text(json.dumps(meta, indent=1))
     k = load_model(path).config.tip_px
     train_sim = meta.get("train_config", {}).get("simtip", {})
     cfg = SimTipConfig(image_px=int(train_sim.get("image_px", 128)), tip_px=k)
@@ -101,16 +116,13 @@ def iter_calibrate_model(weights: str | Path, n: int = 64, samples: int = 8) -> 
         for lst, f in zip(t_feats, tip_features(r.tip_std, r.tip), strict=True):
             lst.append(f.ravel())
         yield Progress(i + 1, int(n), "calibrating σ on the validation split")
-    result = {
+    return {
         "surface": {"terms": list(SURFACE_TERMS),
                     **fit_sigma_model(np.concatenate(s_err), [np.concatenate(f) for f in s_feats])},
         "tip": {"terms": list(TIP_TERMS),
                 **fit_sigma_model(np.concatenate(t_err), [np.concatenate(f) for f in t_feats], floor=False)},
         "validation_scans": int(n), "mc_samples": int(samples),
     }
-    meta["sigma_model"] = result
-    sidecar.write_text(json.dumps(meta, indent=1))
-    return result
 
 
 def calibrate_model(weights: str | Path, n: int = 64, samples: int = 8) -> dict:

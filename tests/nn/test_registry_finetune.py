@@ -150,3 +150,20 @@ def test_cli_auto_method_uses_the_model_only_when_it_can(exported, tmp_path, mon
         assert "surface_std" not in res.files
     assert main(["reconstruct", *common, "--method", "model", "--tip-px", "5", "-o", str(tmp_path / "d")]) == 2
     assert "do not apply" in capsys.readouterr().err
+
+
+def test_interrupted_calibration_keeps_the_previous_sigma_model(exported, tmp_path):
+    import shutil
+
+    from napari_se3afm.uncertainty import iter_calibrate_model
+
+    copy = tmp_path / "cal.safetensors"
+    shutil.copy(exported, copy)
+    sidecar = copy.with_suffix(".json")
+    meta = json.loads(exported.with_suffix(".json").read_text())
+    meta["sigma_model"] = {"marker": 1}
+    sidecar.write_text(json.dumps(meta))
+    gen = iter_calibrate_model(copy, n=3, samples=2)
+    next(gen)
+    gen.close()  # stopped after one scan (Ctrl-C, a cancelled job)
+    assert json.loads(sidecar.read_text())["sigma_model"] == {"marker": 1}
