@@ -107,6 +107,16 @@ def _clipped_tip_error(pred: torch.Tensor, true: torch.Tensor, depth: torch.Tens
     return err / depth.clamp_min(0.1) ** 2
 
 
+def probe_depths(surfaces: torch.Tensor, tip_size: int) -> torch.Tensor:
+    """:func:`napari_se3afm.metrics.probe_depth` of each surface (B, H, W), on the surfaces' device.
+
+    Computed in torch so that a GPU training step never copies the batch to the CPU.
+    """
+    c = tip_size // 2
+    rise = torch.nn.functional.max_pool2d(surfaces[:, None], tip_size, stride=1)[:, 0]
+    return (rise - surfaces[:, c : surfaces.shape[1] - c, c : surfaces.shape[2] - c]).flatten(1).amax(dim=1)
+
+
 def losses(model_out: tuple[torch.Tensor, torch.Tensor], batch, cfg: TrainConfig, border: int) -> dict[str, torch.Tensor]:
     """The loss terms for one batch (each a scalar tensor) and their weighted sum ``total``."""
     tips, surfaces = model_out
@@ -114,8 +124,7 @@ def losses(model_out: tuple[torch.Tensor, torch.Tensor], batch, cfg: TrainConfig
     # image variance plus 1 nm²: scale-free on rough scans, no blow-up on atomically flat ones
     var = img.flatten(1).var(dim=1) + 1.0
     rec = ((dilate(surfaces, tips) - img) ** 2).flatten(1).mean(dim=1) / var
-    depth = torch.tensor([probe_depth(s.cpu().numpy(), tips.shape[-1]) for s in batch.surface],
-                         dtype=img.dtype, device=img.device)
+    depth = probe_depths(batch.surface, tips.shape[-1]).to(img.dtype)
     tip = _clipped_tip_error(tips, batch.tip, depth)
     b = border
     surf = ((surfaces - batch.surface)[:, b:-b, b:-b] ** 2).flatten(1).mean(dim=1) / var

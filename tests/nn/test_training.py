@@ -63,3 +63,13 @@ def test_two_processes_with_gloo(tmp_path):
     subprocess.run(cmd, check=True, env=env, timeout=300, capture_output=True)
     log = [json.loads(line) for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2]  # only rank 0 writes
+
+
+def test_probe_depths_in_torch_match_the_metric():
+    import numpy as np
+
+    from napari_se3afm.metrics import probe_depth
+    from napari_se3afm.training import probe_depths
+
+    surfaces = torch.from_numpy(np.cumsum(np.random.default_rng(1).normal(size=(3, 40, 40)), axis=2))
+    np.testing.assert_allclose(probe_depths(surfaces, 7).numpy(), [probe_depth(s, 7) for s in surfaces.numpy()])
