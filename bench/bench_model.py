@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/bench_model.py [N] [MODEL]    # default: all scans of the split, models/se3afm-v1
 
-Needs bench/results/simtip_test.npz and bench/results/simtip/records.json from bench_simtip.py.
-Writes bench/results/simtip_model/{records.json,tables.md} (the model alone) and
-bench/results/simtip_all/tables.md (baselines and model on the same scans).
+MODEL is a name in models/ or a .safetensors path. Needs bench/results/simtip_test.npz and
+bench/results/simtip/records.json from bench_simtip.py. Writes bench/results/model-NAME/
+records.json and tables.md (the model alone) and tables_with_baselines.md (baselines and model on
+the same scans).
 """
 
 import json
@@ -25,16 +26,15 @@ def main(limit: int | None, model: str) -> None:
     os.environ["SE3AFM_BENCH_MODEL"] = model
     split = read_split(RESULTS / "simtip_test.npz")
     ours = benchmark(split, ["model"], limit=limit)
-    write_results(ours, RESULTS / "simtip_model", overwrite=True, title="SimTip test split: model")
+    out = RESULTS / f"model-{Path(model).stem}"
+    write_results(ours, out, overwrite=True, title=f"SimTip test split: {model}")
     base = json.loads((RESULTS / "simtip" / "records.json").read_text())
     scans = {r["scan"] for r in ours.records}
     records = [r for r in base["records"] if r["scan"] in scans] + ours.records
     merged = BenchmarkResult(records=records, methods=[*base["methods"], "model"], n_scans=len(scans),
                              environment=ours.environment)
-    out = RESULTS / "simtip_all"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "tables.md").write_text(tables_markdown(merged, "SimTip test split (seed 2000002)"))
-    print(f"wrote {out / 'tables.md'}")
+    (out / "tables_with_baselines.md").write_text(tables_markdown(merged, "SimTip test split (seed 2000002)"))
+    print(f"wrote {out / 'tables_with_baselines.md'}")
 
 
 if __name__ == "__main__":

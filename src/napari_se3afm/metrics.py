@@ -21,6 +21,7 @@ from .errors import ParameterError
 __all__ = [
     "calibration",
     "clipped_tip_difference",
+    "observable_tip_pixels",
     "plausibility",
     "probe_depth",
     "ssim",
@@ -80,14 +81,30 @@ def tip_errors(estimate: np.ndarray, truth: np.ndarray, depth: float) -> dict[st
     return {"tip_rmse": float(np.sqrt(np.mean(d * d))), "tip_mae": float(np.mean(np.abs(d)))}
 
 
-def clipped_tip_difference(estimate: np.ndarray, truth: np.ndarray, depth: float) -> np.ndarray:
-    """Per-pixel ``estimate − truth`` on the true tip's window, apex-aligned, both clipped at ``-depth``."""
+def _clipped_tips(estimate: np.ndarray, truth: np.ndarray, depth: float) -> tuple[np.ndarray, np.ndarray]:
+    """Both tips on the true tip's window, apex-aligned and clipped at ``-depth``."""
     if not depth >= 0:
         raise ParameterError(f"probe depth must be >= 0 nm, got {depth!r}")
     t = np.asarray(truth, dtype=np.float64)
     e = _fit_window(estimate, t.shape[0])
     c = t.shape[0] // 2
-    return np.maximum(e - e[c, c], -depth) - np.maximum(t - t[c, c], -depth)
+    return np.maximum(e - e[c, c], -depth), np.maximum(t - t[c, c], -depth)
+
+
+def clipped_tip_difference(estimate: np.ndarray, truth: np.ndarray, depth: float) -> np.ndarray:
+    """Per-pixel ``estimate − truth`` on the true tip's window, apex-aligned, both clipped at ``-depth``."""
+    e, t = _clipped_tips(estimate, truth, depth)
+    return e - t
+
+
+def observable_tip_pixels(estimate: np.ndarray, truth: np.ndarray, depth: float) -> np.ndarray:
+    """Where :func:`clipped_tip_difference` measures something: at least one tip is above ``-depth``.
+
+    Below the probe depth both tips are clipped and their difference is 0 by construction, so these
+    pixels say nothing about a predicted σ (counting them made any σ look overconfident-free).
+    """
+    e, t = _clipped_tips(estimate, truth, depth)
+    return (e > -depth) | (t > -depth)
 
 
 def _gaussian_valid(z: np.ndarray, sigma: float = 1.5, radius: int = 5) -> np.ndarray:

@@ -182,6 +182,7 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     import torch
 
     from .finetune import iter_finetune
+    from .metrics import probe_depth
     from .morphology import certainty_map, erode
     from .nn.model import dropout_samples
     from .registry import find_model, load_model
@@ -222,8 +223,10 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     bound = erode(z, tip)
     certainty = certainty_map(z, tip, bound)
     surface_std = apply_sigma_model(sigma_model and sigma_model["surface"],
-                                    surface_features(surface_samples.std(0).numpy(), bound, surface))
-    tip_std = apply_sigma_model(sigma_model and sigma_model["tip"], tip_features(tip_samples.std(0).numpy(), tip))
+                                    surface_features(surface_samples.std(0).numpy(), z, bound, surface))
+    tip_std = apply_sigma_model(sigma_model and sigma_model["tip"],
+                                tip_features(tip_samples.std(0).numpy(), tip, probe_depth(z, k)))
+    tip_std[k // 2, k // 2] = 0.0  # the apex is fixed by convention
     return Reconstruction(
         image=z, surface=surface, tip=tip, certainty=certainty,
         tip_volume=tip_to_volume(tip, px, shape=volume_shape), pixel_nm=px, method="model",

@@ -67,6 +67,13 @@ class TrainConfig:
     checkpoint_every: int = 50
     device: str = "auto"
     amp: bool = True
+    #: "constant", or "cosine": from ``learning_rate`` down to 5 % of it at ``steps`` (after ``warmup_steps``
+    #: of linear rise); the rate is a function of the step alone, so a resumed run follows the same curve
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
+    #: start from these weights (a model name or ``.safetensors`` path, sha256-checked like any model)
+    #: instead of a random initialisation; the architecture must be the same. Used only at step 0.
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "validate_every", "validation_size", "checkpoint_every"):
@@ -74,8 +81,22 @@ class TrainConfig:
                 raise ParameterError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if not self.learning_rate > 0:
             raise ParameterError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ParameterError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if int(self.warmup_steps) < 0:
+            raise ParameterError(f"warmup_steps must be >= 0, got {self.warmup_steps!r}")
         if self.model.get("tip_px", ModelConfig().tip_px) != self.simtip.get("tip_px", 31):
             raise ParameterError("model.tip_px and simtip.tip_px must be equal")
+
+    def learning_rate_at(self, step: int) -> float:
+        """The learning rate for the update that follows ``step`` completed steps."""
+        if step < self.warmup_steps:
+            return self.learning_rate * (step + 1) / self.warmup_steps
+        if self.lr_schedule == "constant":
+            return self.learning_rate
+        span = max(self.steps - self.warmup_steps, 1)
+        progress = min((step - self.warmup_steps) / span, 1.0)
+        return self.learning_rate * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
@@ -179,6 +200,16 @@ def _validate(model: SE3AFM, val, device, border: int) -> dict[str, float]:
     return {"val_tip_rmse": sum(tip_rmse) / len(tip_rmse), "val_surface_rmse": sum(surf_rmse) / len(surf_rmse)}
 
 
+def _initial_weights(name_or_path: str, mcfg: ModelConfig) -> dict[str, torch.Tensor]:
+    """The weights of a verified model whose architecture is ``mcfg`` (``init_from``)."""
+    from .registry import load_model
+
+    source = load_model(name_or_path, "cpu", fresh=True)
+    if source.config != mcfg:
+        raise ParameterError(f"init_from {name_or_path!r} has another architecture than the training config's model")
+    return source.state_dict()
+
+
 def iter_train(cfg: TrainConfig, outdir: str | Path) -> ProgressGenerator[Path]:
     """Train (or resume) into ``outdir``, yielding :class:`Progress` every step; returns the checkpoint path."""
     from safetensors.torch import load_file, save_file
@@ -213,6 +244,8 @@ def iter_train(cfg: TrainConfig, outdir: str | Path) -> ProgressGenerator[Path]:
         if rank == 0 and log.exists():  # steps after the checkpoint are redone: forget their lines
             kept = [line for line in log.read_text().splitlines() if json.loads(line)["step"] <= step]
             log.write_text("".join(line + "\n" for line in kept))
+    elif cfg.init_from:
+        model.load_state_dict(_initial_weights(cfg.init_from, mcfg))
     ddp = model
     if world > 1:
         ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -228,6 +261,8 @@ def iter_train(cfg: TrainConfig, outdir: str | Path) -> ProgressGenerator[Path]:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             out = ddp(batch.image, batch.pixel_nm, joint=cfg.joint)
         terms = losses((out[0].float(), out[1].float()), batch, cfg, border)
+        for group in opt.param_groups:
+            group["lr"] = cfg.learning_rate_at(step)
         opt.zero_grad(set_to_none=True)
         terms["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -2,16 +2,20 @@
 
 The spread of Monte-Carlo dropout samples alone is far too small and ranks the errors poorly
 (measured: ECE 0.34, rank correlation 0.46 on held-out validation scans). The calibrated σ
-therefore combines it with two physical indicators of where the surface is unknown, in quadrature:
+therefore combines it with physical indicators of where the surface is unknown, in quadrature:
 
-    σ_S² = (a · σ_MC)² + (b · (R − S))² + (g · |∇S|)² + c²
+    σ_S² = (a · σ_MC)² + (b · (R − S))² + (g · |∇S|)² + (h · (I − R))² + c²
 
 with ``R − S`` how far the network lowered the surface below the erosion bound (the tip never
-touched there), ``|∇S|`` the surface slope per pixel (drift and creep displace steep edges), and a
-floor ``c`` (nm). For the tip, ``σ_P² = (a · σ_MC)² + (b · |P|)²`` (zero at the apex, which is fixed).
-The coefficients minimise the Gaussian negative log-likelihood of the actual errors on validation
-scans (never the test split) and are stored in the model's JSON sidecar as ``sigma_model``;
-:func:`napari_se3afm.reconstruct` applies them.
+touched there), ``|∇S|`` the surface slope per pixel (drift and creep displace steep edges),
+``I − R`` how far below the image the bound lies (the tip's flank, not its apex, touched there, so
+the bound depends on the uncertain tip shape) and a floor ``c`` (nm). For the tip,
+``σ_P² = (a · σ_MC)² + (b · min(|P|, D))² + c²`` with ``D`` the image's probe depth (its largest
+rise within a tip window: deeper tip pixels never touch), and 0 at the apex, which is fixed. The coefficients minimise
+the Gaussian negative log-likelihood of the actual errors on validation scans (never the test
+split; tip pixels only where the probe depth lets the error be measured) and are stored with the
+names of their terms in the model's JSON sidecar as ``sigma_model``; :func:`napari_se3afm.reconstruct`
+applies them. Models calibrated before a term existed keep working: only their named terms are used.
 """
 
 from __future__ import annotations
@@ -25,19 +29,25 @@ from .progress import Progress, ProgressGenerator, run_to_completion
 
 __all__ = ["apply_sigma_model", "calibrate_model", "fit_sigma_model", "iter_calibrate_model"]
 
-SURFACE_TERMS = ("mc", "bound_gap", "slope")
+SURFACE_TERMS = ("mc", "bound_gap", "slope", "contact_gap")
 TIP_TERMS = ("mc", "depth")
 
 
-def surface_features(surface_std_mc: np.ndarray, bound: np.ndarray, surface: np.ndarray) -> list[np.ndarray]:
-    """The surface σ features in the order of :data:`SURFACE_TERMS`."""
+def surface_features(surface_std_mc: np.ndarray, image: np.ndarray, bound: np.ndarray,
+                     surface: np.ndarray) -> dict[str, np.ndarray]:
+    """The surface σ features by name (:data:`SURFACE_TERMS`)."""
     gy, gx = np.gradient(surface)
-    return [surface_std_mc, np.maximum(bound - surface, 0.0), np.hypot(gy, gx)]
+    return {"mc": surface_std_mc, "bound_gap": np.maximum(bound - surface, 0.0), "slope": np.hypot(gy, gx),
+            "contact_gap": np.maximum(image - bound, 0.0)}
 
 
-def tip_features(tip_std_mc: np.ndarray, tip: np.ndarray) -> list[np.ndarray]:
-    """The tip σ features in the order of :data:`TIP_TERMS`."""
-    return [tip_std_mc, np.abs(tip)]
+def tip_features(tip_std_mc: np.ndarray, tip: np.ndarray, reach_nm: float) -> dict[str, np.ndarray]:
+    """The tip σ features by name (:data:`TIP_TERMS`); ``reach_nm`` is the image's probe depth.
+
+    Tip pixels deeper than the scan can probe are not constrained at all; their depth feature stops
+    at ``reach_nm`` so that σ stays finite and comparable there.
+    """
+    return {"mc": tip_std_mc, "depth": np.minimum(np.abs(tip), reach_nm)}
 
 
 def fit_sigma_model(error: np.ndarray, features: list[np.ndarray], floor: bool = True, steps: int = 800) -> dict:
@@ -59,12 +69,12 @@ def fit_sigma_model(error: np.ndarray, features: list[np.ndarray], floor: bool =
     return {"weights": [float(v) for v in w[: len(feats)]], "floor_nm": float(w[-1]) if floor else 0.0}
 
 
-def apply_sigma_model(model: dict | None, features: list[np.ndarray]) -> np.ndarray:
-    """σ from its features; without a fitted model, the raw first feature (the Monte-Carlo spread)."""
+def apply_sigma_model(model: dict | None, features: dict[str, np.ndarray]) -> np.ndarray:
+    """σ from its named features; without a fitted model, the raw Monte-Carlo spread."""
     if not model:
-        return features[0]
-    var = sum((w * f) ** 2 for w, f in zip(model["weights"], features, strict=True)) + model["floor_nm"] ** 2
-    return np.sqrt(var)
+        return features["mc"]
+    var = sum((w * features[t]) ** 2 for w, t in zip(model["weights"], model["terms"], strict=True))
+    return np.sqrt(var + model["floor_nm"] ** 2)
 
 
 def iter_calibrate_model(weights: str | Path, n: int = 64, samples: int = 8) -> ProgressGenerator[dict]:
@@ -91,17 +101,17 @@ def _collect_and_fit(path: Path, meta: dict, n: int, samples: int) -> ProgressGe
     """Reconstruct ``n`` validation scans with the raw spread and fit both σ models."""
     import torch
 
-    from .metrics import clipped_tip_difference, probe_depth
+    from .metrics import clipped_tip_difference, observable_tip_pixels, probe_depth
     from .morphology import erode
     from .pipeline import reconstruct
     from .registry import load_model
-    from .simtip import SPLIT_SEEDS, SimTipConfig, simulate
+    from .simtip import SPLIT_SEEDS, config_from_dict, simulate
 
     k = load_model(path).config.tip_px
-    train_sim = meta.get("train_config", {}).get("simtip", {})
-    cfg = SimTipConfig(image_px=int(train_sim.get("image_px", 128)), tip_px=k)
+    # the validation scans come from the distribution the model was trained on (pixel sizes included)
+    cfg = config_from_dict({**meta.get("train_config", {}).get("simtip", {}), "tip_px": k})
     m = k - 1
-    s_err, s_feats, t_err, t_feats = [], [[] for _ in SURFACE_TERMS], [], [[] for _ in TIP_TERMS]
+    s_err, s_feats, t_err, t_feats = [], {t: [] for t in SURFACE_TERMS}, [], {t: [] for t in TIP_TERMS}
     for i in range(int(n)):
         b = simulate([i], seed=SPLIT_SEEDS["validation"], config=cfg, dtype=torch.float64)
         image = b.image[0].numpy()
@@ -109,18 +119,19 @@ def _collect_and_fit(path: Path, meta: dict, n: int, samples: int) -> ProgressGe
                         levelling=(), device="cpu")
         truth = b.surface[0].numpy()
         s_err.append((r.surface - truth)[m:-m, m:-m].ravel())
-        for lst, f in zip(s_feats, surface_features(r.surface_std, erode(image, r.tip), r.surface), strict=True):
-            lst.append(f[m:-m, m:-m].ravel())
+        for t, f in surface_features(r.surface_std, image, erode(image, r.tip), r.surface).items():
+            s_feats[t].append(f[m:-m, m:-m].ravel())
         depth = probe_depth(truth, k)
-        t_err.append(clipped_tip_difference(r.tip, b.tip[0].numpy(), depth).ravel())
-        for lst, f in zip(t_feats, tip_features(r.tip_std, r.tip), strict=True):
-            lst.append(f.ravel())
+        seen = observable_tip_pixels(r.tip, b.tip[0].numpy(), depth)
+        t_err.append(clipped_tip_difference(r.tip, b.tip[0].numpy(), depth)[seen])
+        for t, f in tip_features(r.tip_std, r.tip, probe_depth(image, k)).items():
+            t_feats[t].append(f[seen])
         yield Progress(i + 1, int(n), "calibrating σ on the validation split")
     return {
         "surface": {"terms": list(SURFACE_TERMS),
-                    **fit_sigma_model(np.concatenate(s_err), [np.concatenate(f) for f in s_feats])},
+                    **fit_sigma_model(np.concatenate(s_err), [np.concatenate(s_feats[t]) for t in SURFACE_TERMS])},
         "tip": {"terms": list(TIP_TERMS),
-                **fit_sigma_model(np.concatenate(t_err), [np.concatenate(f) for f in t_feats], floor=False)},
+                **fit_sigma_model(np.concatenate(t_err), [np.concatenate(t_feats[t]) for t in TIP_TERMS])},
         "validation_scans": int(n), "mc_samples": int(samples),
     }
 

@@ -92,6 +92,7 @@ def test_finetuning_lowers_the_loss_and_can_stop(exported):
 def test_sigma_calibration_is_fitted_and_applied(exported, tmp_path):
     import shutil
 
+    from napari_se3afm.metrics import probe_depth
     from napari_se3afm.morphology import erode
     from napari_se3afm.uncertainty import calibrate_model, fit_sigma_model, surface_features
 
@@ -112,10 +113,23 @@ def test_sigma_calibration_is_fitted_and_applied(exported, tmp_path):
     load_model(copy)  # the sidecar changed, the weights did not: still verified
     cal = reconstruct(img, px, method="model", model=str(copy), mc_samples=4, levelling=())
     np.testing.assert_array_equal(cal.surface, raw.surface)  # seeded MC: the same samples
-    feats = surface_features(raw.surface_std, erode(img, raw.tip), raw.surface)
+    feats = surface_features(raw.surface_std, img, erode(img, raw.tip), raw.surface)
     w, c = model["surface"]["weights"], model["surface"]["floor_nm"]
-    expected = np.sqrt(sum((wk * f) ** 2 for wk, f in zip(w, feats)) + c**2)
+    assert model["surface"]["terms"] == ["mc", "bound_gap", "slope", "contact_gap"]
+    expected = np.sqrt(sum((wk * feats[t]) ** 2 for wk, t in zip(w, model["surface"]["terms"])) + c**2)
     np.testing.assert_allclose(cal.surface_std, expected, rtol=1e-9)
+    tw, tc = model["tip"]["weights"], model["tip"]["floor_nm"]
+    depth = np.minimum(np.abs(raw.tip), probe_depth(img, 7))  # deeper than the scan probes: held at that depth
+    expected_tip = np.sqrt((tw[0] * raw.tip_std) ** 2 + (tw[1] * depth) ** 2 + tc**2)
+    expected_tip[3, 3] = 0.0  # the apex is fixed
+    np.testing.assert_allclose(cal.tip_std, expected_tip, rtol=1e-9)
+    # a σ model fitted before a term existed names fewer terms and is applied with those alone
+    meta = json.loads(copy.with_suffix(".json").read_text())
+    meta["sigma_model"]["surface"] = {"terms": ["mc", "bound_gap", "slope"], "weights": w[:3], "floor_nm": c}
+    copy.with_suffix(".json").write_text(json.dumps(meta))
+    old = reconstruct(img, px, method="model", model=str(copy), mc_samples=4, levelling=())
+    expected = np.sqrt(sum((wk * feats[t]) ** 2 for wk, t in zip(w, ["mc", "bound_gap", "slope"])) + c**2)
+    np.testing.assert_allclose(old.surface_std, expected, rtol=1e-9)
 
 
 def test_benchmark_scores_the_model_with_calibration(exported, tmp_path, monkeypatch):

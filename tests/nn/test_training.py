@@ -73,3 +73,33 @@ def test_probe_depths_in_torch_match_the_metric():
 
     surfaces = torch.from_numpy(np.cumsum(np.random.default_rng(1).normal(size=(3, 40, 40)), axis=2))
     np.testing.assert_allclose(probe_depths(surfaces, 7).numpy(), [probe_depth(s, 7) for s in surfaces.numpy()])
+
+
+def test_cosine_schedule_values():
+    cfg = TrainConfig(**TINY, steps=110, lr_schedule="cosine", warmup_steps=10)
+    lr = cfg.learning_rate
+    assert cfg.learning_rate_at(0) == pytest.approx(lr / 10)  # linear warm-up: 1/10, ..., 10/10
+    assert cfg.learning_rate_at(9) == pytest.approx(lr)
+    assert cfg.learning_rate_at(10) == pytest.approx(lr)  # cosine starts at the full rate ...
+    assert cfg.learning_rate_at(60) == pytest.approx(lr * (0.05 + 0.95 * 0.5))  # ... is halfway at mid-span ...
+    assert cfg.learning_rate_at(110) == pytest.approx(lr * 0.05)  # ... and ends at 5 %
+    assert TrainConfig(**TINY).learning_rate_at(500) == lr
+    with pytest.raises(ParameterError, match="lr_schedule"):
+        TrainConfig(**TINY, lr_schedule="step")
+
+
+def test_init_from_starts_at_the_given_weights(tmp_path):
+    from napari_se3afm.registry import export_model
+
+    train(TrainConfig(**TINY, steps=2), tmp_path / "first")
+    source = export_model(tmp_path / "first", tmp_path / "models", "first")
+    # a learning rate of 1e-12 leaves the weights where the first step started
+    train(TrainConfig(**{**TINY, "learning_rate": 1e-12}, steps=1, init_from=str(source)), tmp_path / "second")
+    a, b = load_file(str(source)), load_file(str(tmp_path / "second" / "checkpoint.safetensors"))
+    assert all(torch.allclose(a[k], b[f"model.{k}"], atol=1e-9) for k in a)
+    train(TrainConfig(**{**TINY, "learning_rate": 1e-12}, steps=1), tmp_path / "third")  # without: the random start
+    c = load_file(str(tmp_path / "third" / "checkpoint.safetensors"))
+    assert not all(torch.allclose(a[k], c[f"model.{k}"], atol=1e-6) for k in a)
+    other = {**TINY, "model": {**TINY["model"], "unet_base": 4}}
+    with pytest.raises(ParameterError, match="another architecture"):
+        train(TrainConfig(**other, steps=1, init_from=str(source)), tmp_path / "fourth")

@@ -1,0 +1,54 @@
+"""Does per-scan fine-tuning help? Tip and surface RMSE before and after, on SimTip test scans.
+
+    .venv/bin/python bench/bench_finetune.py [N] [MODEL] [STEPS,STEPS,...]   # default 16 scans, se3afm-v1, 30,100
+
+Fine-tuning sees only the image (reconstruction and smoothness losses, pull towards the pretrained
+weights); the truth is used only to score. Uses the first N scans of bench/results/simtip_test.npz
+(bench_simtip.py writes it), 4 Monte-Carlo samples, one CPU thread; prints a markdown table.
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from napari_se3afm.metrics import probe_depth, surface_errors, tip_errors
+from napari_se3afm.pipeline import reconstruct
+from napari_se3afm.simtip.storage import read_split
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(n: int, model: str, steps: list[int]) -> None:
+    torch.set_num_threads(1)
+    split = read_split(RESULTS / "simtip_test.npz")
+    rows = {s: {"tip": [], "surface": [], "seconds": []} for s in [0, *steps]}
+    for i in range(min(n, len(split))):
+        image, truth, true_tip = (a[i].astype(np.float64) for a in (split.image, split.surface, split.tip))
+        k = true_tip.shape[0]
+        depth = probe_depth(truth, k)
+        for s, row in rows.items():
+            start = time.perf_counter()
+            r = reconstruct(image, float(split.pixel_nm[i]), method="model", model=model, mc_samples=4,
+                            finetune_steps=s, levelling=(), device="cpu")
+            row["seconds"].append(time.perf_counter() - start)
+            row["tip"].append(tip_errors(r.tip, true_tip, depth)["tip_rmse"])
+            row["surface"].append(surface_errors(r.surface, truth, border=k - 1)["surface_rmse"])
+        print(f"scan {i}: " + ", ".join(f"{s} steps tip {row['tip'][-1]:.2f}" for s, row in rows.items()),
+              file=sys.stderr, flush=True)
+    base = np.array(rows[0]["tip"])
+    print("| fine-tuning steps | tip RMSE (nm) | scans with a better tip | surface RMSE (nm) | s per 128² scan |")
+    print("|---|---|---|---|---|")
+    for s, row in rows.items():
+        tip = np.array(row["tip"])
+        better = "–" if s == 0 else f"{np.sum(tip < base)}/{tip.size}"
+        print(f"| {s} | {tip.mean():.3f} ± {tip.std():.3f} | {better} | {np.mean(row['surface']):.3f} | "
+              f"{np.mean(row['seconds']):.1f} |")
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    main(int(args[0]) if args else 16, args[1] if len(args) > 1 else "se3afm-v1",
+         [int(s) for s in args[2].split(",")] if len(args) > 2 else [30, 100])
