@@ -101,7 +101,7 @@ def observable_tip_pixels(estimate: np.ndarray, truth: np.ndarray, depth: float)
     """Where :func:`clipped_tip_difference` measures something: at least one tip is above ``-depth``.
 
     Below the probe depth both tips are clipped and their difference is 0 by construction, so these
-    pixels say nothing about a predicted σ (counting them made any σ look overconfident-free).
+    pixels say nothing about a predicted σ (counting them put every tip ECE near 0.5).
     """
     e, t = _clipped_tips(estimate, truth, depth)
     return (e > -depth) | (t > -depth)

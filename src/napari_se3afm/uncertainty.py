@@ -11,11 +11,13 @@ touched there), ``|∇S|`` the surface slope per pixel (drift and creep displace
 ``I − R`` how far below the image the bound lies (the tip's flank, not its apex, touched there, so
 the bound depends on the uncertain tip shape) and a floor ``c`` (nm). For the tip,
 ``σ_P² = (a · σ_MC)² + (b · min(|P|, D))² + c²`` with ``D`` the image's probe depth (its largest
-rise within a tip window: deeper tip pixels never touch), and 0 at the apex, which is fixed. The coefficients minimise
-the Gaussian negative log-likelihood of the actual errors on validation scans (never the test
-split; tip pixels only where the probe depth lets the error be measured) and are stored with the
-names of their terms in the model's JSON sidecar as ``sigma_model``; :func:`napari_se3afm.reconstruct`
-applies them. Models calibrated before a term existed keep working: only their named terms are used.
+rise within a tip window: deeper tip pixels never touch), and 0 at the apex, which is fixed.
+
+The coefficients minimise the Gaussian negative log-likelihood of the actual errors on validation
+scans (never the test split; tip pixels only where the probe depth lets the error be measured) and
+are stored with the names of their terms in the model's JSON sidecar as ``sigma_model``;
+:func:`napari_se3afm.reconstruct` applies them. A model calibrated before a term existed keeps
+working: only its named terms are used.
 """
 
 from __future__ import annotations

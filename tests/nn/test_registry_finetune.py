@@ -77,10 +77,15 @@ def test_finetuning_lowers_the_loss_and_can_stop(exported):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     b = simulate(1, seed=5, config=SimTipConfig(image_px=32, tip_px=7))
     img, px = b.image[0].numpy(), float(b.pixel_nm[0])
-    tuned = finetune(model, img, px, steps=30, learning_rate=1e-2, prior_strength=0.1)
+    tuned = finetune(model, img, px, steps=30, learning_rate=1e-2, prior_strength=0.1, adapt="all")
     # the reconstruction misfit through the simulator falls as the copy adapts to this scan
     assert np.mean(tuned.losses[-3:]) < 0.85 * np.mean(tuned.losses[:3])
     assert tuned.losses[-1] <= min(tuned.losses[:5])
+    assert not all(torch.equal(a, b) for a, b in zip(tuned.model.surface_net.parameters(), model.surface_net.parameters()))
+    tip_only = finetune(model, img, px, steps=5, learning_rate=1e-2)  # the default adapts the tip network alone
+    assert all(torch.equal(a, b) for a, b in zip(tip_only.model.surface_net.parameters(), model.surface_net.parameters()))
+    with pytest.raises(ParameterError, match="adapts"):
+        finetune(model, img, px, steps=1, adapt="surface")
     gen = iter_finetune(model, img, px, steps=1000)
     reports = [next(gen) for _ in range(2)]
     gen.close()  # what a GUI's Cancel does: no further steps, no error
