@@ -11,7 +11,7 @@ import torch
 
 from napari_se3afm.errors import ParameterError
 from napari_se3afm.morphology import dilate
-from napari_se3afm.simtip import SURFACE_TYPES, TIP_TYPES, SimTipConfig, config_from_dict, config_to_dict, simulate
+from napari_se3afm.simtip import SURFACE_TYPES, TIP_TYPES, SimTipConfig, config_from_dict, config_to_dict, load_config, simulate
 from napari_se3afm.simtip.config import ImagingConfig, SurfaceConfig, TipConfig
 from napari_se3afm.simtip.tips import border_depth
 
@@ -219,9 +219,12 @@ def test_shipped_training_configs_are_valid():
     from napari_se3afm.nn.model import ModelConfig
     from napari_se3afm.training import load_train_config
 
-    configs = sorted((Path(__file__).resolve().parents[2] / "configs").rglob("*.json"))
-    assert len(configs) >= 6
+    root = Path(__file__).resolve().parents[2] / "configs"
+    configs = sorted(p for p in root.rglob("*.json") if p.parent.name != "simtip")
+    assert len(configs) >= 7
     for path in configs:
         cfg = load_train_config(path)
         sim = config_from_dict(cfg.simtip)
         assert ModelConfig(**cfg.model).tip_px == sim.tip_px, path.name
+    for path in sorted((root / "simtip").glob("*.json")):  # SimTip-only configs (se3afm simulate --config)
+        load_config(path)  # raises ParameterError on an unknown key or a bad range

@@ -8,7 +8,7 @@ removes them again, *Keep* leaves them.
 
 from typing import TYPE_CHECKING
 
-from magicgui.widgets import FloatSpinBox, PushButton, SpinBox, create_widget
+from magicgui.widgets import ComboBox, FloatSpinBox, PushButton, SpinBox, create_widget
 from qtpy.QtCore import QPointF, Qt
 from qtpy.QtGui import QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import QWidget
@@ -62,11 +62,14 @@ class FineTuneWidget(WorkerPanel):
         self._learning_rate = FloatSpinBox(label="learning rate", min=1e-6, max=1.0, step=1e-5, value=1e-4)
         self._prior = FloatSpinBox(label="prior strength", min=0.0, max=1e4, step=0.1, value=1.0,
                                    tooltip="pull towards the pretrained weights (0 = none)")
+        self._adapt = ComboBox(label="adapt", choices=[("tip network", "tip"), ("whole model", "all")], value="tip",
+                               tooltip="the whole model also moves the surface network (measured: a worse surface)")
         self._mc_samples = SpinBox(label="MC samples", min=2, max=256, value=16)
         self._model = model_choice()
         self._keep = PushButton(text="Keep", enabled=False)
         self._revert = PushButton(text="Revert", enabled=False)
-        self.extend([self._image, self._model, self._steps, self._learning_rate, self._prior, self._mc_samples, self._run,
+        self.extend([self._image, self._model, self._steps, self._learning_rate, self._prior, self._adapt,
+                     self._mc_samples, self._run,
                      self._progress, self._status, self._keep, self._revert])
         self.curve = LossCurve()
         self.native.layout().addWidget(self.curve)
@@ -85,7 +88,8 @@ class FineTuneWidget(WorkerPanel):
         self.curve.set_losses([])
         kwargs = {
             "method": "model", "model": self._model.value, "mc_samples": self._mc_samples.value, "finetune_steps": self._steps.value,
-            "finetune_options": {"learning_rate": self._learning_rate.value, "prior_strength": self._prior.value},
+            "finetune_options": {"learning_rate": self._learning_rate.value, "prior_strength": self._prior.value,
+                                 "adapt": self._adapt.value},
             "levelling": DEFAULT_STEPS,
         }
         pixel = tuple(float(v) for v in layer.scale[-2:])
