@@ -11,7 +11,15 @@ import torch
 
 from napari_se3afm.errors import ParameterError
 from napari_se3afm.morphology import dilate
-from napari_se3afm.simtip import SURFACE_TYPES, TIP_TYPES, SimTipConfig, config_from_dict, config_to_dict, load_config, simulate
+from napari_se3afm.simtip import (
+    SURFACE_TYPES,
+    TIP_TYPES,
+    SimTipConfig,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    simulate,
+)
 from napari_se3afm.simtip.config import ImagingConfig, SurfaceConfig, TipConfig
 from napari_se3afm.simtip.tips import border_depth
 
