@@ -13,30 +13,22 @@ import numpy as np
 import torch
 
 from napari_se3afm.metrics import calibration
-from napari_se3afm.morphology import erode
-from napari_se3afm.nn.model import dropout_samples
-from napari_se3afm.registry import load_model
+from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.simtip import SPLIT_SEEDS, simulate
-from napari_se3afm.uncertainty import SURFACE_TERMS, apply_sigma_model, fit_sigma_model, surface_features
+from napari_se3afm.uncertainty import SURFACE_TERMS, apply_sigma_model, fit_sigma_model, raw_features
 
 SUBSETS = [("mc",), ("mc", "bound_gap", "slope"), SURFACE_TERMS]
 
 
 def collect(model: str, n: int) -> list[tuple[np.ndarray, dict]]:
     """(error, features) of each validation scan, the border of K − 1 pixels left out."""
-    net = load_model(model)
     out = []
     for i in range(n):
         b = simulate([i], seed=SPLIT_SEEDS["validation"], dtype=torch.float64)
-        image, px = b.image[0].numpy(), float(b.pixel_nm[0])
-        tips, surfaces = dropout_samples(net, torch.tensor(image, dtype=torch.float32)[None], torch.tensor([px]), 8)
-        tip = np.minimum(tips[:, 0].double().mean(0).numpy(), 0.0)
-        k = tip.shape[0]
-        tip[k // 2, k // 2] = 0.0
-        surface = surfaces[:, 0].double().mean(0).numpy()
-        feats = surface_features(surfaces[:, 0].double().std(0).numpy(), image, erode(image, tip), surface)
-        m = slice(k - 1, -(k - 1))
-        out.append(((surface - b.surface[0].numpy())[m, m], {t: f[m, m] for t, f in feats.items()}))
+        r = reconstruct(b.image[0].numpy(), float(b.pixel_nm[0]), method="model", model=model, mc_samples=8,
+                        levelling=(), device="cpu", calibrated_sigma=False)
+        m = slice(r.tip.shape[0] - 1, -(r.tip.shape[0] - 1))
+        out.append(((r.surface - b.surface[0].numpy())[m, m], {t: f[m, m] for t, f in raw_features(r)[0].items()}))
     return out
 
 

@@ -11,7 +11,7 @@ import pytest
 from napari_se3afm.errors import ParameterError
 from napari_se3afm.metrics import (
     calibration,
-    observable_tip_pixels,
+    measurable_tip_difference,
     plausibility,
     probe_depth,
     ssim,
@@ -33,13 +33,13 @@ def test_tip_errors_clip_both_tips_at_the_probe_depth():
     assert tip_errors(needle, TRUTH, depth=1.0)["tip_rmse"] == pytest.approx(0.0)
 
 
-def test_observable_tip_pixels_are_those_above_the_probe_depth_in_either_tip():
+def test_measurable_tip_pixels_are_those_above_the_probe_depth_in_either_tip():
     needle = np.full((3, 3), -50.0)
     needle[1, 1] = 0
     # depth 1.5: the truth's edges (-1) are seen, its corners (-2) and all of the needle's flanks are not
-    np.testing.assert_array_equal(observable_tip_pixels(needle, TRUTH, 1.5), TRUTH > -1.5)
+    np.testing.assert_array_equal(measurable_tip_difference(needle, TRUTH, 1.5)[1], TRUTH > -1.5)
     # the bluntest estimate (all 0) is above any depth: every pixel is seen
-    assert observable_tip_pixels(np.zeros((3, 3)), TRUTH, 1.5).all()
+    assert measurable_tip_difference(np.zeros((3, 3)), TRUTH, 1.5)[1].all()
 
 
 def test_tip_errors_align_apexes_and_windows():

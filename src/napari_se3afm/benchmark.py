@@ -25,8 +25,7 @@ from .errors import ParameterError
 from .io.atomic import atomic_write
 from .metrics import (
     calibration,
-    clipped_tip_difference,
-    observable_tip_pixels,
+    measurable_tip_difference,
     plausibility,
     probe_depth,
     surface_errors,
@@ -141,9 +140,8 @@ def iter_benchmark(
                 sig = out.surface_std[k - 1 : -(k - 1), k - 1 : -(k - 1)]
                 rec.update({f"surface_{key}": v for key, v in _calibration(err, sig).items()})
             if out.tip_std is not None:
-                seen = observable_tip_pixels(out.tip, true_tip, depth)
-                diff = clipped_tip_difference(out.tip, true_tip, depth)[seen]
-                rec.update({f"tip_{key}": v for key, v in _calibration(diff, out.tip_std[seen]).items()})
+                diff, seen = measurable_tip_difference(out.tip, true_tip, depth)
+                rec.update({f"tip_{key}": v for key, v in _calibration(diff[seen], out.tip_std[seen]).items()})
             rec.update(plausibility(out.surface, out.tip, image, noise, border=k - 1))
             records.append(rec)
             yield Progress(i * len(methods) + j + 1, total, f"scan {i + 1}/{n}: {name}")

@@ -77,8 +77,10 @@ def iter_finetune(
     opt = torch.optim.Adam(trained, lr=learning_rate)
     var = img.var() + 1.0
     tolerance = noise_tolerance * estimate_noise(np.asarray(image, dtype=np.float64))
-    with torch.no_grad():
-        depth0 = float(-tuned.tip(img, px).mean()) or 1.0
+    depth0 = 1.0
+    if bluntness:
+        with torch.no_grad():
+            depth0 = float(-tuned.tip(img, px).mean()) or 1.0
     losses: list[float] = []
     for step in range(1, int(steps) + 1):
         tips, surface = tuned(img, px)

@@ -21,7 +21,7 @@ from .errors import ParameterError
 __all__ = [
     "calibration",
     "clipped_tip_difference",
-    "observable_tip_pixels",
+    "measurable_tip_difference",
     "plausibility",
     "probe_depth",
     "ssim",
@@ -97,14 +97,15 @@ def clipped_tip_difference(estimate: np.ndarray, truth: np.ndarray, depth: float
     return e - t
 
 
-def observable_tip_pixels(estimate: np.ndarray, truth: np.ndarray, depth: float) -> np.ndarray:
-    """Where :func:`clipped_tip_difference` measures something: at least one tip is above ``-depth``.
+def measurable_tip_difference(estimate: np.ndarray, truth: np.ndarray,
+                              depth: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`clipped_tip_difference` and where it measures something: at least one tip above ``-depth``.
 
     Below the probe depth both tips are clipped and their difference is 0 by construction, so these
     pixels say nothing about a predicted σ (counting them put every tip ECE near 0.5).
     """
     e, t = _clipped_tips(estimate, truth, depth)
-    return (e > -depth) | (t > -depth)
+    return e - t, (e > -depth) | (t > -depth)
 
 
 def _gaussian_valid(z: np.ndarray, sigma: float = 1.5, radius: int = 5) -> np.ndarray:

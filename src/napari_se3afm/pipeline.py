@@ -86,6 +86,7 @@ def iter_reconstruct(
     mc_samples: int = 16,
     finetune_steps: int = 0,
     finetune_options: dict | None = None,
+    calibrated_sigma: bool = True,
 ) -> ProgressGenerator[Reconstruction]:
     """Reconstruct tip and surface from one image, yielding :class:`Progress`.
 
@@ -115,6 +116,9 @@ def iter_reconstruct(
         For ``method="model"``: the model name or ``.safetensors`` path, the Monte-Carlo dropout
         samples for the σ maps, optional fine-tuning steps on this scan first, and further
         arguments of :func:`napari_se3afm.finetune.iter_finetune` (learning rate, prior strength).
+    calibrated_sigma : bool
+        For ``method="model"``: apply the model's fitted σ model (default); ``False`` returns the raw
+        Monte-Carlo spread, which is what the σ model is fitted on (:mod:`napari_se3afm.uncertainty`).
     """
     from .btr import iter_blind_tip
     from .dbtr import iter_differentiable_tip
@@ -134,7 +138,7 @@ def iter_reconstruct(
     if method == "model":
         z, applied = level(z, levelling or ())
         return (yield from _iter_model(z, px, dev, model, mc_samples, finetune_steps, volume_shape, applied,
-                                       finetune_options or {}))
+                                       finetune_options or {}, calibrated_sigma))
     k = choose_tip_size(z.shape, px, tip_px, tip_nm)
     z, applied = level(z, levelling or ())
     info: dict = {"tip_px": k, "device": str(dev), "levelling": applied}
@@ -177,7 +181,7 @@ def _sigma_model(weights: Path) -> dict | None:
 
 
 def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied,
-                finetune_options: dict) -> ProgressGenerator[Reconstruction]:
+                finetune_options: dict, calibrated_sigma: bool) -> ProgressGenerator[Reconstruction]:
     """The model branch of :func:`iter_reconstruct`: (fine-tune,) MC-dropout samples, certainty, volume."""
     import torch
 
@@ -199,7 +203,7 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     if min(z.shape) < 2 * k:
         raise ParameterError(f"the model's {k} px tip needs an image of at least {2 * k}x{2 * k} px, got {z.shape}")
     pixel = float(np.sqrt(px[0] * px[1]))  # the model works on square pixels
-    sigma_model = _sigma_model(weights)
+    sigma_model = _sigma_model(weights) if calibrated_sigma else None
     info: dict = {"tip_px": k, "device": str(dev), "levelling": applied, "model": str(weights),
                   "mc_samples": int(samples), "finetune_steps": int(finetune_steps),
                   "sigma_calibrated": sigma_model is not None}

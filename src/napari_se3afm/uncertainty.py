@@ -29,7 +29,7 @@ import numpy as np
 
 from .progress import Progress, ProgressGenerator, run_to_completion
 
-__all__ = ["apply_sigma_model", "calibrate_model", "fit_sigma_model", "iter_calibrate_model"]
+__all__ = ["apply_sigma_model", "calibrate_model", "fit_sigma_model", "iter_calibrate_model", "raw_features"]
 
 SURFACE_TERMS = ("mc", "bound_gap", "slope", "contact_gap")
 TIP_TERMS = ("mc", "depth")
@@ -79,23 +79,30 @@ def apply_sigma_model(model: dict | None, features: dict[str, np.ndarray]) -> np
     return np.sqrt(var + model["floor_nm"] ** 2)
 
 
+def raw_features(r) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Surface and tip σ features of a model reconstruction made with ``calibrated_sigma=False``."""
+    from .metrics import probe_depth
+    from .morphology import erode
+
+    return (surface_features(r.surface_std, r.image, erode(r.image, r.tip), r.surface),
+            tip_features(r.tip_std, r.tip, probe_depth(r.image, r.tip.shape[0])))
+
+
 def iter_calibrate_model(weights: str | Path, n: int = 64, samples: int = 8) -> ProgressGenerator[dict]:
-    """Fit the σ models on ``n`` validation scans and write them into the model's sidecar."""
+    """Fit the σ models on ``n`` validation scans and write them into the model's sidecar.
+
+    The sidecar is rewritten (atomically) only once the fit is done: a calibration stopped early
+    leaves the previous σ model in place.
+    """
+    from .io.atomic import atomic_write
     from .registry import find_model
 
     path = find_model(weights)
     sidecar = path.with_suffix(".json")
-    original = sidecar.read_text()
-    meta = json.loads(original)
-    meta.pop("sigma_model", None)  # collect the raw spread; the old fit comes back if this stops early
-    sidecar.write_text(json.dumps(meta, indent=1))
-    try:
-        result = yield from _collect_and_fit(path, meta, n, samples)
-    except BaseException:
-        sidecar.write_text(original)
-        raise
+    meta = json.loads(sidecar.read_text())
+    result = yield from _collect_and_fit(path, meta, n, samples)
     meta["sigma_model"] = result
-    sidecar.write_text(json.dumps(meta, indent=1))
+    atomic_write(sidecar, lambda tmp: tmp.write_text(json.dumps(meta, indent=1)), overwrite=True)
     return result
 
 
@@ -103,8 +110,7 @@ def _collect_and_fit(path: Path, meta: dict, n: int, samples: int) -> ProgressGe
     """Reconstruct ``n`` validation scans with the raw spread and fit both σ models."""
     import torch
 
-    from .metrics import clipped_tip_difference, observable_tip_pixels, probe_depth
-    from .morphology import erode
+    from .metrics import measurable_tip_difference, probe_depth
     from .pipeline import reconstruct
     from .registry import load_model
     from .simtip import SPLIT_SEEDS, config_from_dict, simulate
@@ -116,17 +122,16 @@ def _collect_and_fit(path: Path, meta: dict, n: int, samples: int) -> ProgressGe
     s_err, s_feats, t_err, t_feats = [], {t: [] for t in SURFACE_TERMS}, [], {t: [] for t in TIP_TERMS}
     for i in range(int(n)):
         b = simulate([i], seed=SPLIT_SEEDS["validation"], config=cfg, dtype=torch.float64)
-        image = b.image[0].numpy()
-        r = reconstruct(image, float(b.pixel_nm[0]), method="model", model=str(path), mc_samples=samples,
-                        levelling=(), device="cpu")
+        r = reconstruct(b.image[0].numpy(), float(b.pixel_nm[0]), method="model", model=str(path),
+                        mc_samples=samples, levelling=(), device="cpu", calibrated_sigma=False)
         truth = b.surface[0].numpy()
+        surface, tip = raw_features(r)
         s_err.append((r.surface - truth)[m:-m, m:-m].ravel())
-        for t, f in surface_features(r.surface_std, image, erode(image, r.tip), r.surface).items():
+        for t, f in surface.items():
             s_feats[t].append(f[m:-m, m:-m].ravel())
-        depth = probe_depth(truth, k)
-        seen = observable_tip_pixels(r.tip, b.tip[0].numpy(), depth)
-        t_err.append(clipped_tip_difference(r.tip, b.tip[0].numpy(), depth)[seen])
-        for t, f in tip_features(r.tip_std, r.tip, probe_depth(image, k)).items():
+        diff, seen = measurable_tip_difference(r.tip, b.tip[0].numpy(), probe_depth(truth, k))
+        t_err.append(diff[seen])
+        for t, f in tip.items():
             t_feats[t].append(f[seen])
         yield Progress(i + 1, int(n), "calibrating σ on the validation split")
     return {
