@@ -1,8 +1,10 @@
 """Add the model to the SimTip tables: score it on the test split and merge with the baseline records.
 
-    .venv/bin/python bench/bench_model.py [N] [MODEL]    # default: all scans of the split, models/se3afm-v1
+    .venv/bin/python bench/bench_model.py [N] [MODEL] [CONSISTENCY]
+                                      # default: all scans of the split, models/se3afm-v1, the pipeline's consistency
 
-MODEL is a name in models/ or a .safetensors path. Needs bench/results/simtip_test.npz and
+MODEL is a name in models/ or a .safetensors path; CONSISTENCY one of none, tip, image (the output
+folder then ends in ``-CONSISTENCY``). Needs bench/results/simtip_test.npz and
 bench/results/simtip/records.json from bench_simtip.py. Writes bench/results/model-NAME/
 records.json and tables.md (the model alone) and tables_with_baselines.md (baselines and model on
 the same scans).
@@ -21,12 +23,14 @@ from napari_se3afm.simtip.storage import read_split
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def main(limit: int | None, model: str) -> None:
+def main(limit: int | None, model: str, consistency: str | None) -> None:
     torch.set_num_threads(1)
     os.environ["SE3AFM_BENCH_MODEL"] = model
+    if consistency:
+        os.environ["SE3AFM_BENCH_CONSISTENCY"] = consistency
     split = read_split(RESULTS / "simtip_test.npz")
     ours = benchmark(split, ["model"], limit=limit)
-    out = RESULTS / f"model-{Path(model).stem}"
+    out = RESULTS / (f"model-{Path(model).stem}" + (f"-{consistency}" if consistency else ""))
     write_results(ours, out, overwrite=True, title=f"SimTip test split: {model}")
     base = json.loads((RESULTS / "simtip" / "records.json").read_text())
     scans = {r["scan"] for r in ours.records}
@@ -38,4 +42,5 @@ def main(limit: int | None, model: str) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else None, sys.argv[2] if len(sys.argv) > 2 else "se3afm-v1")
+    args = sys.argv[1:]
+    main(int(args[0]) if args else None, args[1] if len(args) > 1 else "se3afm-v1", args[2] if len(args) > 2 else None)

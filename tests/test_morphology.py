@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from synthetic import random_asymmetric_tip
-from napari_se3afm.morphology import certainty_map, closing, dilate, erode, opening
+from napari_se3afm.morphology import certainty_map, closing, contacts, dilate, erode, opening
 
 
 def clamp(i: int, n: int) -> int:
@@ -181,3 +181,20 @@ def test_cuda_matches_cpu(rng):
     p = torch.tensor(random_asymmetric_tip(9, rng))
     for op in (dilate, erode):
         assert torch.equal(op(s.cuda(), p.cuda()).cpu(), op(s, p))
+
+
+def test_contacts_name_the_surface_pixel_and_tip_height_that_set_each_image_pixel():
+    rng = np.random.default_rng(11)
+    s = rng.normal(size=(19, 23))
+    p = random_asymmetric_tip(5, rng)
+    imaged, rows, cols, tip_at = contacts(s, p)
+    np.testing.assert_allclose(imaged, brute_dilate(s, p), atol=1e-12)
+    np.testing.assert_allclose(s[rows, cols] + tip_at, imaged, atol=1e-12)
+    # one spike on a deep floor: every pixel in its reach is set by the spike, through P(x - spike)
+    spike = np.full((15, 15), -100.0)
+    spike[6, 8] = 0.0
+    imaged, rows, cols, tip_at = contacts(spike, p)
+    for i in range(4, 9):
+        for j in range(6, 11):
+            assert (rows[i, j], cols[i, j]) == (6, 8)
+            assert tip_at[i, j] == p[i - 6 + 2, j - 8 + 2]  # an asymmetric tip is not mirrored

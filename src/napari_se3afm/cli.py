@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .consistency import CONSISTENCY, DEFAULT_CONSISTENCY
 from .errors import Se3afmError
 from .progress import Progress
 
@@ -142,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--model", default="se3afm-v1", help="model name or .safetensors file for --method model")
     rec.add_argument("--mc-samples", type=int, default=16, help="Monte-Carlo dropout samples for --method model (default 16)")
     rec.add_argument("--finetune-steps", type=int, default=0, help="fine-tune the model on each scan first (default 0)")
+    rec.add_argument("--consistency", choices=CONSISTENCY, default=DEFAULT_CONSISTENCY,
+                     help="hold the model's output to its image: 'tip' clips the tip to the blind (BTR) bound, "
+                          "'image' also raises the surface until it reproduces the image within the noise, "
+                          f"'none' keeps the network's output (default {DEFAULT_CONSISTENCY})")
     rec.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
     rec.add_argument("--overwrite", action="store_true", help="replace existing result files")
     rec.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -444,6 +449,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
                     threshold_nm=args.threshold_nm, steps=args.steps, device=args.device,
                     levelling=() if args.no_level else args.level, model=args.model,
                     mc_samples=args.mc_samples, finetune_steps=args.finetune_steps,
+                    consistency=args.consistency,
                 ),
                 bar,
             )

@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_CHUNK_ELEMENTS",
     "certainty_map",
     "closing",
+    "contacts",
     "dilate",
     "erode",
     "opening",
@@ -218,6 +219,29 @@ def erode(image: Any, tip: Any, *, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS)
     return _finish(out, was_numpy, single)
 
 
+@torch.no_grad()
+def contacts(surface: np.ndarray, tip: np.ndarray, *,
+             chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Image a surface and say where the tip touched it: ``(I, rows, cols, P(v))`` for each image pixel.
+
+    ``I = dilate(surface, tip)``; ``(rows[x], cols[x])`` is the surface pixel ``x - v`` that sets
+    ``I(x)`` (the first winning offset in row-major order on ties; clipped to the image, which is
+    where the replicated border pixels come from) and ``P(v)`` the tip height there, so that
+    ``I(x) = surface[rows[x], cols[x]] + P(v)``. Numpy, 2-D only.
+    """
+    s, p, _, single = _prepare(np.asarray(surface, dtype=np.float64), np.asarray(tip, dtype=np.float64), "surface")
+    if not single or p.shape[0] != 1:
+        raise ParameterError("contacts takes one (H, W) surface and one (K, K) tip")
+    k = p.shape[-1]
+    c = k // 2
+    out, arg = _maxplus_forward(_pad(s, c), torch.flip(p, dims=(-2, -1)), True, chunk_elements)
+    a, b = np.divmod(arg[0].numpy(), k)  # flipped offset (a, b) is v = (c - a, c - b)
+    h, w = out.shape[-2:]
+    rows = np.clip(np.arange(h)[:, None] + a - c, 0, h - 1)
+    cols = np.clip(np.arange(w)[None, :] + b - c, 0, w - 1)
+    return out[0].numpy(), rows, cols, p[0].numpy()[k - 1 - a, k - 1 - b]
+
+
 def opening(image: Any, tip: Any, *, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Any:
     """Return ``dilate(erode(I, P), P)``: the part of the image the tip can explain (``<= I``)."""
     return dilate(erode(image, tip, chunk_elements=chunk_elements), tip, chunk_elements=chunk_elements)
@@ -272,27 +296,29 @@ def certainty_map(
     k = p.shape[-1]
     c = k // 2
     rp = _pad(r, c)
-    count = torch.zeros((batch, h, w), dtype=torch.int32, device=i.device)
-    which = torch.zeros((batch, h, w), dtype=torch.long, device=i.device)
     pf_terms = _tip_terms(torch.flip(p, dims=(-2, -1)))
     rows = _rows_per_chunk(batch, w, chunk_elements)
-    for r0 in range(0, h, rows):
-        r1 = min(h, r0 + rows)
-        level = i[:, r0:r1] - tol
-        for idx, term in enumerate(pf_terms):
-            a, b = divmod(idx, k)
-            hit = (rp[:, r0 + a : r1 + a, b : b + w] + term) >= level
-            count[:, r0:r1] += hit
-            which[:, r0:r1] += hit * idx
     certain = torch.zeros((batch, h, w), dtype=torch.bool, device=i.device)
     margin = 2 * c
     trusted = torch.zeros((h, w), dtype=torch.bool, device=i.device)
     trusted[margin : h - margin, margin : w - margin] = True
-    b_idx, y_idx, x_idx = torch.nonzero((count == 1) & trusted, as_tuple=True)
-    flat = which[b_idx, y_idx, x_idx]
-    # flipped index a' = 2c - a  ->  touched pixel u = x - v = x + a' - c
-    uy = y_idx + torch.div(flat, k, rounding_mode="floor") - c
-    ux = x_idx + flat % k - c
-    inside = (uy >= 0) & (uy < h) & (ux >= 0) & (ux < w)
-    certain[b_idx[inside], uy[inside], ux[inside]] = True
+    # one band of rows at a time, contacts counted and marked in the band: memory stays bounded
+    # however many pixels are certain (a sharp tip makes most of a large scan certain)
+    for r0 in range(0, h, rows):
+        r1 = min(h, r0 + rows)
+        level = i[:, r0:r1] - tol
+        count = torch.zeros((batch, r1 - r0, w), dtype=torch.int32, device=i.device)
+        which = torch.zeros((batch, r1 - r0, w), dtype=torch.long, device=i.device)
+        for idx, term in enumerate(pf_terms):
+            a, b = divmod(idx, k)
+            hit = (rp[:, r0 + a : r1 + a, b : b + w] + term) >= level
+            count += hit
+            which += hit * idx
+        b_idx, y_idx, x_idx = torch.nonzero((count == 1) & trusted[r0:r1], as_tuple=True)
+        flat = which[b_idx, y_idx, x_idx]
+        # flipped index a' = 2c - a  ->  touched pixel u = x - v = x + a' - c
+        uy = y_idx + r0 + torch.div(flat, k, rounding_mode="floor") - c
+        ux = x_idx + flat % k - c
+        inside = (uy >= 0) & (uy < h) & (ux >= 0) & (ux < w)
+        certain[b_idx[inside], uy[inside], ux[inside]] = True
     return _finish(certain, was_numpy, single)

@@ -9,8 +9,9 @@ Methods
               optionally fine-tuned on the scan first
 
 For the classical methods the surface is the erosion of the image by the estimated tip (its
-tightest upper bound); the model lowers that bound where the tip never touched. The certainty map
-marks where the erosion bound is exact.
+tightest upper bound); the model lowers that bound where the tip never touched, and its output is
+then held to the image (:mod:`napari_se3afm.consistency`). The certainty map marks where the
+erosion bound is exact.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .consistency import CONSISTENCY, DEFAULT_CONSISTENCY
 from .errors import ParameterError
 from .levelling import DEFAULT_STEPS, level
 from .progress import Progress, ProgressGenerator, run_to_completion
@@ -87,6 +89,7 @@ def iter_reconstruct(
     finetune_steps: int = 0,
     finetune_options: dict | None = None,
     calibrated_sigma: bool = True,
+    consistency: str = DEFAULT_CONSISTENCY,
 ) -> ProgressGenerator[Reconstruction]:
     """Reconstruct tip and surface from one image, yielding :class:`Progress`.
 
@@ -119,6 +122,11 @@ def iter_reconstruct(
     calibrated_sigma : bool
         For ``method="model"``: apply the model's fitted σ model (default); ``False`` returns the raw
         Monte-Carlo spread, which is what the σ model is fitted on (:mod:`napari_se3afm.uncertainty`).
+    consistency : {"none", "tip", "image"}
+        For ``method="model"``: clip the network's tips to the blind (BTR) upper bound (``"tip"``), and
+        also raise the surface until, dilated by the tip, it reproduces the image within the image's
+        noise wherever the tip can (``"image"``, the default); ``"none"`` keeps the network's output as it is
+        (:mod:`napari_se3afm.consistency`). The classical methods are consistent by construction.
     """
     from .btr import iter_blind_tip
     from .dbtr import iter_differentiable_tip
@@ -128,6 +136,8 @@ def iter_reconstruct(
 
     if method not in METHODS:
         raise ParameterError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    if consistency not in CONSISTENCY:
+        raise ParameterError(f"unknown consistency {consistency!r}: choose one of {', '.join(CONSISTENCY)}")
     z = np.asarray(image, dtype=np.float64)
     if z.ndim != 2:
         raise ParameterError(f"image must be 2-D, got shape {z.shape}")
@@ -138,7 +148,7 @@ def iter_reconstruct(
     if method == "model":
         z, applied = level(z, levelling or ())
         return (yield from _iter_model(z, px, dev, model, mc_samples, finetune_steps, volume_shape, applied,
-                                       finetune_options or {}, calibrated_sigma))
+                                       finetune_options or {}, calibrated_sigma, consistency))
     k = choose_tip_size(z.shape, px, tip_px, tip_nm)
     z, applied = level(z, levelling or ())
     info: dict = {"tip_px": k, "device": str(dev), "levelling": applied}
@@ -181,14 +191,16 @@ def _sigma_model(weights: Path) -> dict | None:
 
 
 def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied,
-                finetune_options: dict, calibrated_sigma: bool) -> ProgressGenerator[Reconstruction]:
-    """The model branch of :func:`iter_reconstruct`: (fine-tune,) MC-dropout samples, certainty, volume."""
+                finetune_options: dict, calibrated_sigma: bool, consistency: str) -> ProgressGenerator[Reconstruction]:
+    """The model branch of :func:`iter_reconstruct`: (fine-tune,) MC-dropout samples, consistency, certainty, volume."""
     import torch
 
+    from . import consistency as physics
     from .finetune import iter_finetune
     from .metrics import probe_depth
     from .morphology import certainty_map, erode
     from .nn.model import dropout_samples
+    from .noise import estimate_noise
     from .registry import find_model, load_model
     from .tip.geometry import tip_to_volume
     from .uncertainty import apply_sigma_model, surface_features, tip_features
@@ -206,17 +218,20 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     sigma_model = _sigma_model(weights) if calibrated_sigma else None
     info: dict = {"tip_px": k, "device": str(dev), "levelling": applied, "model": str(weights),
                   "mc_samples": int(samples), "finetune_steps": int(finetune_steps),
-                  "sigma_calibrated": sigma_model is not None}
+                  "sigma_calibrated": sigma_model is not None, "consistency": consistency}
     if finetune_steps:
         tuned = yield from iter_finetune(net, z, pixel, steps=int(finetune_steps), **finetune_options)
         net = tuned.model
         info["finetune_losses"] = tuned.losses
     img = torch.tensor(z, dtype=torch.float32, device=dev)[None]
     p = torch.tensor([pixel], dtype=torch.float32, device=dev)
+    tip_bound = None
+    if consistency != "none":
+        tip_bound = torch.tensor((yield from physics.iter_tip_bound(z, k)), dtype=torch.float32, device=dev)
     tips, surfaces = [], []
     for start in range(0, int(samples), MC_CHUNK):  # chunks bound the memory of large scans
         n = min(MC_CHUNK, int(samples) - start)
-        t, s = dropout_samples(net, img, p, n, seed=start)
+        t, s = dropout_samples(net, img, p, n, seed=start, tip_bound=tip_bound)
         tips.append(t[:, 0].double().cpu())
         surfaces.append(s[:, 0].double().cpu())
         yield Progress(start + n, int(samples), "Monte-Carlo dropout samples")
@@ -225,6 +240,10 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     tip[k // 2, k // 2] = 0.0
     surface = surface_samples.mean(0).numpy()
     bound = erode(z, tip)
+    if consistency == "image":
+        yield Progress(int(samples), int(samples), "raising the surface to reproduce the image")
+        tolerance = physics.FIT_NOISE_FACTOR * estimate_noise(z)
+        surface, info["raised_pixels"] = physics.raise_to_image(z, tip, surface, tolerance, bound=bound)
     certainty = certainty_map(z, tip, bound)
     surface_std = apply_sigma_model(sigma_model and sigma_model["surface"],
                                     surface_features(surface_samples.std(0).numpy(), z, bound, surface))

@@ -107,9 +107,13 @@ def iter_calibrate_model(weights: str | Path, n: int = 64, samples: int = 8) -> 
 
 
 def _collect_and_fit(path: Path, meta: dict, n: int, samples: int) -> ProgressGenerator[dict]:
-    """Reconstruct ``n`` validation scans with the raw spread and fit both σ models."""
+    """Reconstruct ``n`` validation scans with the raw spread and fit both σ models.
+
+    The scans are reconstructed as users get them (the default consistency), so σ is fitted to the
+    errors of that output."""
     import torch
 
+    from .consistency import DEFAULT_CONSISTENCY
     from .metrics import measurable_tip_difference, probe_depth
     from .pipeline import reconstruct
     from .registry import load_model
@@ -139,7 +143,7 @@ def _collect_and_fit(path: Path, meta: dict, n: int, samples: int) -> ProgressGe
                     **fit_sigma_model(np.concatenate(s_err), [np.concatenate(s_feats[t]) for t in SURFACE_TERMS])},
         "tip": {"terms": list(TIP_TERMS),
                 **fit_sigma_model(np.concatenate(t_err), [np.concatenate(t_feats[t]) for t in TIP_TERMS])},
-        "validation_scans": int(n), "mc_samples": int(samples),
+        "validation_scans": int(n), "mc_samples": int(samples), "consistency": DEFAULT_CONSISTENCY,
     }
 
 

@@ -141,13 +141,20 @@ def test_reconstruct_with_the_model_adds_uncertainty(tiny_model_dir, make_napari
     viewer.open_sample(PLUGIN, "spikes")
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Reconstruct")
     assert widget._method.value == "model" and widget._mc_samples.enabled  # the default once weights exist
+    assert widget._consistency.enabled and widget._consistency.value == "image"
     widget._image.value = viewer.layers["spikes sample scan"]
     widget._mc_samples.value = 3
+    widget._consistency.value = "tip"
     widget._run.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
     assert errors == []
     sigma = viewer.layers["spikes sample scan uncertainty σ"]
     assert sigma.data.shape == (128, 128) and sigma.data.mean() > 0 and sigma.colormap.name == "magma"
+    assert viewer.layers["spikes sample scan surface"].metadata["info"]["consistency"] == "tip"
+    widget._method.value = "btr"
+    assert not widget._consistency.enabled  # the classical methods are consistent by construction
+    widget.restore_defaults()
+    assert widget._consistency.value == "image" and widget._mc_samples.value == 16
 
 
 def test_finetune_widget_shows_the_loss_and_can_revert(tiny_model_dir, make_napari_viewer, qtbot, monkeypatch, errors):

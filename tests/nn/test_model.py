@@ -140,3 +140,8 @@ def test_ablation_switches():
     assert any(p.grad is not None and p.grad.any() for p in model.surface_net.parameters())
     with pytest.raises(Exception, match="tip_head"):
         SE3AFM(ModelConfig(tip_head="mlp"))
+    bound = torch.full((15, 15), -0.5, dtype=img.dtype)
+    bound[7, 7] = 0.0
+    free, _ = model(img, torch.tensor([1.0]))
+    held, _ = model(img, torch.tensor([1.0]), tip_bound=bound)
+    assert (free > bound).any() and torch.equal(held, torch.minimum(free, bound))

@@ -103,3 +103,25 @@ def test_init_from_starts_at_the_given_weights(tmp_path):
     other = {**TINY, "model": {**TINY["model"], "unet_base": 4}}
     with pytest.raises(ParameterError, match="another architecture"):
         train(TrainConfig(**other, steps=1, init_from=str(source)), tmp_path / "fourth")
+
+
+def test_training_on_tips_held_to_the_blind_bound(tmp_path, monkeypatch):
+    import napari_se3afm.training as training
+    from napari_se3afm.consistency import tip_bound
+
+    seen = []
+    real = training._tip_bounds
+
+    def spy(images, tip_px):
+        bounds = real(images, tip_px)
+        seen.append((images.detach().clone(), bounds))
+        return bounds
+
+    monkeypatch.setattr(training, "_tip_bounds", spy)
+    train(TrainConfig(**TINY, steps=2, tip_bound=True), tmp_path / "run")
+    assert len(seen) == 3  # the validation scans once, then each training batch
+    images, bounds = seen[-1]
+    assert bounds.shape == (2, 7, 7)
+    assert torch.allclose(bounds[1].double(), torch.from_numpy(tip_bound(images[1].double().numpy(), 7)), atol=1e-6)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2] and "val_surface_rmse" in log[1]

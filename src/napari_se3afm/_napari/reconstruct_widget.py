@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, Label, PushButton, SpinBox, create_widget
 
+from ..consistency import DEFAULT_CONSISTENCY
 from .workers import WorkerPanel, model_choice
 
 if TYPE_CHECKING:
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 
 METHOD_CHOICES = [("pretrained SE(3) model", "model"), ("classical BTR", "btr"),
                   ("classical BTR, all points", "btr-full"), ("differentiable BTR", "dbtr")]
+CONSISTENCY_CHOICES = [("reproduce the image (tip bound, surface raised)", "image"),
+                       ("tip within the blind bound", "tip"), ("network output as it is", "none")]
 DEFAULTS = {"tip_nm": 0.0, "mc_samples": 16, "device": "auto", "level": True, "steps": 200}
 
 
@@ -65,11 +68,15 @@ class ReconstructWidget(WorkerPanel):
         self._mc_samples = SpinBox(label="MC samples", min=2, max=256, value=DEFAULTS["mc_samples"],
                                    tooltip="Monte-Carlo dropout samples of the pretrained model (σ maps)")
         self._model = model_choice()
+        self._consistency = ComboBox(label="consistency", choices=CONSISTENCY_CHOICES, value=DEFAULT_CONSISTENCY,
+                                     tooltip="how the model's tip and surface are held to the scan "
+                                             "(docs/model.md, 'Consistency with the image')")
         self._device = ComboBox(label="device", choices=["auto", "cpu", "cuda"], value=DEFAULTS["device"])
         self._device_used = Label(label="running on", value="-")
         self._level = CheckBox(text="level the scan first (robust plane)", value=DEFAULTS["level"])
         self._restore = PushButton(text="Restore defaults")
-        self.extend([self._image, self._method, self._model, self._tip_nm, self._steps, self._mc_samples, self._device,
+        self.extend([self._image, self._method, self._model, self._tip_nm, self._steps, self._mc_samples,
+                     self._consistency, self._device,
                      self._device_used, self._level, self._run, self._restore, self._progress, self._status])
         self._restore.changed.connect(self.restore_defaults)
         self._method.changed.connect(self._sync_enabled)
@@ -80,12 +87,14 @@ class ReconstructWidget(WorkerPanel):
         self._method.value = default_method()
         self._tip_nm.value = DEFAULTS["tip_nm"]
         self._steps.value = DEFAULTS["steps"]
+        self._mc_samples.value = DEFAULTS["mc_samples"]
+        self._consistency.value = DEFAULT_CONSISTENCY
         self._device.value = DEFAULTS["device"]
         self._level.value = DEFAULTS["level"]
 
     def _sync_enabled(self, *_) -> None:
         self._steps.enabled = self._method.value == "dbtr"
-        self._mc_samples.enabled = self._model.enabled = self._method.value == "model"
+        self._mc_samples.enabled = self._model.enabled = self._consistency.enabled = self._method.value == "model"
         self._tip_nm.enabled = self._method.value != "model"  # the model has its own tip window
 
     def check_layer(self, layer) -> str | None:
@@ -109,6 +118,7 @@ class ReconstructWidget(WorkerPanel):
             "method": self._method.value, "steps": self._steps.value, "device": str(device),
             "tip_nm": (self._tip_nm.value or None) if self._method.value != "model" else None,
             "mc_samples": self._mc_samples.value, "model": self._model.value,
+            "consistency": self._consistency.value,
             "levelling": DEFAULT_STEPS if self._level.value else (),
         }
         pixel = tuple(float(v) for v in layer.scale[-2:])

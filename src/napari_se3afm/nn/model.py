@@ -107,9 +107,16 @@ class SE3AFM(nn.Module):
                 out[:, r0:r1, c0:c1] = tile[:, r0 - a0 : r1 - a0, c0 - b0 : c1 - b0]
         return out
 
-    def forward(self, images: torch.Tensor, pixel_nm: torch.Tensor, *, joint: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """Tips and surfaces; ``joint=False`` stops surface gradients at the tip (the ablation)."""
+    def forward(self, images: torch.Tensor, pixel_nm: torch.Tensor, *, joint: bool = True,
+                tip_bound: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tips and surfaces; ``joint=False`` stops surface gradients at the tip (the ablation).
+
+        ``tip_bound`` ((K, K) or (B, K, K)), when given, clips the tips from above before the surface
+        network sees them (the blind upper bound of :mod:`napari_se3afm.consistency`).
+        """
         tips = self.tip(images, pixel_nm)
+        if tip_bound is not None:
+            tips = torch.minimum(tips, tip_bound.to(tips))
         return tips, self.surface(images, tips if joint else tips.detach())
 
 
@@ -126,18 +133,19 @@ def enable_mc_dropout(model: nn.Module) -> nn.Module:
 
 @torch.no_grad()
 def dropout_samples(model: SE3AFM, images: torch.Tensor, pixel_nm: torch.Tensor, samples: int,
-                    seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+                    seed: int = 0, tip_bound: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``samples`` dropout passes in one batch: tips (M, B, K, K) and surfaces (M, B, H, W).
 
-    Seeded, so the same input always gives the same samples; the caller's RNG state is untouched.
-    The model is left in eval mode.
+    ``tip_bound`` (K, K), when given, clips every sampled tip from above before the surface network
+    sees it (the blind upper bound of :mod:`napari_se3afm.consistency`). Seeded, so the same input
+    always gives the same samples; the caller's RNG state is untouched. The model is left in eval mode.
     """
     enable_mc_dropout(model)
     b = images.shape[0]
     devices = [images.device] if images.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        tips, surfaces = model(images.repeat(samples, 1, 1), pixel_nm.repeat(samples))
+        tips, surfaces = model(images.repeat(samples, 1, 1), pixel_nm.repeat(samples), tip_bound=tip_bound)
     model.eval()
     return tips.view(samples, b, *tips.shape[1:]), surfaces.view(samples, b, *surfaces.shape[1:])
 
