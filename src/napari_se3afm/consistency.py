@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .progress import ProgressGenerator
+from .progress import ProgressGenerator, run_to_completion
 
 # torch-backed modules are imported inside the functions: importing the pipeline stays light
 
@@ -60,21 +60,15 @@ def iter_tip_bound(image: np.ndarray, tip_px: int) -> ProgressGenerator[np.ndarr
 
 def tip_bound(image: np.ndarray, tip_px: int) -> np.ndarray:
     """:func:`iter_tip_bound` run to completion."""
-    from .progress import run_to_completion
-
     return run_to_completion(iter_tip_bound(image, tip_px))
 
 
-def _band_contacts(field: np.ndarray, tip: np.ndarray, r0: int, r1: int):
-    """:func:`~napari_se3afm.morphology.contacts` for image rows ``r0:r1`` only, from those rows and
-    ``K // 2`` rows of context on each side: the same answer as for the whole field, in bounded memory."""
-    from .morphology import contacts
-
+def _band(field: np.ndarray, tip: np.ndarray, r0: int, r1: int) -> tuple[np.ndarray, slice, int]:
+    """Rows ``r0:r1`` of ``field`` with ``K // 2`` rows of context on each side, the slice of the band's
+    own rows in it, and its first row: a morphology result on it, trimmed, equals the whole field's."""
     c = tip.shape[0] // 2
     a, b = max(0, r0 - c), min(field.shape[0], r1 + c)
-    imaged, rows, cols, tip_at = contacts(field[a:b], tip)
-    keep = slice(r0 - a, r1 - a)
-    return imaged[keep], rows[keep] + a, cols[keep], tip_at[keep]
+    return field[a:b], slice(r0 - a, r1 - a), a
 
 
 def _lift(surface: np.ndarray, field: np.ndarray, image: np.ndarray, bound: np.ndarray, tip: np.ndarray,
@@ -82,15 +76,19 @@ def _lift(surface: np.ndarray, field: np.ndarray, image: np.ndarray, bound: np.n
     """Lift ``surface`` (in place) where the tip touches ``field`` so that every image pixel whose
     residual exceeds ``tolerance`` reaches ``I − tolerance``, never above the erosion bound (where
     contacts coincide the highest demand wins). Works in bands of rows; returns the pixels that asked."""
+    from .morphology import contacts, dilate
+
     asked = 0
     for r0 in range(0, image.shape[0], BAND_ROWS):
         r1 = min(image.shape[0], r0 + BAND_ROWS)
-        imaged, rows, cols, tip_at = _band_contacts(field, tip, r0, r1)
+        band, keep, first = _band(field, tip, r0, r1)
+        imaged, rows, cols, tip_at = (x[keep] for x in contacts(band, tip))
         if field is not surface:  # contacts on the bound; the residual is the surface's
-            imaged = _band_contacts(surface, tip, r0, r1)[0]
+            band, keep, _ = _band(surface, tip, r0, r1)
+            imaged = dilate(band, tip)[keep]
         need = image[r0:r1] - imaged > tolerance
         if need.any():
-            r, c = rows[need], cols[need]
+            r, c = rows[need] + first, cols[need]
             np.maximum.at(surface, (r, c), np.minimum(bound[r, c], image[r0:r1][need] - tolerance - tip_at[need]))
             asked += int(need.sum())
     return asked
