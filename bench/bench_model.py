@@ -36,7 +36,7 @@ def main(limit: int | None, model: str, consistency: str | None) -> None:
     scans = {r["scan"] for r in ours.records}
     records = [r for r in base["records"] if r["scan"] in scans] + ours.records
     merged = BenchmarkResult(records=records, methods=[*base["methods"], "model"], n_scans=len(scans),
-                             environment=ours.environment)
+                             environment=ours.environment, pooled=ours.pooled)
     (out / "tables_with_baselines.md").write_text(tables_markdown(merged, "SimTip test split (seed 2000002)"))
     print(f"wrote {out / 'tables_with_baselines.md'}")
 

@@ -3,47 +3,69 @@
     .venv/bin/python bench/bench_sigma_terms.py [MODEL] [N_FIT] [N_TEST]   # default se3afm-v1, 64, 48
 
 Reconstructs validation scans 0..N_FIT+N_TEST-1 with the raw Monte-Carlo spread (8 samples), fits
-each subset on the first N_FIT (as export does) and reports the per-scan ECE and rank correlation
-averaged over the other N_TEST (as the benchmark does); one CPU thread; prints markdown.
+each subset on the first N_FIT (as export does: shape within the scan, then the scan scale) and
+reports, over the other N_TEST, the per-scan ECE and rank correlation averaged over scans, the same
+pooled over all their pixels (as the benchmark does) and the spread over scans of the log of each
+scan's remaining scale error; one CPU thread; prints markdown.
 """
 
 import sys
+from statistics import NormalDist
 
 import numpy as np
 import torch
 
+from napari_se3afm.benchmark import pooled_calibration
 from napari_se3afm.metrics import calibration
 from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.simtip import SPLIT_SEEDS, simulate
 from napari_se3afm.uncertainty import SURFACE_TERMS, apply_sigma_model, fit_sigma_model, raw_features
 
+NORMAL_MEDIAN = NormalDist().inv_cdf(0.75)  # the median of |x| for a standard normal x
 SUBSETS = [("mc",), ("mc", "bound_gap", "slope"), SURFACE_TERMS]
 
 
-def collect(model: str, n: int) -> list[tuple[np.ndarray, dict]]:
-    """(error, features) of each validation scan, the border of K − 1 pixels left out."""
+def collect(model: str, n: int) -> list[tuple[np.ndarray, dict, dict]]:
+    """(error, features, scan statistics) of each validation scan, the border of K − 1 pixels left out."""
     out = []
     for i in range(n):
         b = simulate([i], seed=SPLIT_SEEDS["validation"], dtype=torch.float64)
         r = reconstruct(b.image[0].numpy(), float(b.pixel_nm[0]), method="model", model=model, mc_samples=8,
                         levelling=(), device="cpu", calibrated_sigma=False)
         m = slice(r.tip.shape[0] - 1, -(r.tip.shape[0] - 1))
-        out.append(((r.surface - b.surface[0].numpy())[m, m], {t: f[m, m] for t, f in raw_features(r)[0].items()}))
+        surface, _, stats = raw_features(r)
+        out.append(((r.surface - b.surface[0].numpy())[m, m], {t: f[m, m] for t, f in surface.items()}, stats))
     return out
 
 
 def main(model: str, n_fit: int, n_test: int) -> None:
     torch.set_num_threads(1)
     scans = collect(model, n_fit + n_test)
-    print("| surface σ terms (+ floor) | ECE | ρ(σ, abs err) |")
-    print("|---|---|---|")
+    print("| surface σ terms (+ floor, × scan scale) | ECE per scan | ρ per scan | ECE pooled | ρ pooled "
+          "| spread of log scale error |")
+    print("|---|---|---|---|---|---|")
     for terms in SUBSETS:
-        fit = fit_sigma_model(np.concatenate([e.ravel() for e, _ in scans[:n_fit]]),
-                              [np.concatenate([f[t].ravel() for _, f in scans[:n_fit]]) for t in terms])
+        fit = fit_sigma_model([e.ravel() for e, _, _ in scans[:n_fit]],
+                              [np.stack([f[t].ravel() for t in terms]) for _, f, _ in scans[:n_fit]],
+                              [s for _, _, s in scans[:n_fit]])
         fitted = {"terms": list(terms), **fit}
-        scores = [calibration(e, apply_sigma_model(fitted, f)) for e, f in scans[n_fit:]]
-        print(f"| {', '.join(terms)} | {np.mean([s['ece'] for s in scores]):.3f} | "
-              f"{np.mean([s['spearman'] for s in scores]):.2f} |")
+        if terms == SURFACE_TERMS:  # the same shape with one scale for every scan: what the scan scale adds
+            one = {**fitted, "scale": {**fit["scale"], "coef": [0.0] * len(fit["scale"]["coef"])}}
+            report(f"{', '.join(terms)}, one scale for all scans", scans[n_fit:], one)
+        report(", ".join(terms), scans[n_fit:], fitted)
+    report(f"{', '.join(terms)}, each scan's scale chosen with hindsight", scans[n_fit:], fitted, hindsight=True)
+
+
+def report(label: str, scans: list[tuple[np.ndarray, dict, dict]], fitted: dict, hindsight: bool = False) -> None:
+    pairs = [(e, apply_sigma_model(fitted, f, s)) for e, f, s in scans]
+    if hindsight:  # the best scale of each scan, from its own errors: what a perfect scale prediction would give
+        pairs = [(e, sig * np.median(np.abs(e) / sig) / NORMAL_MEDIAN) for e, sig in pairs]
+    scores = [calibration(e, sig) for e, sig in pairs]
+    pooled = pooled_calibration(pairs)
+    # how far off each scan's level is: log of the scale that would make its median |error| / σ normal
+    level = np.std([np.log(np.median(np.abs(e) / sig) / NORMAL_MEDIAN) for e, sig in pairs])
+    print(f"| {label} | {np.mean([s['ece'] for s in scores]):.3f} | {np.mean([s['spearman'] for s in scores]):.2f} | "
+          f"{pooled['ece']:.3f} | {pooled['spearman']:.2f} | {level:.2f} |")
 
 
 if __name__ == "__main__":

@@ -100,6 +100,24 @@ def test_calibration_of_exact_and_overconfident_sigma():
     assert calibration(err, sigma / 2)["ece"] == pytest.approx(expected, abs=0.005)
 
 
+def test_pooled_calibration_is_over_all_pixels_of_all_scans():
+    from napari_se3afm.benchmark import pooled_calibration
+
+    rng = np.random.default_rng(2)
+    # two scans whose error levels differ tenfold, each σ right: calibrated per scan and pooled
+    pool = [(rng.normal(size=50_000) * s, np.full(50_000, s)) for s in (0.3, 3.0)]
+    assert pooled_calibration(pool)["ece"] < 0.005
+    # one scan's σ 2× too wide, the other's 2× too narrow: each badly calibrated, and pooled the
+    # errors are a mixture whose coverage at z σ is Φ-averaged over both: (2Φ(2z) − 1 + 2Φ(z/2) − 1) / 2
+    mixed = [(pool[0][0], 2 * pool[0][1]), (pool[1][0], pool[1][1] / 2)]
+    n = NormalDist()
+    levels = np.arange(0.05, 1.0, 0.05)
+    z = [n.inv_cdf(0.5 + p / 2) for p in levels]
+    expected = np.mean([abs((2 * n.cdf(2 * q) - 1 + 2 * n.cdf(q / 2) - 1) / 2 - p) for q, p in zip(z, levels)])
+    assert pooled_calibration(mixed)["ece"] == pytest.approx(expected, abs=0.005)
+    assert calibration(*mixed[0])["ece"] > 0.2 and pooled_calibration([]) == {}
+
+
 def test_rank_correlation_of_sigma_and_error():
     err = np.array([0.1, -0.5, 2.0, 1.0])
     assert calibration(err, np.abs(err))["spearman"] == pytest.approx(1.0)

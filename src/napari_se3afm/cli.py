@@ -234,8 +234,18 @@ def _add_simtip_commands(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--name", default="se3afm-v1", help="model name (default se3afm-v1)")
     ex.add_argument("--card", type=Path, help="markdown model card to copy beside the weights")
     ex.add_argument("--overwrite", action="store_true", help="replace an existing model of that name")
-    ex.add_argument("--calibrate", type=int, default=64, metavar="N",
-                    help="fit the σ model on N validation scans (default 64; 0 = leave σ raw)")
+    ex.add_argument("--calibrate", type=int, default=256, metavar="N",
+                    help="fit the σ model on N validation scans (default 256; 0 = leave σ raw)")
+
+    cal = sub.add_parser(
+        "calibrate-model",
+        help="re-fit a model's σ on the SimTip validation split (rewrites its sidecar's σ model)",
+        description="Reconstruct N validation scans with MODEL (a name in models/ or a .safetensors path) "
+        "and fit its σ model to their errors (docs/model.md, Uncertainty). Only the sigma_model entry of "
+        "MODEL.json changes, atomically once the fit is done; the weights and their sha256 do not.",
+    )
+    cal.add_argument("model", metavar="MODEL", help="model name or .safetensors path")
+    cal.add_argument("-n", type=int, default=256, metavar="N", help="validation scans (default 256)")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -256,6 +266,38 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_calibration_scans(n: int) -> None:
+    from .errors import ParameterError
+
+    if n < 2:
+        raise ParameterError(f"the σ calibration needs at least 2 validation scans, got {n}")
+
+
+def _calibrate(model: str | Path, n: int) -> None:
+    """Fit and store ``model``'s σ model on ``n`` validation scans, with a progress bar and a summary."""
+    from .progress import run_to_completion
+    from .uncertainty import iter_calibrate_model
+
+    _check_calibration_scans(n)
+    bar = _ProgressBar("calibrate", False)
+    try:
+        fit = run_to_completion(iter_calibrate_model(model, n), bar)
+    finally:
+        bar.close()
+    surf = ", ".join(f"{t} {w:.3g}" for t, w in zip(fit["surface"]["terms"], fit["surface"]["weights"]))
+    print(f"sigma model (surface): {surf}, floor {fit['surface']['floor_nm']:.3g}, "
+          f"times a scan scale from {len(fit['surface']['scale']['stats'])} scan statistics")
+
+
+def _calibrate_model(args: argparse.Namespace) -> int:
+    from .registry import find_model
+
+    path = find_model(args.model)
+    _calibrate(path, args.n)
+    print(f"wrote {path.with_suffix('.json')}")
+    return 0
+
+
 def _export_model(args: argparse.Namespace) -> int:
     from .errors import ParameterError
     from .registry import export_model
@@ -266,18 +308,11 @@ def _export_model(args: argparse.Namespace) -> int:
             card = args.card.read_text()
         except OSError as exc:
             raise ParameterError(f"cannot read model card {args.card}: {exc.strerror or exc}") from None
+    if args.calibrate != 0:  # checked before anything is written
+        _check_calibration_scans(args.calibrate)
     path = export_model(args.run, args.outdir, args.name, card=card, overwrite=args.overwrite)
     if args.calibrate > 0:
-        from .progress import run_to_completion
-        from .uncertainty import iter_calibrate_model
-
-        bar = _ProgressBar("calibrate", False)
-        try:
-            scale = run_to_completion(iter_calibrate_model(path, args.calibrate), bar)
-        finally:
-            bar.close()
-        surf = ", ".join(f"{t} {w:.3g}" for t, w in zip(scale["surface"]["terms"], scale["surface"]["weights"]))
-        print(f"sigma model (surface): {surf}, floor {scale['surface']['floor_nm']:.3g} nm")
+        _calibrate(path, args.calibrate)
     print(f"wrote {path}")
     return 0
 
@@ -490,6 +525,8 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args)
         if args.command == "export-model":
             return _export_model(args)
+        if args.command == "calibrate-model":
+            return _calibrate_model(args)
     except Se3afmError as exc:
         print(f"se3afm: error: {exc}", file=sys.stderr)
         return 2

@@ -197,13 +197,12 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
 
     from . import consistency as physics
     from .finetune import iter_finetune
-    from .metrics import probe_depth
     from .morphology import certainty_map, erode
     from .nn.model import dropout_samples
     from .noise import estimate_noise
     from .registry import find_model, load_model
     from .tip.geometry import tip_to_volume
-    from .uncertainty import apply_sigma_model, surface_features, tip_features
+    from .uncertainty import apply_sigma_model, sigma_inputs
 
     if int(samples) < 2:
         raise ParameterError(f"--mc-samples must be >= 2 to estimate a standard deviation, got {samples!r}")
@@ -240,15 +239,16 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     tip[k // 2, k // 2] = 0.0
     surface = surface_samples.mean(0).numpy()
     bound = erode(z, tip)
+    info["noise_nm"] = estimate_noise(z)
     if consistency == "image":
         yield Progress(int(samples), int(samples), "raising the surface to reproduce the image")
-        tolerance = physics.FIT_NOISE_FACTOR * estimate_noise(z)
+        tolerance = physics.FIT_NOISE_FACTOR * info["noise_nm"]
         surface, info["raised_pixels"] = physics.raise_to_image(z, tip, surface, tolerance, bound=bound)
     certainty = certainty_map(z, tip, bound)
-    surface_std = apply_sigma_model(sigma_model and sigma_model["surface"],
-                                    surface_features(surface_samples.std(0).numpy(), z, bound, surface))
-    tip_std = apply_sigma_model(sigma_model and sigma_model["tip"],
-                                tip_features(tip_samples.std(0).numpy(), tip, probe_depth(z, k)))
+    s_feats, t_feats, stats = sigma_inputs(z, surface, tip, bound, surface_samples.std(0).numpy(),
+                                           tip_samples.std(0).numpy(), info["noise_nm"], pixel)
+    surface_std = apply_sigma_model(sigma_model and sigma_model["surface"], s_feats, stats)
+    tip_std = apply_sigma_model(sigma_model and sigma_model["tip"], t_feats, stats)
     tip_std[k // 2, k // 2] = 0.0  # the apex is fixed by convention
     return Reconstruction(
         image=z, surface=surface, tip=tip, certainty=certainty,

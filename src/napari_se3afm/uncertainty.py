@@ -2,37 +2,69 @@
 
 The spread of Monte-Carlo dropout samples alone is far too small and ranks the errors poorly
 (measured: ECE 0.34, rank correlation 0.46 on held-out validation scans). The calibrated σ
-therefore combines it with physical indicators of where the surface is unknown, in quadrature:
+therefore combines it with physical indicators of where the surface is unknown, in quadrature,
+and multiplies the result by a scale predicted for the scan as a whole:
 
-    σ_S² = (a · σ_MC)² + (b · (R − S))² + (g · |∇S|)² + (h · (I − R))² + c²
+    σ_S = s · sqrt((a · σ_MC)² + (b · (R − S))² + (g · |∇S|)² + (h · (I − R))² + c²)
 
 with ``R − S`` how far the network lowered the surface below the erosion bound (the tip never
 touched there), ``|∇S|`` the surface slope per pixel (drift and creep displace steep edges),
 ``I − R`` how far below the image the bound lies (the tip's flank, not its apex, touched there, so
-the bound depends on the uncertain tip shape) and a floor ``c`` (nm). For the tip,
-``σ_P² = (a · σ_MC)² + (b · min(|P|, D))² + c²`` with ``D`` the image's probe depth (its largest
-rise within a tip window: deeper tip pixels never touch), and 0 at the apex, which is fixed.
+the bound depends on the uncertain tip shape) and a floor ``c``. For the tip,
+``σ_P = s · sqrt((a · σ_MC)² + (b · min(|P|, D))² + c²)`` with ``D`` the image's probe depth (its
+largest rise within a tip window: deeper tip pixels never touch), and 0 at the apex, which is fixed.
 
-The coefficients minimise the Gaussian negative log-likelihood of the actual errors on validation
-scans (never the test split; tip pixels only where the probe depth lets the error be measured) and
-are stored with the names of their terms in the model's JSON sidecar as ``sigma_model``;
-:func:`napari_se3afm.reconstruct` applies them. A model calibrated before a term existed keeps
-working: only its named terms are used.
+Why the scan scale ``s``: the errors of one scan and of the next differ by an order of magnitude
+(an atomically flat step against a field of particles), and a σ model with one set of weights for
+all scans is then too wide on easy scans and too narrow on hard ones. A per-scan scale chosen with
+hindsight brings the per-scan ECE of held-out validation scans from 0.17 to 0.07
+(``bench/bench_sigma_terms.py``): the level of σ, not its shape within a scan, is what is wrong.
+The level is barely predictable from the scan, though, so most of the gain is the two-stage fit.
+``s = exp(β₀ + Σ β_k z_k)`` is a ridge regression on standardised logarithms ``z_k`` of the scan
+statistics :data:`SCAN_STATS` (noise, pixel size, probe depth, means and upper percentiles of the
+features above), fitted to the scale that makes each validation scan's median ``|error| / σ`` that
+of a normal distribution; the weights inside the square root are fitted first, by the Gaussian
+likelihood with each scan's scale profiled out, so that they describe only how errors vary within
+a scan. A scan unlike any validation scan (real scans often are) gets its statistics clipped to
+:data:`STAT_CLIP` standard deviations and its scale clipped to the range of the validation scans'
+scales: never an extrapolated one.
+
+The fit uses validation scans only (never the test split; tip pixels only where the probe depth lets
+the error be measured, the fixed apex left out) and is stored with the names of its terms in the
+model's JSON sidecar as ``sigma_model``; :func:`napari_se3afm.reconstruct` applies it. A model
+calibrated before the scan scale (or a term) existed keeps working: its σ has no scale and only its
+named terms.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 
 from .progress import Progress, ProgressGenerator, run_to_completion
 
-__all__ = ["apply_sigma_model", "calibrate_model", "fit_sigma_model", "iter_calibrate_model", "raw_features"]
+__all__ = ["SCAN_STATS", "apply_sigma_model", "calibrate_model", "fit_sigma_model", "iter_calibrate_model",
+           "raw_features", "scan_statistics", "sigma_inputs"]
 
 SURFACE_TERMS = ("mc", "bound_gap", "slope", "contact_gap")
 TIP_TERMS = ("mc", "depth")
+#: statistics of a whole scan from which its σ scale is predicted (each used as ``log(x + STAT_EPS)``)
+SCAN_STATS = ("noise", "pixel", "reach", "image_std", "surface_mc", "bound_gap", "bound_gap_p90",
+              "bound_gap_p99", "bound_gap_frac", "contact_gap", "slope", "slope_p90", "tip_mc", "tip_depth")
+#: keeps the logarithm of a statistic that is 0 (a flat scan, a noise-free image) finite (nm)
+STAT_EPS = 1e-3
+#: standardised statistics are clipped to this many validation standard deviations
+STAT_CLIP = 4.0
+#: ridge penalty of the scale regression, in units of one scan's squared log-scale error
+RIDGE = 1.0
+#: scans with fewer measurable pixels than this say too little about their own scale to be fitted on
+MIN_SCAN_PIXELS = 16
+#: the median of |x| for a standard normal x
+_NORMAL_MEDIAN = NormalDist().inv_cdf(0.75)
 
 
 def surface_features(surface_std_mc: np.ndarray, image: np.ndarray, bound: np.ndarray,
@@ -52,43 +84,143 @@ def tip_features(tip_std_mc: np.ndarray, tip: np.ndarray, reach_nm: float) -> di
     return {"mc": tip_std_mc, "depth": np.minimum(np.abs(tip), reach_nm)}
 
 
-def fit_sigma_model(error: np.ndarray, features: list[np.ndarray], floor: bool = True, steps: int = 800) -> dict:
-    """Fit ``σ² = Σ (w_k f_k)² (+ c²)`` to the errors by Gaussian NLL (Adam on log-weights; deterministic)."""
+def _sample(a: np.ndarray, limit: int = 2**20) -> np.ndarray:
+    """Every n-th value of ``a`` (at most ``limit``): percentiles of a 4096² scan at a fraction of the cost."""
+    flat = np.ravel(a)
+    return flat[:: max(1, flat.size // limit)]
+
+
+def scan_statistics(image: np.ndarray, surface: dict[str, np.ndarray], tip: dict[str, np.ndarray],
+                    noise_nm: float, pixel_nm: float, reach_nm: float) -> dict[str, float]:
+    """The statistics :data:`SCAN_STATS` of one scan, from its image and its σ features."""
+    gap, slope = _sample(surface["bound_gap"]), _sample(surface["slope"])
+    p90, p99 = np.percentile(gap, [90, 99])
+    return {
+        "noise": float(noise_nm), "pixel": float(pixel_nm), "reach": float(reach_nm),
+        "image_std": float(np.std(_sample(image))), "surface_mc": float(np.mean(surface["mc"])),
+        "bound_gap": float(np.mean(surface["bound_gap"])), "bound_gap_p90": float(p90), "bound_gap_p99": float(p99),
+        "bound_gap_frac": float(np.mean(gap > noise_nm)), "contact_gap": float(np.mean(surface["contact_gap"])),
+        "slope": float(np.mean(surface["slope"])), "slope_p90": float(np.percentile(slope, 90)),
+        "tip_mc": float(np.mean(tip["mc"])), "tip_depth": float(np.mean(tip["depth"])),
+    }
+
+
+def sigma_inputs(image: np.ndarray, surface: np.ndarray, tip: np.ndarray, bound: np.ndarray,
+                 surface_std_mc: np.ndarray, tip_std_mc: np.ndarray, noise_nm: float,
+                 pixel_nm: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, float]]:
+    """Surface features, tip features and scan statistics of one reconstruction (``bound``: erosion by ``tip``)."""
+    from .metrics import probe_depth
+
+    reach = probe_depth(image, tip.shape[0])
+    s = surface_features(surface_std_mc, image, bound, surface)
+    t = tip_features(tip_std_mc, tip, reach)
+    return s, t, scan_statistics(image, s, t, noise_nm, pixel_nm, reach)
+
+
+def _log_stats(stats: dict[str, float], names) -> np.ndarray:
+    return np.log(np.array([stats[n] for n in names], dtype=np.float64) + STAT_EPS)
+
+
+def _fit_shape(errors: list[np.ndarray], features: list[np.ndarray], steps: int) -> np.ndarray:
+    """Weights of ``sqrt(Σ (w_k f_k)² + 1)`` by the Gaussian likelihood with each scan's scale profiled out.
+
+    ``features[i]`` is (terms, pixels) for scan ``i``. With the scale of scan ``i`` at its maximum-
+    likelihood value, its mean negative log-likelihood is ``½ mean(log v) + ½ log mean(e² / v)`` up to
+    a constant. Adam runs on the weights of features scaled to RMS 1, and on the weights themselves
+    (their sign is irrelevant) rather than their logarithms: a log-weight's gradient vanishes with the
+    weight, so an irrelevant term would only slowly decay towards 0. Deterministic.
+    """
     import torch
 
-    e = torch.as_tensor(np.ravel(error), dtype=torch.float64)
-    feats = [torch.as_tensor(np.ravel(f), dtype=torch.float64) for f in features]
-    logw = torch.zeros(len(feats) + int(floor), dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.Adam([logw], lr=0.05)
+    e2 = torch.as_tensor(np.concatenate(errors) ** 2, dtype=torch.float64)
+    f2 = np.concatenate(features, axis=1) ** 2
+    unit = np.sqrt(f2.mean(1))  # fitted on features of RMS 1, so that Adam's step suits every term
+    unit = np.where(unit > 0, unit, 1.0)
+    f2 = torch.as_tensor(f2 / unit[:, None] ** 2, dtype=torch.float64)
+    sizes = torch.as_tensor([e.size for e in errors], dtype=torch.float64)
+    scan = torch.repeat_interleave(torch.arange(len(errors)), torch.as_tensor([e.size for e in errors]))
+    w = torch.ones(f2.shape[0], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([w], lr=0.05)
+
+    def per_scan_mean(x):
+        return torch.zeros(len(errors), dtype=torch.float64).index_add(0, scan, x) / sizes
+
     for _ in range(steps):
-        w = torch.exp(logw)
-        var = sum((w[k] * f) ** 2 for k, f in enumerate(feats)) + (w[-1] ** 2 if floor else 0.0) + 1e-12
-        nll = (0.5 * torch.log(var) + e**2 / (2 * var)).mean()
+        var = ((w**2)[:, None] * f2).sum(0) + 1.0
+        nll = (0.5 * per_scan_mean(torch.log(var)) + 0.5 * torch.log(per_scan_mean(e2 / var) + 1e-300)).mean()
         opt.zero_grad()
         nll.backward()
         opt.step()
-    w = torch.exp(logw).detach().numpy()
-    return {"weights": [float(v) for v in w[: len(feats)]], "floor_nm": float(w[-1]) if floor else 0.0}
+    return w.detach().abs().numpy() / unit
 
 
-def apply_sigma_model(model: dict | None, features: dict[str, np.ndarray]) -> np.ndarray:
-    """σ from its named features; without a fitted model, the raw Monte-Carlo spread."""
+def _fit_scale(log_scales: np.ndarray, log_stats: np.ndarray) -> dict:
+    """Ridge regression of each scan's log-scale on its standardised log-statistics."""
+    mean, std = log_stats.mean(0), log_stats.std(0)
+    std = np.where(std > 0, std, 1.0)
+    z = np.c_[(log_stats - mean) / std, np.ones(len(log_stats))]
+    penalty = RIDGE * np.diag([1.0] * log_stats.shape[1] + [0.0])
+    beta = np.linalg.solve(z.T @ z + penalty, z.T @ log_scales)
+    return {"stats": list(SCAN_STATS), "mean": mean.tolist(), "std": std.tolist(),
+            "coef": beta[:-1].tolist(), "bias": float(beta[-1]),
+            "log_range": [float(log_scales.min()), float(log_scales.max())]}
+
+
+def scan_scale(scale: dict, stats: dict[str, float]) -> float:
+    """The σ scale ``s`` of one scan from its statistics (see the module docstring)."""
+    z = (_log_stats(stats, scale["stats"]) - np.asarray(scale["mean"])) / np.asarray(scale["std"])
+    log_s = scale["bias"] + float(np.clip(z, -STAT_CLIP, STAT_CLIP) @ np.asarray(scale["coef"]))
+    return float(math.exp(np.clip(log_s, *scale["log_range"])))
+
+
+def fit_sigma_model(errors: list[np.ndarray], features: list[np.ndarray], stats: list[dict[str, float]],
+                    steps: int = 500) -> dict:
+    """Fit the σ model of one quantity (surface or tip) on validation scans.
+
+    ``errors[i]``: the errors of scan ``i`` (nm, 1-D); ``features[i]``: its features on the same
+    pixels, (terms, pixels); ``stats[i]``: its :func:`scan_statistics`. Returns ``weights``,
+    ``floor_nm`` (the shape's floor, 1: the scale carries the units) and ``scale``.
+    """
+    keep = [i for i, e in enumerate(errors) if e.size >= MIN_SCAN_PIXELS]
+    if len(keep) < 2:
+        from .errors import ParameterError
+
+        raise ParameterError(f"the σ fit needs at least 2 scans with {MIN_SCAN_PIXELS} measurable pixels, "
+                             f"got {len(keep)}")
+    errors, features, stats = [errors[i] for i in keep], [features[i] for i in keep], [stats[i] for i in keep]
+    w = _fit_shape(errors, features, steps)
+    log_scales = []
+    for e, f in zip(errors, features, strict=True):
+        shape = np.sqrt(((w[:, None] * f) ** 2).sum(0) + 1.0)
+        log_scales.append(math.log(max(float(np.median(np.abs(e) / shape)), 1e-12) / _NORMAL_MEDIAN))
+    scale = _fit_scale(np.asarray(log_scales), np.stack([_log_stats(s, SCAN_STATS) for s in stats]))
+    return {"weights": [float(v) for v in w], "floor_nm": 1.0, "scale": scale}
+
+
+def apply_sigma_model(model: dict | None, features: dict[str, np.ndarray],
+                      stats: dict[str, float] | None = None) -> np.ndarray:
+    """σ from its named features (times the scan scale when the model has one); without a fitted
+    model, the raw Monte-Carlo spread."""
     if not model:
         return features["mc"]
     var = sum((w * features[t]) ** 2 for w, t in zip(model["weights"], model["terms"], strict=True))
-    return np.sqrt(var + model["floor_nm"] ** 2)
+    sigma = np.sqrt(var + model["floor_nm"] ** 2)
+    if "scale" in model:
+        if stats is None:
+            raise ValueError("this σ model has a scan scale: pass the scan statistics")
+        sigma *= scan_scale(model["scale"], stats)
+    return sigma
 
 
-def raw_features(r) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Surface and tip σ features of a model reconstruction made with ``calibrated_sigma=False``."""
-    from .metrics import probe_depth
+def raw_features(r) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, float]]:
+    """:func:`sigma_inputs` of a model reconstruction made with ``calibrated_sigma=False``."""
     from .morphology import erode
 
-    return (surface_features(r.surface_std, r.image, erode(r.image, r.tip), r.surface),
-            tip_features(r.tip_std, r.tip, probe_depth(r.image, r.tip.shape[0])))
+    return sigma_inputs(r.image, r.surface, r.tip, erode(r.image, r.tip), r.surface_std, r.tip_std,
+                        r.info["noise_nm"], math.sqrt(r.pixel_nm[0] * r.pixel_nm[1]))
 
 
-def iter_calibrate_model(weights: str | Path, n: int = 64, samples: int = 8) -> ProgressGenerator[dict]:
+def iter_calibrate_model(weights: str | Path, n: int = 256, samples: int = 8) -> ProgressGenerator[dict]:
     """Fit the σ models on ``n`` validation scans and write them into the model's sidecar.
 
     The sidecar is rewritten (atomically) only once the fit is done: a calibration stopped early
@@ -123,30 +255,31 @@ def _collect_and_fit(path: Path, meta: dict, n: int, samples: int) -> ProgressGe
     # the validation scans come from the distribution the model was trained on (pixel sizes included)
     cfg = config_from_dict({**meta.get("train_config", {}).get("simtip", {}), "tip_px": k})
     m = k - 1
-    s_err, s_feats, t_err, t_feats = [], {t: [] for t in SURFACE_TERMS}, [], {t: [] for t in TIP_TERMS}
+    fits = {"surface": ([], [], []), "tip": ([], [], [])}  # errors, features, statistics per scan
     for i in range(int(n)):
         b = simulate([i], seed=SPLIT_SEEDS["validation"], config=cfg, dtype=torch.float64)
         r = reconstruct(b.image[0].numpy(), float(b.pixel_nm[0]), method="model", model=str(path),
                         mc_samples=samples, levelling=(), device="cpu", calibrated_sigma=False)
         truth = b.surface[0].numpy()
-        surface, tip = raw_features(r)
-        s_err.append((r.surface - truth)[m:-m, m:-m].ravel())
-        for t, f in surface.items():
-            s_feats[t].append(f[m:-m, m:-m].ravel())
+        surface, tip, stats = raw_features(r)
+        _append(fits["surface"], (r.surface - truth)[m:-m, m:-m], [surface[t][m:-m, m:-m] for t in SURFACE_TERMS], stats)
         diff, seen = measurable_tip_difference(r.tip, b.tip[0].numpy(), probe_depth(truth, k))
-        t_err.append(diff[seen])
-        for t, f in tip.items():
-            t_feats[t].append(f[seen])
+        seen[k // 2, k // 2] = False  # the apex is fixed: no σ, no error
+        _append(fits["tip"], diff[seen], [tip[t][seen] for t in TIP_TERMS], stats)
         yield Progress(i + 1, int(n), "calibrating σ on the validation split")
     return {
-        "surface": {"terms": list(SURFACE_TERMS),
-                    **fit_sigma_model(np.concatenate(s_err), [np.concatenate(s_feats[t]) for t in SURFACE_TERMS])},
-        "tip": {"terms": list(TIP_TERMS),
-                **fit_sigma_model(np.concatenate(t_err), [np.concatenate(t_feats[t]) for t in TIP_TERMS])},
+        "surface": {"terms": list(SURFACE_TERMS), **fit_sigma_model(*fits["surface"])},
+        "tip": {"terms": list(TIP_TERMS), **fit_sigma_model(*fits["tip"])},
         "validation_scans": int(n), "mc_samples": int(samples), "consistency": DEFAULT_CONSISTENCY,
     }
 
 
-def calibrate_model(weights: str | Path, n: int = 64, samples: int = 8) -> dict:
+def _append(fit: tuple[list, list, list], error: np.ndarray, features: list[np.ndarray], stats: dict) -> None:
+    fit[0].append(np.ravel(error))
+    fit[1].append(np.stack([np.ravel(f) for f in features]))
+    fit[2].append(stats)
+
+
+def calibrate_model(weights: str | Path, n: int = 256, samples: int = 8) -> dict:
     """Run :func:`iter_calibrate_model` to completion."""
     return run_to_completion(iter_calibrate_model(weights, n, samples))

@@ -118,46 +118,79 @@ def test_finetuning_lowers_the_loss_and_can_stop(exported):
         assert torch.equal(v, before[k])
 
 
+def _scan_stats(level: float) -> dict:
+    from napari_se3afm.uncertainty import SCAN_STATS
+
+    return {n: (level if n == "bound_gap" else 1.0) for n in SCAN_STATS}
+
+
+def test_sigma_fit_recovers_the_shape_within_scans_and_the_scale_between_them():
+    from napari_se3afm.uncertainty import apply_sigma_model, fit_sigma_model
+
+    # errors of known structure: σ = s · sqrt((2·f1)² + 1) with the scan's scale s = 3 · bound_gap^0.5
+    # (the other statistics constant); f2 is irrelevant
+    rng = np.random.default_rng(0)
+    errors, features, stats = [], [], []
+    levels = np.exp(rng.uniform(-3, 3, 60))
+    for level in levels:
+        f1, f2 = rng.uniform(0.1, 2, 3000), rng.uniform(0, 1, 3000)
+        errors.append(rng.normal(size=f1.size) * 3 * level**0.5 * np.sqrt((2 * f1) ** 2 + 1))
+        features.append(np.stack([f1, f2]))
+        stats.append(_scan_stats(level))
+    fit = fit_sigma_model(errors, features, stats)
+    assert fit["weights"][0] == pytest.approx(2, rel=0.05) and fit["floor_nm"] == 1.0
+    assert fit["weights"][1] < 0.2  # an irrelevant feature gets (almost) no weight
+    model = {"terms": ["a", "b"], **fit}
+    f = {"a": np.array([0.0, 1.0]), "b": np.array([0.5, 0.5])}
+    for level in (0.1, 1.0, 10.0):  # the scale between scans: within 10 % of the truth
+        np.testing.assert_allclose(apply_sigma_model(model, f, _scan_stats(level)),
+                                   3 * level**0.5 * np.sqrt([1.0, 5.0]), rtol=0.1)
+    # a scan far outside the fitted ones gets the largest scale seen in the fit, not an extrapolated one
+    largest = 3 * levels.max() ** 0.5
+    assert apply_sigma_model(model, f, _scan_stats(1e12))[0] == pytest.approx(largest, rel=0.1)
+    assert apply_sigma_model(model, f, _scan_stats(1e-12))[0] == pytest.approx(3 * levels.min() ** 0.5, rel=0.1)
+
+
 def test_sigma_calibration_is_fitted_and_applied(exported, tmp_path):
     import shutil
 
     from napari_se3afm.metrics import probe_depth
     from napari_se3afm.morphology import erode
-    from napari_se3afm.uncertainty import calibrate_model, fit_sigma_model, surface_features
+    from napari_se3afm.noise import estimate_noise
+    from napari_se3afm.uncertainty import calibrate_model, scan_scale, scan_statistics, surface_features, tip_features
 
-    rng = np.random.default_rng(0)  # errors of known structure: σ = 2·f1 ⊕ 0.5 nm
-    f1, f2 = rng.uniform(0.1, 2, 40_000), rng.uniform(0, 1, 40_000)
-    err = rng.normal(size=f1.size) * np.sqrt((2 * f1) ** 2 + 0.5**2)
-    fit = fit_sigma_model(err, [f1, f2])
-    assert fit["weights"][0] == pytest.approx(2, rel=0.05) and fit["floor_nm"] == pytest.approx(0.5, rel=0.1)
-    assert fit["weights"][1] < 0.2  # an irrelevant feature gets (almost) no weight
     copy = tmp_path / "cal.safetensors"
     shutil.copy(exported, copy)
     shutil.copy(exported.with_suffix(".json"), copy.with_suffix(".json"))
     b = simulate(1, seed=8, config=SimTipConfig(image_px=32, tip_px=7), dtype=torch.float64)
     img, px = b.image[0].numpy(), float(b.pixel_nm[0])
     raw = reconstruct(img, px, method="model", model=str(copy), mc_samples=4, levelling=())
-    model = calibrate_model(copy, n=2, samples=3)
-    assert json.loads(copy.with_suffix(".json").read_text())["sigma_model"]["validation_scans"] == 2
+    model = calibrate_model(copy, n=3, samples=3)
+    assert json.loads(copy.with_suffix(".json").read_text())["sigma_model"]["validation_scans"] == 3
     load_model(copy)  # the sidecar changed, the weights did not: still verified
     cal = reconstruct(img, px, method="model", model=str(copy), mc_samples=4, levelling=())
     np.testing.assert_array_equal(cal.surface, raw.surface)  # seeded MC: the same samples
+    # σ recomputed here from its definition (module docstring), independently of the pipeline
     feats = surface_features(raw.surface_std, img, erode(img, raw.tip), raw.surface)
+    depth = np.minimum(np.abs(raw.tip), probe_depth(img, 7))  # deeper than the scan probes: held at that depth
+    stats = scan_statistics(img, feats, tip_features(raw.tip_std, raw.tip, probe_depth(img, 7)),
+                            estimate_noise(img), px, probe_depth(img, 7))
+    assert stats["noise"] == raw.info["noise_nm"] and stats["bound_gap"] == pytest.approx(feats["bound_gap"].mean())
     w, c = model["surface"]["weights"], model["surface"]["floor_nm"]
     assert model["surface"]["terms"] == ["mc", "bound_gap", "slope", "contact_gap"]
-    expected = np.sqrt(sum((wk * feats[t]) ** 2 for wk, t in zip(w, model["surface"]["terms"])) + c**2)
-    np.testing.assert_allclose(cal.surface_std, expected, rtol=1e-9)
+    shape = np.sqrt(sum((wk * feats[t]) ** 2 for wk, t in zip(w, model["surface"]["terms"])) + c**2)
+    np.testing.assert_allclose(cal.surface_std, shape * scan_scale(model["surface"]["scale"], stats), rtol=1e-9)
     tw, tc = model["tip"]["weights"], model["tip"]["floor_nm"]
-    depth = np.minimum(np.abs(raw.tip), probe_depth(img, 7))  # deeper than the scan probes: held at that depth
     expected_tip = np.sqrt((tw[0] * raw.tip_std) ** 2 + (tw[1] * depth) ** 2 + tc**2)
+    expected_tip *= scan_scale(model["tip"]["scale"], stats)
     expected_tip[3, 3] = 0.0  # the apex is fixed
     np.testing.assert_allclose(cal.tip_std, expected_tip, rtol=1e-9)
-    # a σ model fitted before a term existed names fewer terms and is applied with those alone
+    # a σ model fitted before the scan scale or a term existed is applied as it was: named terms, no scale
     meta = json.loads(copy.with_suffix(".json").read_text())
-    meta["sigma_model"]["surface"] = {"terms": ["mc", "bound_gap", "slope"], "weights": w[:3], "floor_nm": c}
+    meta["sigma_model"]["surface"] = {"terms": ["mc", "bound_gap", "slope"], "weights": w[:3], "floor_nm": 0.3}
     copy.with_suffix(".json").write_text(json.dumps(meta))
     old = reconstruct(img, px, method="model", model=str(copy), mc_samples=4, levelling=())
-    expected = np.sqrt(sum((wk * feats[t]) ** 2 for wk, t in zip(w, ["mc", "bound_gap", "slope"])) + c**2)
+    expected = np.sqrt(sum((wk * feats[t]) ** 2 for wk, t in zip(w, ["mc", "bound_gap", "slope"])) + 0.3**2)
     np.testing.assert_allclose(old.surface_std, expected, rtol=1e-9)
 
 
@@ -174,6 +207,30 @@ def test_benchmark_scores_the_model_with_calibration(exported, tmp_path, monkeyp
     assert all(0 <= r["surface_ece"] <= 1 for r in model_rows)
     md = tables_markdown(result)
     assert "| model |" in md.split("Table 6")[1]  # the calibration table now has the model's row
+    # pooled over all pixels of both scans: only methods with σ, and a table of its own
+    assert set(result.pooled) == {"model"} and 0 <= result.pooled["model"]["surface_ece"] <= 1
+    assert "| model |" in md.split("Pooled over all pixels")[1].split("Physical plausibility")[0]
+
+
+def test_cli_calibrate_model_rewrites_only_the_sigma_model(exported, tmp_path, capsys):
+    import shutil
+
+    from napari_se3afm.cli import main
+
+    copy = tmp_path / "cli.safetensors"
+    shutil.copy(exported, copy)
+    shutil.copy(exported.with_suffix(".json"), copy.with_suffix(".json"))
+    before = json.loads(copy.with_suffix(".json").read_text())
+    assert main(["calibrate-model", str(copy), "-n", "1"]) == 2
+    assert "at least 2 validation scans" in capsys.readouterr().err
+    assert json.loads(copy.with_suffix(".json").read_text()) == before  # nothing written
+    assert main(["calibrate-model", str(tmp_path / "missing.safetensors")]) == 2
+    assert main(["calibrate-model", str(copy), "-n", "2"]) == 0
+    after = json.loads(copy.with_suffix(".json").read_text())
+    assert after["sigma_model"]["validation_scans"] == 2 and "scale" in after["sigma_model"]["tip"]
+    assert {k: v for k, v in after.items() if k != "sigma_model"} == {
+        k: v for k, v in before.items() if k != "sigma_model"}
+    load_model(copy)  # the weights' sha256 still verifies
 
 
 def test_cli_auto_method_uses_the_model_only_when_it_can(exported, tmp_path, monkeypatch, capsys):
