@@ -165,9 +165,12 @@ def test_finetune_widget_shows_the_loss_and_can_revert(tiny_model_dir, make_napa
     widget._image.value = viewer.layers["SimTip sample scan"]
     widget._steps.value, widget._learning_rate.value, widget._mc_samples.value = 12, 0.01, 2
     widget._adapt.value = "all"  # the tiny test model's tip is saturated: only the whole model can move
+    assert widget._consistency.value == "image"  # the same default as the Reconstruct panel
+    widget._consistency.value = "tip"
     widget._run.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
     assert errors == []
+    assert viewer.layers["SimTip sample scan surface (fine-tuned)"].metadata["info"]["consistency"] == "tip"
     losses = widget.curve.losses
     assert len(losses) == 12 and losses[-1] < losses[0]  # the live curve got every step, and it fell
     tuned = [layer.name for layer in viewer.layers if layer.name.endswith("(fine-tuned)")]

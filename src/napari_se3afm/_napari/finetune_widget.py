@@ -13,6 +13,8 @@ from qtpy.QtCore import QPointF, Qt
 from qtpy.QtGui import QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import QWidget
 
+from ..consistency import DEFAULT_CONSISTENCY
+from .reconstruct_widget import CONSISTENCY_CHOICES
 from .workers import WorkerPanel, model_choice
 
 if TYPE_CHECKING:
@@ -65,11 +67,14 @@ class FineTuneWidget(WorkerPanel):
         self._adapt = ComboBox(label="adapt", choices=[("tip network", "tip"), ("whole model", "all")], value="tip",
                                tooltip="the whole model also moves the surface network (measured: a worse surface)")
         self._mc_samples = SpinBox(label="MC samples", min=2, max=256, value=16)
+        self._consistency = ComboBox(label="consistency", choices=CONSISTENCY_CHOICES, value=DEFAULT_CONSISTENCY,
+                                     tooltip="how the fine-tuned tip and surface are held to the scan "
+                                             "(docs/model.md, 'Consistency with the image')")
         self._model = model_choice()
         self._keep = PushButton(text="Keep", enabled=False)
         self._revert = PushButton(text="Revert", enabled=False)
         self.extend([self._image, self._model, self._steps, self._learning_rate, self._prior, self._adapt,
-                     self._mc_samples, self._run,
+                     self._mc_samples, self._consistency, self._run,
                      self._progress, self._status, self._keep, self._revert])
         self.curve = LossCurve()
         self.native.layout().addWidget(self.curve)
@@ -90,7 +95,7 @@ class FineTuneWidget(WorkerPanel):
             "method": "model", "model": self._model.value, "mc_samples": self._mc_samples.value, "finetune_steps": self._steps.value,
             "finetune_options": {"learning_rate": self._learning_rate.value, "prior_strength": self._prior.value,
                                  "adapt": self._adapt.value},
-            "levelling": DEFAULT_STEPS,
+            "consistency": self._consistency.value, "levelling": DEFAULT_STEPS,
         }
         pixel = tuple(float(v) for v in layer.scale[-2:])
         return iter_reconstruct, (np.asarray(layer.data, dtype=np.float64), pixel), kwargs
