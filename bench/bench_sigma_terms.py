@@ -10,7 +10,6 @@ scan's remaining scale error; one CPU thread; prints markdown.
 """
 
 import sys
-from statistics import NormalDist
 
 import numpy as np
 import torch
@@ -19,9 +18,8 @@ from napari_se3afm.benchmark import pooled_calibration
 from napari_se3afm.metrics import calibration
 from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.simtip import SPLIT_SEEDS, simulate
-from napari_se3afm.uncertainty import SURFACE_TERMS, apply_sigma_model, fit_sigma_model, raw_features
+from napari_se3afm.uncertainty import SURFACE_TERMS, apply_sigma_model, fit_sigma_model, raw_features, scan_level
 
-NORMAL_MEDIAN = NormalDist().inv_cdf(0.75)  # the median of |x| for a standard normal x
 SUBSETS = [("mc",), ("mc", "bound_gap", "slope"), SURFACE_TERMS]
 
 
@@ -50,6 +48,7 @@ def main(model: str, n_fit: int, n_test: int) -> None:
                               [s for _, _, s in scans[:n_fit]])
         fitted = {"terms": list(terms), **fit}
         if terms == SURFACE_TERMS:  # the same shape with one scale for every scan: what the scan scale adds
+            # (the statistics are centred, so with no coefficients the scale is the mean fitted level)
             one = {**fitted, "scale": {**fit["scale"], "coef": [0.0] * len(fit["scale"]["coef"])}}
             report(f"{', '.join(terms)}, one scale for all scans", scans[n_fit:], one)
         report(", ".join(terms), scans[n_fit:], fitted)
@@ -59,11 +58,10 @@ def main(model: str, n_fit: int, n_test: int) -> None:
 def report(label: str, scans: list[tuple[np.ndarray, dict, dict]], fitted: dict, hindsight: bool = False) -> None:
     pairs = [(e, apply_sigma_model(fitted, f, s)) for e, f, s in scans]
     if hindsight:  # the best scale of each scan, from its own errors: what a perfect scale prediction would give
-        pairs = [(e, sig * np.median(np.abs(e) / sig) / NORMAL_MEDIAN) for e, sig in pairs]
+        pairs = [(e, sig * np.exp(scan_level(e, sig))) for e, sig in pairs]
     scores = [calibration(e, sig) for e, sig in pairs]
     pooled = pooled_calibration(pairs)
-    # how far off each scan's level is: log of the scale that would make its median |error| / σ normal
-    level = np.std([np.log(np.median(np.abs(e) / sig) / NORMAL_MEDIAN) for e, sig in pairs])
+    level = np.std([scan_level(e, sig) for e, sig in pairs])  # how far off each scan's level still is
     print(f"| {label} | {np.mean([s['ece'] for s in scores]):.3f} | {np.mean([s['spearman'] for s in scores]):.2f} | "
           f"{pooled['ece']:.3f} | {pooled['spearman']:.2f} | {level:.2f} |")
 

@@ -266,27 +266,19 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_calibration_scans(n: int) -> None:
-    from .errors import ParameterError
-
-    if n < 2:
-        raise ParameterError(f"the σ calibration needs at least 2 validation scans, got {n}")
-
-
 def _calibrate(model: str | Path, n: int) -> None:
     """Fit and store ``model``'s σ model on ``n`` validation scans, with a progress bar and a summary."""
     from .progress import run_to_completion
     from .uncertainty import iter_calibrate_model
 
-    _check_calibration_scans(n)
     bar = _ProgressBar("calibrate", False)
     try:
         fit = run_to_completion(iter_calibrate_model(model, n), bar)
     finally:
         bar.close()
     surf = ", ".join(f"{t} {w:.3g}" for t, w in zip(fit["surface"]["terms"], fit["surface"]["weights"]))
-    print(f"sigma model (surface): {surf}, floor {fit['surface']['floor_nm']:.3g}, "
-          f"times a scan scale from {len(fit['surface']['scale']['stats'])} scan statistics")
+    print(f"sigma model (surface): {surf}, times a scan scale from {len(fit['surface']['scale']['stats'])} "
+          "scan statistics")
 
 
 def _calibrate_model(args: argparse.Namespace) -> int:
@@ -309,7 +301,9 @@ def _export_model(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ParameterError(f"cannot read model card {args.card}: {exc.strerror or exc}") from None
     if args.calibrate != 0:  # checked before anything is written
-        _check_calibration_scans(args.calibrate)
+        from .uncertainty import check_calibration_scans
+
+        check_calibration_scans(args.calibrate)
     path = export_model(args.run, args.outdir, args.name, card=card, overwrite=args.overwrite)
     if args.calibrate > 0:
         _calibrate(path, args.calibrate)

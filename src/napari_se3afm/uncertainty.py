@@ -47,8 +47,8 @@ import numpy as np
 
 from .progress import Progress, ProgressGenerator, run_to_completion
 
-__all__ = ["SCAN_STATS", "apply_sigma_model", "calibrate_model", "fit_sigma_model", "iter_calibrate_model",
-           "raw_features", "scan_statistics", "sigma_inputs"]
+__all__ = ["SCAN_STATS", "apply_sigma_model", "calibrate_model", "check_calibration_scans", "fit_sigma_model",
+           "iter_calibrate_model", "raw_features", "scan_level", "scan_statistics", "sigma_inputs"]
 
 SURFACE_TERMS = ("mc", "bound_gap", "slope", "contact_gap")
 TIP_TERMS = ("mc", "depth")
@@ -117,6 +117,20 @@ def sigma_inputs(image: np.ndarray, surface: np.ndarray, tip: np.ndarray, bound:
     return s, t, scan_statistics(image, s, t, noise_nm, pixel_nm, reach)
 
 
+def scan_level(error: np.ndarray, sigma: np.ndarray) -> float:
+    """The log of the factor by which ``sigma`` is off on one scan: 0 when the scan's median
+    ``|error| / σ`` is that of a normal distribution. Stage 2 of the fit regresses it."""
+    return math.log(max(float(np.median(np.abs(error) / sigma)), 1e-12) / _NORMAL_MEDIAN)
+
+
+def check_calibration_scans(n: int) -> None:
+    """Refuse a calibration on fewer than 2 validation scans before any work (or file) is done."""
+    if int(n) < 2:
+        from .errors import ParameterError
+
+        raise ParameterError(f"the σ calibration needs at least 2 validation scans, got {n}")
+
+
 def _log_stats(stats: dict[str, float], names) -> np.ndarray:
     return np.log(np.array([stats[n] for n in names], dtype=np.float64) + STAT_EPS)
 
@@ -137,8 +151,9 @@ def _fit_shape(errors: list[np.ndarray], features: list[np.ndarray], steps: int)
     unit = np.sqrt(f2.mean(1))  # fitted on features of RMS 1, so that Adam's step suits every term
     unit = np.where(unit > 0, unit, 1.0)
     f2 = torch.as_tensor(f2 / unit[:, None] ** 2, dtype=torch.float64)
-    sizes = torch.as_tensor([e.size for e in errors], dtype=torch.float64)
-    scan = torch.repeat_interleave(torch.arange(len(errors)), torch.as_tensor([e.size for e in errors]))
+    counts = torch.as_tensor([e.size for e in errors])
+    sizes = counts.to(torch.float64)
+    scan = torch.repeat_interleave(torch.arange(len(errors)), counts)
     w = torch.ones(f2.shape[0], dtype=torch.float64, requires_grad=True)
     opt = torch.optim.Adam([w], lr=0.05)
 
@@ -189,10 +204,8 @@ def fit_sigma_model(errors: list[np.ndarray], features: list[np.ndarray], stats:
                              f"got {len(keep)}")
     errors, features, stats = [errors[i] for i in keep], [features[i] for i in keep], [stats[i] for i in keep]
     w = _fit_shape(errors, features, steps)
-    log_scales = []
-    for e, f in zip(errors, features, strict=True):
-        shape = np.sqrt(((w[:, None] * f) ** 2).sum(0) + 1.0)
-        log_scales.append(math.log(max(float(np.median(np.abs(e) / shape)), 1e-12) / _NORMAL_MEDIAN))
+    log_scales = [scan_level(e, np.sqrt(((w[:, None] * f) ** 2).sum(0) + 1.0))
+                  for e, f in zip(errors, features, strict=True)]
     scale = _fit_scale(np.asarray(log_scales), np.stack([_log_stats(s, SCAN_STATS) for s in stats]))
     return {"weights": [float(v) for v in w], "floor_nm": 1.0, "scale": scale}
 
@@ -229,6 +242,7 @@ def iter_calibrate_model(weights: str | Path, n: int = 256, samples: int = 8) ->
     from .io.atomic import atomic_write
     from .registry import find_model
 
+    check_calibration_scans(n)
     path = find_model(weights)
     sidecar = path.with_suffix(".json")
     meta = json.loads(sidecar.read_text())
