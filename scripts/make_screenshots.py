@@ -8,7 +8,8 @@ its weights are installed, else classical BTR), and saves: docs/images/napari_sc
 opened), napari_reconstruct.png (recovered surface with the certainty overlay),
 napari_uncertainty.png (the σ map, when the method gives one), napari_tip3d.png (the tip as an
 iso-surface in 3-D, nm axes). With ``--model NAME`` it also opens the SimTip sample, runs that model
-and saves napari_model_sigma.png: its surface beside the true one and its σ map.
+and saves napari_model_sigma.png: its surface beside the true one and its σ map, and
+napari_finetune.png: the Fine-tune panel after fine-tuning that model on the sample (loss curve).
 """
 
 from __future__ import annotations
@@ -113,6 +114,26 @@ def model_screenshot(viewer, out: Path, model: str) -> Path:
     return path
 
 
+def finetune_screenshot(viewer, out: Path, model: str, steps: int = 40) -> Path:
+    """The SimTip sample fine-tuned with the Fine-tune panel (``steps`` steps of ``model``)."""
+    from napari_se3afm._napari.finetune_widget import SUFFIX
+
+    viewer.window.resize(1500, 900)
+    scan = viewer.open_sample(PLUGIN, "simtip")[0]
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Fine-tune")
+    widget._image.value = scan
+    widget._model.value = model
+    widget._steps.value = steps
+    widget._run.clicked.emit()
+    _wait(lambda: widget.worker is None, timeout=600)
+    scan.visible = False
+    viewer.layers.selection = {viewer.layers[f"{scan.name} surface{SUFFIX}"]}
+    viewer.reset_view()
+    path = out / "napari_finetune.png"
+    viewer.window.screenshot(str(path), canvas_only=False)
+    return path
+
+
 def main() -> None:
     import napari
 
@@ -123,7 +144,11 @@ def main() -> None:
     viewer.close()
     if "--model" in sys.argv:
         viewer = napari.Viewer(show=True)  # a fresh window: no 3-D layer, default camera
-        print(f"wrote {model_screenshot(viewer, out, sys.argv[sys.argv.index('--model') + 1])}")
+        model = sys.argv[sys.argv.index("--model") + 1]
+        print(f"wrote {model_screenshot(viewer, out, model)}")
+        viewer.close()
+        viewer = napari.Viewer(show=True)
+        print(f"wrote {finetune_screenshot(viewer, out, model)}")
         viewer.close()
 
 
