@@ -64,6 +64,24 @@ def test_tip_bound_lies_above_the_true_tip_even_from_a_crop(monkeypatch):
     assert (full - tip).max() < 0.2 * np.abs(tip).max()
 
 
+def test_tight_bound_is_sharper_and_still_above_the_true_tip():
+    from napari_se3afm.tip import pyramid_tip
+
+    rng = np.random.default_rng(12345)
+    n = 96
+    surface = 1.0 * np.mgrid[:n, :n][1] + spike_array(n, 12, (10.0, 14.0), rng)  # spikes on a ramp
+    tip = pyramid_tip(21, 2.0, sides=3, half_angle_deg=30, apex_radius_nm=6, rotation_deg=20)
+    image = dilate(surface, tip)
+    loose = run_to_completion(iter_tip_bound(image, 21))
+    tight = run_to_completion(iter_tip_bound(image, 21, tight=True))
+    assert tight[10, 10] == 0 and np.all(tight >= tip - 1e-9)  # noise-free: still a proven bound
+    assert np.all(tight <= loose + 1e-12) and (loose - tight).max() > 5.0
+    blind = blind_tip(image, 21, mode="residual")  # the bound is that estimate loosened by the noise margin
+    expected = np.minimum(blind.tip + consistency.BOUND_MARGIN * blind.noise_nm, 0.0)
+    expected[10, 10] = 0.0
+    np.testing.assert_allclose(tight, expected, atol=1e-12)
+
+
 @pytest.mark.parametrize("bad", ["full", "", None])
 def test_unknown_consistency_is_refused(bad):
     from napari_se3afm.errors import ParameterError

@@ -9,7 +9,11 @@ offset ``v``::
 and the touching offset must satisfy ``P(v0) >= I(x0) - I(x0 - v0)``. Taking the maximum over the
 admissible ``v0`` gives an upper bound on the true tip that only tightens, iterated until nothing
 changes. In the *partial* estimate only sharp local maxima of the image are used (fast, and what
-constrains the tip most); the *full* estimate uses every interior point.
+constrains the tip most); the *full* estimate uses every interior point. The *residual* estimate
+starts as the partial one and then refines at the points the tip still cannot explain, where the
+image stands more than the admission margin above its opening ``dilate(erode(I, P), P)``, until no
+such point is left or none changes the tip: nearly as tight as the full estimate where it matters,
+at a fraction of its time.
 
 Noise makes a single noisy maximum carve the tip too deep, and the minimum over many points
 collapses it into a needle. A refinement is therefore accepted only when it lowers ``P`` by more than
@@ -133,8 +137,9 @@ def iter_blind_tip(
         Odd tip window size K in pixels.
     threshold_nm : float, optional
         Noise threshold in nm; default ``threshold_factor`` × the estimated image noise.
-    mode : {"partial", "full"}
-        Use only sharp local maxima (fast) or every interior image point (slow, tighter).
+    mode : {"partial", "full", "residual"}
+        Use only sharp local maxima (fast), every interior image point (slow, tighter), or the
+        maxima and then the points the tip leaves unexplained (tight where it matters).
     max_iterations : int
         Upper limit on passes over the chosen points; iteration stops earlier when nothing changes.
     initial_tip : ndarray, optional
@@ -146,8 +151,8 @@ def iter_blind_tip(
     """
     k = int(tip_size)
     z = _check_image(image, k)
-    if mode not in ("partial", "full"):
-        raise ParameterError(f"mode must be 'partial' or 'full', got {mode!r}")
+    if mode not in ("partial", "full", "residual"):
+        raise ParameterError(f"mode must be 'partial', 'full' or 'residual', got {mode!r}")
     noise = estimate_noise(z)
     if threshold_nm is None:
         if not threshold_factor >= 0:
@@ -162,10 +167,10 @@ def iter_blind_tip(
     if tip.shape != (k, k):
         raise ParameterError(f"initial tip has shape {tip.shape}, expected {(k, k)}")
     tip[c, c] = 0.0
-    if mode == "partial":
-        points = _interior(_local_maxima(z, k), z.shape, c)
-    else:
+    if mode == "full":
         points = _interior(np.argwhere(np.ones(z.shape, dtype=bool)), z.shape, c)
+    else:
+        points = _interior(_local_maxima(z, k), z.shape, c)
     # sharpest points first: they constrain the tip most, so later points change less
     if len(points):
         from numpy.lib.stride_tricks import sliding_window_view
@@ -180,10 +185,34 @@ def iter_blind_tip(
         yield Progress(iterations, max_iterations, f"BTR pass {iterations}: {changed} tip pixels lowered")
         if changed == 0:
             break
+    used = len(points)
+    if mode == "residual":
+        extra = 0
+        for extra in range(1, max_iterations + 1):
+            unexplained = _unexplained(z, tip, threshold + margin)
+            changed = sum(_refine_at(z, int(y), int(x), tip, threshold, margin) for y, x in unexplained)
+            used += len(unexplained)
+            yield Progress(extra, max_iterations, f"BTR residual pass {extra}: {len(unexplained)} points, "
+                                                  f"{changed} tip pixels lowered")
+            if changed == 0:
+                break
+        iterations += extra
     return BlindTipResult(
         tip=tip, threshold_nm=threshold, noise_nm=noise, iterations=iterations,
-        points_used=len(points), mode=mode,
+        points_used=used, mode=mode,
     )
+
+
+def _unexplained(z: np.ndarray, tip: np.ndarray, tolerance: float) -> np.ndarray:
+    """Interior points where the image stands more than ``tolerance`` above its opening by ``tip``,
+    largest residual first: where no surface imaged by this tip reaches the image. (Refining at the
+    residual's local peaks only was measured slower on real scans: their neighbours, refined first,
+    make the peaks cheap.)"""
+    from .morphology import opening
+
+    residual = z - opening(z, tip)
+    points = _interior(np.argwhere(residual > tolerance), z.shape, tip.shape[0] // 2)
+    return points[np.argsort(-residual[points[:, 0], points[:, 1]], kind="stable")]
 
 
 def blind_tip(image: np.ndarray, tip_size: int, **options) -> BlindTipResult:

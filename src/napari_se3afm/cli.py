@@ -146,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--consistency", choices=CONSISTENCY, default=DEFAULT_CONSISTENCY,
                      help="hold the model's output to its image: 'tip' clips the tip to the blind (BTR) bound, "
                           "'image' also raises the surface until it reproduces the image within the noise, "
+                          "'tight' does so with the bound tightened where the image is left unexplained "
+                          "(slower; fits real scans closest), "
                           f"'none' keeps the network's output (default {DEFAULT_CONSISTENCY})")
     rec.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
     rec.add_argument("--overwrite", action="store_true", help="replace existing result files")

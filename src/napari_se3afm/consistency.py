@@ -28,8 +28,9 @@ __all__ = ["BAND_ROWS", "BOUND_MARGIN", "CONSISTENCY", "DEFAULT_CONSISTENCY", "F
            "iter_tip_bound", "raise_to_image", "tip_bound"]
 
 #: "none": the network's output as it is; "tip": tips clipped to the blind bound; "image": also the
-#: surface raised until it reproduces the image within its noise
-CONSISTENCY = ("none", "tip", "image")
+#: surface raised until it reproduces the image within its noise; "tight": as "image", with the bound
+#: tightened where the maxima leave the image unexplained (real scans: docs/benchmarks.md)
+CONSISTENCY = ("none", "tip", "image", "tight")
 #: what ``se3afm reconstruct --method model`` and the napari panels use
 DEFAULT_CONSISTENCY = "image"
 #: the blind bound is computed on a central crop of at most this many pixels a side (a bound from
@@ -45,22 +46,25 @@ FIT_NOISE_FACTOR = 1.0
 BAND_ROWS = 256
 
 
-def iter_tip_bound(image: np.ndarray, tip_px: int) -> ProgressGenerator[np.ndarray]:
-    """The blind (Villarrubia) upper bound on a ``tip_px`` tip from ``image`` (nm), yielding progress."""
+def iter_tip_bound(image: np.ndarray, tip_px: int, *, tight: bool = False) -> ProgressGenerator[np.ndarray]:
+    """The blind (Villarrubia) upper bound on a ``tip_px`` tip from ``image`` (nm), yielding progress.
+
+    From the sharp maxima (partial BTR) by default; ``tight`` also refines at every point that bound
+    leaves unexplained (``mode="residual"``): a sharper bound, slower."""
     from .btr import iter_blind_tip
 
     h, w = image.shape
     r0, c0 = max(0, (h - MAX_BOUND_PX) // 2), max(0, (w - MAX_BOUND_PX) // 2)
     crop = image[r0 : r0 + MAX_BOUND_PX, c0 : c0 + MAX_BOUND_PX]
-    blind = yield from iter_blind_tip(crop, tip_px)
+    blind = yield from iter_blind_tip(crop, tip_px, mode="residual" if tight else "partial")
     bound = np.minimum(blind.tip + BOUND_MARGIN * blind.noise_nm, 0.0)
     bound[tip_px // 2, tip_px // 2] = 0.0
     return bound
 
 
-def tip_bound(image: np.ndarray, tip_px: int) -> np.ndarray:
+def tip_bound(image: np.ndarray, tip_px: int, *, tight: bool = False) -> np.ndarray:
     """:func:`iter_tip_bound` run to completion."""
-    return run_to_completion(iter_tip_bound(image, tip_px))
+    return run_to_completion(iter_tip_bound(image, tip_px, tight=tight))
 
 
 def _band(field: np.ndarray, tip: np.ndarray, r0: int, r1: int) -> tuple[np.ndarray, slice, int]:

@@ -122,7 +122,7 @@ def iter_reconstruct(
     calibrated_sigma : bool
         For ``method="model"``: apply the model's fitted σ model (default); ``False`` returns the raw
         Monte-Carlo spread, which is what the σ model is fitted on (:mod:`napari_se3afm.uncertainty`).
-    consistency : {"none", "tip", "image"}
+    consistency : {"none", "tip", "image", "tight"}
         For ``method="model"``: clip the network's tips to the blind (BTR) upper bound (``"tip"``), and
         also raise the surface until, dilated by the tip, it reproduces the image within the image's
         noise wherever the tip can (``"image"``, the default); ``"none"`` keeps the network's output as it is
@@ -226,7 +226,8 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     p = torch.tensor([pixel], dtype=torch.float32, device=dev)
     tip_bound = None
     if consistency != "none":
-        tip_bound = torch.tensor((yield from physics.iter_tip_bound(z, k)), dtype=torch.float32, device=dev)
+        tip_bound = torch.tensor((yield from physics.iter_tip_bound(z, k, tight=consistency == "tight")),
+                                 dtype=torch.float32, device=dev)
     tips, surfaces = [], []
     for start in range(0, int(samples), MC_CHUNK):  # chunks bound the memory of large scans
         n = min(MC_CHUNK, int(samples) - start)
@@ -240,7 +241,7 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     surface = surface_samples.mean(0).numpy()
     bound = erode(z, tip)
     info["noise_nm"] = estimate_noise(z)
-    if consistency == "image":
+    if consistency in ("image", "tight"):
         yield Progress(int(samples), int(samples), "raising the surface to reproduce the image")
         tolerance = physics.FIT_NOISE_FACTOR * info["noise_nm"]
         surface, info["raised_pixels"] = physics.raise_to_image(z, tip, surface, tolerance, bound=bound)

@@ -81,17 +81,22 @@ def test_model_output_is_held_to_the_blind_tip_bound_and_to_the_image(exported):
     b = simulate(1, seed=8, config=SimTipConfig(image_px=48, tip_px=7), dtype=torch.float64)
     img, px = b.image[0].numpy(), float(b.pixel_nm[0])
     runs = {c: reconstruct(img, px, method="model", model=str(exported), mc_samples=3, levelling=(), consistency=c)
-            for c in ("none", "tip", "image")}
+            for c in ("none", "tip", "image", "tight")}
     bound = run_to_completion(iter_tip_bound(img, 7))
+    tight = run_to_completion(iter_tip_bound(img, 7, tight=True))
+    assert np.all(tight <= bound + 1e-12)
     assert np.any(runs["none"].tip > bound + 1e-4)  # the one-step network is blunter than the image allows
-    for c in ("tip", "image"):
-        assert runs[c].info["consistency"] == c and np.all(runs[c].tip <= bound + 1e-6)
+    for c, limit_tip in (("tip", bound), ("image", bound), ("tight", tight)):
+        assert runs[c].info["consistency"] == c and np.all(runs[c].tip <= limit_tip + 1e-6)
     inner = (slice(6, -6), slice(6, -6))
+    for c in ("image", "tight"):  # both lift the surface until it reproduces the image wherever the tip can
+        tip, surface = runs[c].tip, runs[c].surface
+        assert np.all(surface <= erode(img, tip) + 1e-6)
+        residual = (img - dilate(surface, tip))[inner]
+        limit = np.maximum(FIT_NOISE_FACTOR * estimate_noise(img), img - opening(img, tip))[inner]
+        assert residual.min() > -1e-6 and np.all(residual <= limit + 1e-6)
     tip, surface = runs["image"].tip, runs["image"].surface
-    assert np.all(surface <= erode(img, tip) + 1e-6)
     residual = (img - dilate(surface, tip))[inner]
-    limit = np.maximum(FIT_NOISE_FACTOR * estimate_noise(img), img - opening(img, tip))[inner]
-    assert residual.min() > -1e-6 and np.all(residual <= limit + 1e-6)
     before = (img - dilate(runs["tip"].surface, tip))[inner]
     assert runs["image"].info["raised_pixels"] > 0 and residual.mean() < before.mean()
 
