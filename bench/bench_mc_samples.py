@@ -19,14 +19,15 @@ from napari_se3afm.benchmark import pooled_calibration
 from napari_se3afm.metrics import calibration, measurable_tip_difference, probe_depth
 from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.registry import find_model
-from napari_se3afm.simtip import SPLIT_SEEDS, config_from_dict, simulate
+from napari_se3afm.simtip import SPLIT_SEEDS, simulate
+from napari_se3afm.uncertainty import validation_config
 
 
 def main(n: int, model: str, samples: list[int]) -> None:
     torch.set_num_threads(1)
     meta = json.loads(find_model(model).with_suffix(".json").read_text())
     first = int(meta["sigma_model"]["validation_scans"])
-    cfg = config_from_dict({**meta.get("train_config", {}).get("simtip", {}), "tip_px": meta["config"]["tip_px"]})
+    cfg = validation_config(meta)
     scans = [simulate([i], seed=SPLIT_SEEDS["validation"], config=cfg, dtype=torch.float64) for i in range(first, first + n)]
     print(f"{model}: validation scans {first}..{first + n - 1}; σ fitted with {meta['sigma_model']['mc_samples']} samples\n")
     print("| MC samples | surface ECE per scan | ρ per scan | surface ECE pooled | ρ pooled | tip ECE pooled | s per 128² image |")

@@ -73,7 +73,7 @@ def test_tight_bound_is_sharper_and_still_above_the_true_tip():
     tip = pyramid_tip(21, 2.0, sides=3, half_angle_deg=30, apex_radius_nm=6, rotation_deg=20)
     image = dilate(surface, tip)
     loose = run_to_completion(iter_tip_bound(image, 21))
-    tight = run_to_completion(iter_tip_bound(image, 21, tight=True))
+    tight = run_to_completion(iter_tip_bound(image, 21, mode="residual"))
     assert tight[10, 10] == 0 and np.all(tight >= tip - 1e-9)  # noise-free: still a proven bound
     assert np.all(tight <= loose + 1e-12) and (loose - tight).max() > 5.0
     blind = blind_tip(image, 21, mode="residual")  # the bound is that estimate loosened by the noise margin

@@ -181,7 +181,7 @@ def iter_blind_tip(
     margin = ADMISSION_MARGIN_RATIO * threshold + 1e-12 * max(1.0, float(np.abs(z).max()))
     iterations = 0
     for iterations in range(1, max_iterations + 1):
-        changed = sum(_refine_at(z, int(y), int(x), tip, threshold, margin) for y, x in points)
+        changed = _refine_pass(z, points, tip, threshold, margin)
         yield Progress(iterations, max_iterations, f"BTR pass {iterations}: {changed} tip pixels lowered")
         if changed == 0:
             break
@@ -190,7 +190,7 @@ def iter_blind_tip(
         extra = 0
         for extra in range(1, max_iterations + 1):
             unexplained = _unexplained(z, tip, threshold + margin)
-            changed = sum(_refine_at(z, int(y), int(x), tip, threshold, margin) for y, x in unexplained)
+            changed = _refine_pass(z, unexplained, tip, threshold, margin)
             used += len(unexplained)
             yield Progress(extra, max_iterations, f"BTR residual pass {extra}: {len(unexplained)} points, "
                                                   f"{changed} tip pixels lowered")
@@ -201,6 +201,11 @@ def iter_blind_tip(
         tip=tip, threshold_nm=threshold, noise_nm=noise, iterations=iterations,
         points_used=used, mode=mode,
     )
+
+
+def _refine_pass(z: np.ndarray, points: np.ndarray, tip: np.ndarray, threshold: float, margin: float) -> int:
+    """Refine ``tip`` in place at each of ``points`` in turn; return how many tip pixels changed."""
+    return sum(_refine_at(z, int(y), int(x), tip, threshold, margin) for y, x in points)
 
 
 def _unexplained(z: np.ndarray, tip: np.ndarray, tolerance: float) -> np.ndarray:

@@ -25,12 +25,15 @@ from .progress import ProgressGenerator, run_to_completion
 # torch-backed modules are imported inside the functions: importing the pipeline stays light
 
 __all__ = ["BAND_ROWS", "BOUND_MARGIN", "CONSISTENCY", "DEFAULT_CONSISTENCY", "FIT_NOISE_FACTOR", "MAX_BOUND_PX",
-           "iter_tip_bound", "raise_to_image", "tip_bound"]
+           "STEPS", "iter_tip_bound", "raise_to_image", "tip_bound"]
 
+#: what each choice does: the blind estimate that bounds the tips (``iter_blind_tip``'s mode; None:
+#: no bound) and whether the surface is raised until it reproduces the image within its noise.
 #: "none": the network's output as it is; "tip": tips clipped to the blind bound; "image": also the
-#: surface raised until it reproduces the image within its noise; "tight": as "image", with the bound
-#: tightened where the maxima leave the image unexplained (real scans: docs/benchmarks.md)
-CONSISTENCY = ("none", "tip", "image", "tight")
+#: surface raised; "tight": as "image", with the bound tightened where the maxima leave the image
+#: unexplained (real scans: docs/benchmarks.md)
+STEPS = {"none": (None, False), "tip": ("partial", False), "image": ("partial", True), "tight": ("residual", True)}
+CONSISTENCY = tuple(STEPS)
 #: what ``se3afm reconstruct --method model`` and the napari panels use
 DEFAULT_CONSISTENCY = "image"
 #: the blind bound is computed on a central crop of at most this many pixels a side (a bound from
@@ -46,25 +49,25 @@ FIT_NOISE_FACTOR = 1.0
 BAND_ROWS = 256
 
 
-def iter_tip_bound(image: np.ndarray, tip_px: int, *, tight: bool = False) -> ProgressGenerator[np.ndarray]:
+def iter_tip_bound(image: np.ndarray, tip_px: int, *, mode: str = "partial") -> ProgressGenerator[np.ndarray]:
     """The blind (Villarrubia) upper bound on a ``tip_px`` tip from ``image`` (nm), yielding progress.
 
-    From the sharp maxima (partial BTR) by default; ``tight`` also refines at every point that bound
-    leaves unexplained (``mode="residual"``): a sharper bound, slower."""
+    From the sharp maxima (``mode="partial"``, the default); ``"residual"`` also refines at every
+    point that bound leaves unexplained: a sharper bound, slower (:func:`napari_se3afm.btr.iter_blind_tip`)."""
     from .btr import iter_blind_tip
 
     h, w = image.shape
     r0, c0 = max(0, (h - MAX_BOUND_PX) // 2), max(0, (w - MAX_BOUND_PX) // 2)
     crop = image[r0 : r0 + MAX_BOUND_PX, c0 : c0 + MAX_BOUND_PX]
-    blind = yield from iter_blind_tip(crop, tip_px, mode="residual" if tight else "partial")
+    blind = yield from iter_blind_tip(crop, tip_px, mode=mode)
     bound = np.minimum(blind.tip + BOUND_MARGIN * blind.noise_nm, 0.0)
     bound[tip_px // 2, tip_px // 2] = 0.0
     return bound
 
 
-def tip_bound(image: np.ndarray, tip_px: int, *, tight: bool = False) -> np.ndarray:
+def tip_bound(image: np.ndarray, tip_px: int, *, mode: str = "partial") -> np.ndarray:
     """:func:`iter_tip_bound` run to completion."""
-    return run_to_completion(iter_tip_bound(image, tip_px, tight=tight))
+    return run_to_completion(iter_tip_bound(image, tip_px, mode=mode))
 
 
 def _band(field: np.ndarray, tip: np.ndarray, r0: int, r1: int) -> tuple[np.ndarray, slice, int]:

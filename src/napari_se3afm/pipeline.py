@@ -224,10 +224,10 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
         info["finetune_losses"] = tuned.losses
     img = torch.tensor(z, dtype=torch.float32, device=dev)[None]
     p = torch.tensor([pixel], dtype=torch.float32, device=dev)
+    bound_mode, lift = physics.STEPS[consistency]
     tip_bound = None
-    if consistency != "none":
-        tip_bound = torch.tensor((yield from physics.iter_tip_bound(z, k, tight=consistency == "tight")),
-                                 dtype=torch.float32, device=dev)
+    if bound_mode:
+        tip_bound = torch.tensor((yield from physics.iter_tip_bound(z, k, mode=bound_mode)), dtype=torch.float32, device=dev)
     tips, surfaces = [], []
     for start in range(0, int(samples), MC_CHUNK):  # chunks bound the memory of large scans
         n = min(MC_CHUNK, int(samples) - start)
@@ -241,7 +241,7 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     surface = surface_samples.mean(0).numpy()
     bound = erode(z, tip)
     info["noise_nm"] = estimate_noise(z)
-    if consistency in ("image", "tight"):
+    if lift:
         yield Progress(int(samples), int(samples), "raising the surface to reproduce the image")
         tolerance = physics.FIT_NOISE_FACTOR * info["noise_nm"]
         surface, info["raised_pixels"] = physics.raise_to_image(z, tip, surface, tolerance, bound=bound)

@@ -48,7 +48,7 @@ import numpy as np
 from .progress import Progress, ProgressGenerator, run_to_completion
 
 __all__ = ["SCAN_STATS", "apply_sigma_model", "calibrate_model", "check_calibration_scans", "fit_sigma_model",
-           "iter_calibrate_model", "raw_features", "scan_level", "scan_statistics", "sigma_inputs"]
+           "iter_calibrate_model", "raw_features", "scan_level", "scan_statistics", "sigma_inputs", "validation_config"]
 
 SURFACE_TERMS = ("mc", "bound_gap", "slope", "contact_gap")
 TIP_TERMS = ("mc", "depth")
@@ -252,6 +252,14 @@ def iter_calibrate_model(weights: str | Path, n: int = 256, samples: int = 8) ->
     return result
 
 
+def validation_config(meta: dict):
+    """The SimTip configuration of a model's validation scans (its sidecar ``meta``): the distribution
+    it was trained on, pixel sizes included, with its tip size."""
+    from .simtip import config_from_dict
+
+    return config_from_dict({**meta.get("train_config", {}).get("simtip", {}), "tip_px": meta["config"]["tip_px"]})
+
+
 def _collect_and_fit(path: Path, meta: dict, n: int, samples: int) -> ProgressGenerator[dict]:
     """Reconstruct ``n`` validation scans with the raw spread and fit both σ models.
 
@@ -263,11 +271,10 @@ def _collect_and_fit(path: Path, meta: dict, n: int, samples: int) -> ProgressGe
     from .metrics import measurable_tip_difference, probe_depth
     from .pipeline import reconstruct
     from .registry import load_model
-    from .simtip import SPLIT_SEEDS, config_from_dict, simulate
+    from .simtip import SPLIT_SEEDS, simulate
 
     k = load_model(path).config.tip_px
-    # the validation scans come from the distribution the model was trained on (pixel sizes included)
-    cfg = config_from_dict({**meta.get("train_config", {}).get("simtip", {}), "tip_px": k})
+    cfg = validation_config(meta)
     m = k - 1
     fits = {"surface": ([], [], []), "tip": ([], [], [])}  # errors, features, statistics per scan
     for i in range(int(n)):

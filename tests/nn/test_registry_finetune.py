@@ -83,7 +83,7 @@ def test_model_output_is_held_to_the_blind_tip_bound_and_to_the_image(exported):
     runs = {c: reconstruct(img, px, method="model", model=str(exported), mc_samples=3, levelling=(), consistency=c)
             for c in ("none", "tip", "image", "tight")}
     bound = run_to_completion(iter_tip_bound(img, 7))
-    tight = run_to_completion(iter_tip_bound(img, 7, tight=True))
+    tight = run_to_completion(iter_tip_bound(img, 7, mode="residual"))
     assert np.all(tight <= bound + 1e-12)
     assert np.any(runs["none"].tip > bound + 1e-4)  # the one-step network is blunter than the image allows
     for c, limit_tip in (("tip", bound), ("image", bound), ("tight", tight)):
