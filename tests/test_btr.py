@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from synthetic import spike_array
+from napari_se3afm import btr
 from napari_se3afm.btr import blind_tip
 from napari_se3afm.dbtr import differentiable_tip
 from napari_se3afm.errors import ParameterError
@@ -77,6 +78,27 @@ def test_noisy_spikes_do_not_collapse_into_a_needle(rng, asymmetric_tip):
     assert rms((bare.tip - asymmetric_tip)[probed]) > 2 * auto_err
     assert np.mean((bare.tip - asymmetric_tip)[probed]) < -2.0
     assert describe_tip(bare.tip, PX).apex_radius_nm < 0.5 * true_r
+
+
+@pytest.mark.parametrize("mode", ["residual", "full"])
+@pytest.mark.parametrize("first", [2, btr.FIRST_CONTACTS])
+def test_skipping_points_proven_inert_changes_no_estimate(rng, asymmetric_tip, mode, first, monkeypatch):
+    # noisy spikes on gentle bumps: thousands of points with many admissible contacts, most of which
+    # change nothing; proving that from a few contacts (a block of points at once, then a point's
+    # likeliest contacts) and skipping them must give the tip of the plain algorithm, to the bit
+    n = 96
+    yy, xx = np.mgrid[:n, :n]
+    surface = 3.0 * np.sin(xx / 5.0) * np.cos(yy / 7.0) + spike_array(n, 16, (10.0, 30.0), rng)
+    image = dilate(surface, asymmetric_tip) + rng.normal(0, 0.3, (n, n))
+    monkeypatch.setattr(btr, "FIRST_CONTACTS", first)
+    shortcut = blind_tip(image, 21, mode=mode)
+    # the plain algorithm: no block check, every point pays for all its contacts
+    monkeypatch.setattr(btr, "_unchanged", lambda z, points, *args: np.zeros(len(points), dtype=bool))
+    monkeypatch.setattr(btr, "FIRST_CONTACTS", 10**9)
+    everything = blind_tip(image, 21, mode=mode)
+    assert shortcut.points_used == everything.points_used
+    assert np.array_equal(shortcut.tip, everything.tip)
+    assert (shortcut.tip < -1.0).sum() > 300  # the scene does carve the tip
 
 
 def test_noise_estimate_ignores_smooth_relief_and_spikes(rng):

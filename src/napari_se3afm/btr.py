@@ -43,6 +43,10 @@ __all__ = ["DEFAULT_THRESHOLD_FACTOR", "BlindTipResult", "blind_tip", "iter_blin
 DEFAULT_THRESHOLD_FACTOR = 1.0
 #: Contacts are admitted within this many thresholds of the bound (measured best: 2).
 ADMISSION_MARGIN_RATIO = 2.0
+#: contacts tried before all of a point's admissible contacts (see ``_refine_at``; measured: docs/benchmarks.md)
+FIRST_CONTACTS = 32
+#: points whose refinement is checked at once before any is refined one by one (see ``_refine_pass``)
+CHECK_BLOCK = 64
 
 
 @dataclass(frozen=True)
@@ -99,21 +103,34 @@ def _refine_at(
     The admissibility test is widened by ``margin`` (noise plus a few ulps): a noisy maximum one pixel
     off the spike, or two sums of the same heights rounded differently, must never reject the true
     contact. Admitting more contacts only loosens the bound, so this is always safe.
+
+    The bound is a maximum over the admissible contacts, so any subset of them bounds it from below:
+    the :data:`FIRST_CONTACTS` likeliest (highest ``I(x0 − v0) + P(v0)``) are tried first, and when
+    they already lower no tip pixel the point changes nothing (one true contact suffices where the
+    tip explains the image). Only the other points pay for every contact; the result is the same.
     """
     k = tip.shape[0]
     c = k // 2
     patch = z[y - 2 * c : y + 2 * c + 1, x - 2 * c : x + 2 * c + 1]
     i0 = z[y, x]
-    # back[a0, b0] = I(x0 - v0) for v0 = (a0 - c, b0 - c)
-    back = patch[c : 3 * c + 1, c : 3 * c + 1][::-1, ::-1]
-    rows, cols = np.nonzero(tip >= i0 - back - margin)
+    # reach[a0, b0] = I(x0 - v0) + P(v0) for v0 = (a0 - c, b0 - c): admissible contacts reach I(x0)
+    reach = patch[c : 3 * c + 1, c : 3 * c + 1][::-1, ::-1] + tip
+    rows, cols = np.nonzero(reach >= i0 - margin)
     windows = np.lib.stride_tricks.sliding_window_view(patch, (k, k))
-    # windows[2c - a0, 2c - b0][a, b] = I(x0 + v - v0)
-    bound = (windows[2 * c - rows, 2 * c - cols] + tip[rows, cols][:, None, None]).max(axis=0) - i0
-    lower = bound < tip - threshold - margin
+
+    def bound_over(r: np.ndarray, q: np.ndarray) -> np.ndarray:  # max over contacts of I(x0 + v - v0) + P(v0)
+        return (windows[2 * c - r, 2 * c - q] + tip[r, q][:, None, None]).max(axis=0)
+
+    limit = tip - threshold - margin + i0
+    if len(rows) > FIRST_CONTACTS:
+        first = np.argpartition(-reach[rows, cols], FIRST_CONTACTS)[:FIRST_CONTACTS]
+        if not (bound_over(rows[first], cols[first]) < limit).any():
+            return 0
+    bound = bound_over(rows, cols)
+    lower = bound < limit
     n = int(lower.sum())
     if n:
-        tip[lower] = bound[lower] + threshold
+        tip[lower] = bound[lower] - i0 + threshold
     return n
 
 
@@ -204,8 +221,40 @@ def iter_blind_tip(
 
 
 def _refine_pass(z: np.ndarray, points: np.ndarray, tip: np.ndarray, threshold: float, margin: float) -> int:
-    """Refine ``tip`` in place at each of ``points`` in turn; return how many tip pixels changed."""
-    return sum(_refine_at(z, int(y), int(x), tip, threshold, margin) for y, x in points)
+    """Refine ``tip`` in place at each of ``points`` in turn; return how many tip pixels changed.
+
+    Exactly the point-by-point refinement, checked a block at a time: :func:`_unchanged` proves at
+    once, for every point of a block, whether it leaves the current tip alone; the others are refined
+    in order (:func:`_refine_at`), and once one of them changes the tip, the rest of the block is
+    checked again against the new tip."""
+    changed, i = 0, 0
+    while i < len(points):
+        block = points[i : i + CHECK_BLOCK]
+        i += len(block)
+        for j in np.flatnonzero(~_unchanged(z, block, tip, threshold, margin)):
+            n = _refine_at(z, int(block[j, 0]), int(block[j, 1]), tip, threshold, margin)
+            if n:
+                changed += n
+                i -= len(block) - int(j) - 1
+                break
+    return changed
+
+
+def _unchanged(z: np.ndarray, points: np.ndarray, tip: np.ndarray, threshold: float, margin: float) -> np.ndarray:
+    """For each of ``points`` (interior), True where its likeliest contact alone proves that
+    :func:`_refine_at` would lower no pixel of ``tip`` (False: it might). The likeliest contact, the
+    highest ``I(x0 − v0) + P(v0)``, is always admissible (the apex reaches ``I(x0)``) and bounds the
+    refinement's maximum from below."""
+    k = tip.shape[0]
+    c = k // 2
+    y, x = points[:, 0], points[:, 1]
+    patches = np.lib.stride_tricks.sliding_window_view(z, (4 * c + 1, 4 * c + 1))[y - 2 * c, x - 2 * c]
+    reach = patches[:, c : 3 * c + 1, c : 3 * c + 1][:, ::-1, ::-1] + tip
+    a0, b0 = np.unravel_index(reach.reshape(len(points), -1).argmax(axis=1), (k, k))
+    windows = np.lib.stride_tricks.sliding_window_view(patches, (k, k), axis=(1, 2))
+    bound = windows[np.arange(len(points)), 2 * c - a0, 2 * c - b0] + tip[a0, b0][:, None, None]
+    limit = tip - threshold - margin + z[y, x][:, None, None]
+    return ~(bound < limit).any(axis=(1, 2))
 
 
 def _unexplained(z: np.ndarray, tip: np.ndarray, tolerance: float) -> np.ndarray:
