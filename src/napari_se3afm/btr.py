@@ -224,19 +224,19 @@ def _refine_pass(z: np.ndarray, points: np.ndarray, tip: np.ndarray, threshold: 
     """Refine ``tip`` in place at each of ``points`` in turn; return how many tip pixels changed.
 
     Exactly the point-by-point refinement, checked a block at a time: :func:`_unchanged` proves at
-    once, for every point of a block, whether it leaves the current tip alone; the others are refined
-    in order (:func:`_refine_at`), and once one of them changes the tip, the rest of the block is
-    checked again against the new tip."""
-    changed, i = 0, 0
-    while i < len(points):
-        block = points[i : i + CHECK_BLOCK]
-        i += len(block)
-        for j in np.flatnonzero(~_unchanged(z, block, tip, threshold, margin)):
-            n = _refine_at(z, int(block[j, 0]), int(block[j, 1]), tip, threshold, margin)
-            if n:
+    once, for every point of a block, whether it leaves the current tip alone, and only the others
+    are refined, in order (:func:`_refine_at`). Once one of them changes the tip, that proof no
+    longer holds and the rest of the block is refined point by point."""
+    changed = 0
+    size = max(1, min(CHECK_BLOCK, 2**22 // (2 * tip.shape[0] - 1) ** 2))  # ≤ 32 MB of patches at once
+    for start in range(0, len(points), size):
+        block = points[start : start + size]
+        doubtful = ~_unchanged(z, block, tip, threshold, margin)
+        for j, (y, x) in enumerate(block):
+            if doubtful[j]:
+                n = _refine_at(z, int(y), int(x), tip, threshold, margin)
                 changed += n
-                i -= len(block) - int(j) - 1
-                break
+                doubtful[j + 1 :] |= n > 0
     return changed
 
 
