@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from napari_se3afm.btr import _interior, _local_maxima, _refine_at
+from napari_se3afm.btr import _interior, _local_maxima, _refine_pass
 from napari_se3afm.morphology import dilate
 from napari_se3afm.noise import estimate_noise
 from napari_se3afm.tip import cone_tip, paraboloid_tip, pyramid_tip
@@ -21,7 +21,7 @@ def estimate(image: np.ndarray, k: int, threshold: float, margin: float) -> np.n
     points = _interior(_local_maxima(image, k), image.shape, c)
     tip = np.zeros((k, k))
     for _ in range(30):
-        if sum(_refine_at(image, int(y), int(x), tip, threshold, margin) for y, x in points) == 0:
+        if _refine_pass(image, points, tip, threshold, margin) == 0:
             break
     return tip
 
