@@ -1,7 +1,7 @@
 """The issue's speed target: one 128² scan with the default settings (16 MC samples, default
-consistency) on all of this machine's CPU threads, as a user runs it.
+consistency) on all of this machine's CPU threads (or a GPU), as a user runs it.
 
-    .venv/bin/python bench/bench_default_speed.py [MODEL ...]    # default: se3afm-cpu-bound
+    .venv/bin/python bench/bench_default_speed.py [--device cuda] [MODEL ...]    # default: se3afm-cpu-bound, cpu
 
 Reconstructs the first six scans of bench/results/simtip_test.npz; prints the first call (which
 loads the model) and the median of the other five, in seconds.
@@ -20,9 +20,9 @@ from napari_se3afm.simtip.storage import read_split
 SPLIT = Path(__file__).resolve().parent / "results" / "simtip_test.npz"
 
 
-def main(models: list[str]) -> None:
+def main(models: list[str], device: str) -> None:
     split = read_split(SPLIT)
-    print(f"{torch.get_num_threads()} torch threads\n")
+    print(f"{device}, {torch.get_num_threads()} torch threads\n")
     print("| model | first call (s) | median of the next five (s) |")
     print("|---|---|---|")
     for model in models:
@@ -30,10 +30,18 @@ def main(models: list[str]) -> None:
         for i in range(6):
             start = time.perf_counter()
             reconstruct(np.asarray(split.image[i], dtype=np.float64), float(split.pixel_nm[i]), method="model",
-                        model=model, levelling=(), device="cpu")
+                        model=model, levelling=(), device=device)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
             secs.append(time.perf_counter() - start)
         print(f"| {model} | {secs[0]:.2f} | {np.median(secs[1:]):.2f} |", flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["se3afm-cpu-bound"])
+    args = sys.argv[1:]
+    device = "cpu"
+    if "--device" in args:
+        at = args.index("--device")
+        device = args[at + 1]
+        del args[at : at + 2]
+    main(args or ["se3afm-cpu-bound"], device)

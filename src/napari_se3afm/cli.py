@@ -222,6 +222,8 @@ def _add_simtip_commands(sub: argparse._SubParsersAction) -> None:
     )
     tr.add_argument("--config", type=Path, help="JSON training configuration (default: the built-in CPU-sized one)")
     tr.add_argument("--steps", type=int, help="override the number of optimiser steps")
+    tr.add_argument("--max-minutes", type=float, metavar="M",
+                    help="stop (checkpointed) after the step that ends M minutes in; rerun to continue")
     tr.add_argument("-o", "--outdir", type=Path, required=True, help="run folder (created; resumed if it holds a run)")
     tr.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
@@ -253,17 +255,29 @@ def _add_simtip_commands(sub: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from .progress import run_to_completion
+    from .errors import ParameterError
+    from .progress import Progress, run_to_completion
     from .training import TrainConfig, iter_train, load_train_config
 
     cfg = load_train_config(args.config) if args.config else TrainConfig()
     if args.steps is not None:
         cfg = dataclasses.replace(cfg, steps=args.steps)
-    bar = _ProgressBar("train", args.quiet)
+    if args.max_minutes is not None and not args.max_minutes >= 0:
+        raise ParameterError(f"--max-minutes must be >= 0, got {args.max_minutes!r}")
+    bar, last = _ProgressBar("train", args.quiet), [None]
+
+    def report(progress: Progress) -> None:
+        last[0] = progress
+        bar(progress)
+
+    limit = None if args.max_minutes is None else 60.0 * args.max_minutes
     try:
-        path = run_to_completion(iter_train(cfg, args.outdir), bar)
+        path = run_to_completion(iter_train(cfg, args.outdir, max_seconds=limit), report)
     finally:
         bar.close()
+    if last[0] is not None and last[0].step < cfg.steps:
+        print(f"stopped at step {last[0].step} of {cfg.steps} after {args.max_minutes:g} min; "
+              "rerun the same command to continue")
     print(f"wrote {path}")
     return 0
 

@@ -224,8 +224,13 @@ def _initial_weights(name_or_path: str, mcfg: ModelConfig) -> dict[str, torch.Te
     return source.state_dict()
 
 
-def iter_train(cfg: TrainConfig, outdir: str | Path) -> ProgressGenerator[Path]:
-    """Train (or resume) into ``outdir``, yielding :class:`Progress` every step; returns the checkpoint path."""
+def iter_train(cfg: TrainConfig, outdir: str | Path, *, max_seconds: float | None = None) -> ProgressGenerator[Path]:
+    """Train (or resume) into ``outdir``, yielding :class:`Progress` every step; returns the checkpoint path.
+
+    ``max_seconds``: stop after the first step that ends this long after the start (validated and
+    checkpointed, so the same call resumes it later): for job time limits and leased machines."""
+    if max_seconds is not None and not max_seconds >= 0:
+        raise ParameterError(f"the time limit must be >= 0 s, got {max_seconds!r}")
     from safetensors.torch import load_file, save_file
 
     from .device import resolve_device
@@ -286,12 +291,13 @@ def iter_train(cfg: TrainConfig, outdir: str | Path) -> ProgressGenerator[Path]:
         step += 1
         record = {"step": step, **{k: float(v.detach()) for k, v in terms.items()},
                   "seconds": time.perf_counter() - start}
-        if rank == 0 and (step % cfg.validate_every == 0 or step == cfg.steps):
+        last = step == cfg.steps or _out_of_time(start, max_seconds, world, device)
+        if rank == 0 and (step % cfg.validate_every == 0 or last):
             record.update(_validate(model, val, device, border, val_bounds))
         if rank == 0:
             with open(outdir / LOG, "a") as fh:
                 fh.write(json.dumps(record) + "\n")
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            if step % cfg.checkpoint_every == 0 or last:
                 tensors, scalars = _flat_state(model, opt)
                 tmp = outdir / (CHECKPOINT + ".part")
                 save_file(tensors, str(tmp), metadata={"step": str(step)})
@@ -299,11 +305,26 @@ def iter_train(cfg: TrainConfig, outdir: str | Path) -> ProgressGenerator[Path]:
                 state_path.write_text(json.dumps({"step": step, "train_config": dataclasses.asdict(cfg),
                                                   "model_config": mcfg.as_dict(), "optimizer": scalars}))
         yield Progress(step, cfg.steps, f"training (loss {record['total']:.4g})", loss=record["total"])
+        if last:
+            break
     if not math.isfinite(record["total"]):
         raise ParameterError("training diverged (loss is not finite); lower the learning rate")
     return ckpt
 
 
-def train(cfg: TrainConfig, outdir: str | Path) -> Path:
+def _out_of_time(start: float, max_seconds: float | None, world: int, device: torch.device) -> bool:
+    """Whether the time limit is reached; with several processes, as soon as any of them says so
+    (all must stop at the same step, or the others would wait for it forever)."""
+    if max_seconds is None:
+        return False
+    over = time.perf_counter() - start >= max_seconds
+    if world > 1:
+        flag = torch.tensor([float(over)], device=device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        over = bool(flag.item())
+    return over
+
+
+def train(cfg: TrainConfig, outdir: str | Path, *, max_seconds: float | None = None) -> Path:
     """Run :func:`iter_train` to completion and return the checkpoint path."""
-    return run_to_completion(iter_train(cfg, outdir))
+    return run_to_completion(iter_train(cfg, outdir, max_seconds=max_seconds))

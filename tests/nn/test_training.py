@@ -38,6 +38,28 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
     assert {"val_tip_rmse", "val_surface_rmse"} <= set(log[1]) and all(torch.isfinite(torch.tensor(r["total"])) for r in log)
 
 
+def test_time_limit_stops_at_a_checkpoint_that_resumes_exactly(tmp_path, capsys):
+    whole, limited = tmp_path / "whole", tmp_path / "limited"
+    train(TrainConfig(**TINY, steps=3), whole)
+    train(TrainConfig(**TINY, steps=3), limited, max_seconds=0)  # out of time after the first step
+    log = [json.loads(line) for line in (limited / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1] and "val_tip_rmse" in log[0]  # validated where it stopped
+    assert json.loads((limited / "checkpoint.json").read_text())["step"] == 1
+    train(TrainConfig(**TINY, steps=3), limited)  # the same call without the limit finishes the run
+    a, b = load_file(str(whole / "checkpoint.safetensors")), load_file(str(limited / "checkpoint.safetensors"))
+    for key in a:
+        assert torch.allclose(a[key].float(), b[key].float(), atol=1e-6), key
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(TINY))
+    run = ["train", "--config", str(cfg), "--steps", "3", "-o", str(tmp_path / "cli"), "-q"]
+    assert main([*run, "--max-minutes", "0"]) == 0
+    assert "stopped at step 1 of 3 after 0 min; rerun the same command to continue" in capsys.readouterr().out
+    assert main([*run, "--max-minutes", "-1"]) == 2
+    assert "--max-minutes must be >= 0" in capsys.readouterr().err
+    with pytest.raises(ParameterError, match="time limit"):
+        train(TrainConfig(**TINY, steps=1), tmp_path / "x", max_seconds=float("nan"))
+
+
 def test_cli_train_and_bad_configs(tmp_path, capsys):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps(TINY))
@@ -63,6 +85,10 @@ def test_two_processes_with_gloo(tmp_path):
     subprocess.run(cmd, check=True, env=env, timeout=300, capture_output=True)
     log = [json.loads(line) for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2]  # only rank 0 writes
+    # a time limit: the processes agree to stop at the same step (else one would wait forever)
+    subprocess.run([*cmd[:-3], "--steps", "3", "--max-minutes", "0", "-o", str(tmp_path / "ddp-limited"), "-q"],
+                   check=True, env=env, timeout=300, capture_output=True)
+    assert json.loads((tmp_path / "ddp-limited" / "checkpoint.json").read_text())["step"] == 1
 
 
 def test_probe_depths_in_torch_match_the_metric():
