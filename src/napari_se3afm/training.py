@@ -227,8 +227,9 @@ def _initial_weights(name_or_path: str, mcfg: ModelConfig) -> dict[str, torch.Te
 def iter_train(cfg: TrainConfig, outdir: str | Path, *, max_seconds: float | None = None) -> ProgressGenerator[Path]:
     """Train (or resume) into ``outdir``, yielding :class:`Progress` every step; returns the checkpoint path.
 
-    ``max_seconds``: stop after the first step that ends this long after the start (validated and
-    checkpointed, so the same call resumes it later): for job time limits and leased machines."""
+    ``max_seconds``: stop after the first step that ends this long after the first step began (the
+    setup before it is not counted), validated and checkpointed, so the same call resumes it later:
+    for job time limits and leased machines."""
     if max_seconds is not None and not max_seconds >= 0:
         raise ParameterError(f"the time limit must be >= 0 s, got {max_seconds!r}")
     from safetensors.torch import load_file, save_file
