@@ -199,7 +199,8 @@ def _tip_bounds(images: torch.Tensor, tip_px: int) -> torch.Tensor:
     from .consistency import tip_bound
 
     scans = [image.detach().double().cpu().numpy() for image in images]
-    with ThreadPoolExecutor(max_workers=max(1, min(len(scans), os.cpu_count() or 1))) as pool:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=max(1, min(len(scans), cores))) as pool:
         bounds = list(pool.map(lambda scan: tip_bound(scan, tip_px), scans))
     return torch.tensor(np.stack(bounds), dtype=images.dtype, device=images.device)
 
