@@ -114,16 +114,27 @@ def load_train_config(path: str | Path) -> TrainConfig:
     return TrainConfig(**data)
 
 
-def _distributed() -> tuple[int, int]:
-    """(rank, world size) under torchrun, initialising the process group once; (0, 1) otherwise."""
+def _distributed(device: torch.device) -> tuple[int, int, torch.device]:
+    """(rank, world size, this process's device) under torchrun, initialising the process group
+    once; (0, 1, ``device``) otherwise.
+
+    On CUDA each process takes the GPU of its local rank, and NCCL is used when every local process
+    has a GPU of its own; otherwise (the CPU, or more processes than GPUs) gloo, which NCCL's
+    one-process-per-GPU rule would refuse."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
-        return 0, 1
+        return 0, 1, device
     import torch.distributed as dist
 
+    if device.type == "cuda":
+        if device.index is None:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
+        torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return dist.get_rank(), world
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+        own_gpus = device.type == "cuda" and torch.cuda.device_count() >= local
+        dist.init_process_group("nccl" if own_gpus else "gloo")
+    return dist.get_rank(), world, device
 
 
 def _clipped_tip_error(pred: torch.Tensor, true: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
@@ -244,10 +255,9 @@ def iter_train(cfg: TrainConfig, outdir: str | Path, *, max_seconds: float | Non
 
     from .device import resolve_device
 
-    rank, world = _distributed()
+    rank, world, device = _distributed(resolve_device(cfg.device))
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed + rank)
     sim_cfg = config_from_dict(cfg.simtip)
     try:

@@ -91,6 +91,30 @@ def test_two_processes_with_gloo(tmp_path):
     assert json.loads((tmp_path / "ddp-limited" / "checkpoint.json").read_text())["step"] == 1
 
 
+@pytest.mark.parametrize(
+    ("device", "gpus", "local_rank", "expected", "backend"),
+    [("cuda", 2, 1, "cuda:1", "nccl"),  # one GPU per process
+     ("cuda", 1, 1, "cuda:0", "gloo"),  # two processes share one GPU: NCCL would refuse
+     ("cpu", 2, 1, "cpu", "gloo")],     # the CPU asked for on a GPU machine
+)
+def test_each_torchrun_process_gets_its_own_device_and_a_backend_that_fits(monkeypatch, device, gpus, local_rank,
+                                                                           expected, backend):
+    import torch.distributed as dist
+
+    from napari_se3afm import training
+
+    for name, value in {"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "LOCAL_RANK": str(local_rank)}.items():
+        monkeypatch.setenv(name, value)
+    chosen = []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: None)
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "init_process_group", lambda name: chosen.append(name))
+    monkeypatch.setattr(dist, "get_rank", lambda: local_rank)
+    rank, world, got = training._distributed(torch.device(device))
+    assert (rank, world, str(got), chosen) == (local_rank, 2, expected, [backend])
+
+
 def test_probe_depths_in_torch_match_the_metric():
     import numpy as np
 
