@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -114,6 +115,9 @@ def test_benchmark_records_and_tables(tiny_split, tmp_path):
     for heading in ("Table 2", "Table 3", "Table 4", "Table 6", "Table 8"):
         assert heading in md
     assert "| btr | +0 % | +0 % |" in md
+    assert "torch thread(s); peak memory" in md  # no GPU here: the compute line names none
+    on_gpu = dataclasses.replace(result, environment={**result.environment, "gpu": "NVIDIA H200"})
+    assert "thread(s) (the model on NVIDIA H200; its GPU memory is not counted)" in tables_markdown(on_gpu)
     paths = write_results(result, tmp_path / "out")
     assert json.loads(paths[0].read_text())["n_scans"] == 4
     with pytest.raises(FileExistsSe3afmError):

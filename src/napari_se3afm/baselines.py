@@ -12,7 +12,7 @@ returns a :class:`MethodOutput`. The methods:
                       baseline, with the BTR tip turned into a blur kernel (see :func:`wiener_surface`).
 ``model``             the joint SE(3) model (``$SE3AFM_BENCH_MODEL`` or the default weights; consistency
                       ``$SE3AFM_BENCH_CONSISTENCY`` or the pipeline's default), mean and σ
-                      over :data:`MODEL_BENCH_SAMPLES` Monte-Carlo dropout samples.
+                      over :data:`MODEL_BENCH_SAMPLES` Monte-Carlo dropout samples; on CUDA when present.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def _model(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_
     name = os.environ.get("SE3AFM_BENCH_MODEL", DEFAULT_MODEL)
     consistency = os.environ.get("SE3AFM_BENCH_CONSISTENCY", DEFAULT_CONSISTENCY)
     r = reconstruct(image, pixel_nm, method="model", model=name, mc_samples=MODEL_BENCH_SAMPLES,
-                    levelling=(), device="cpu", consistency=consistency)
+                    levelling=(), device="auto", consistency=consistency)
     if r.tip.shape[0] != tip_size:
         raise ParameterError(f"the model's tip window is {r.tip.shape[0]} px, the split's {tip_size} px")
     return MethodOutput(surface=r.surface, tip=r.tip, surface_std=r.surface_std, tip_std=r.tip_std)

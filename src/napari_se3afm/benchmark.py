@@ -94,6 +94,7 @@ def _environment() -> dict:
     return {
         "cpu": platform.processor() or platform.machine(),
         "cpu_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,  # where the model runs
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
@@ -254,8 +255,9 @@ def tables_markdown(result: BenchmarkResult, title: str = "SimTip benchmark") ->
     out += _table(rec, methods, [("tip_above_apex", "tip above apex", 4),
                                  ("surface_above_bound", "surface above bound", 4)])
     env = result.environment
+    gpu = f" (the model on {env['gpu']}; its GPU memory is not counted)" if env.get("gpu") else ""
     out += ["", f"**Compute (Table 8).** Per 128² image on {env.get('cpu')} with "
-            f"{env.get('cpu_threads')} torch thread(s); peak memory is resident memory above the "
+            f"{env.get('cpu_threads')} torch thread(s){gpu}; peak memory is resident memory above the "
             "level at the start of the call.", ""]
     out += _table(rec, methods, [("time_s", "time per image (s)", 3), ("peak_mb", "peak memory (MB)", 1)])
     return "\n".join(out) + "\n"

@@ -280,7 +280,7 @@ def _collect_and_fit(path: Path, meta: dict, n: int, samples: int) -> ProgressGe
     for i in range(int(n)):
         b = simulate([i], seed=SPLIT_SEEDS["validation"], config=cfg, dtype=torch.float64)
         r = reconstruct(b.image[0].numpy(), float(b.pixel_nm[0]), method="model", model=str(path),
-                        mc_samples=samples, levelling=(), device="cpu", calibrated_sigma=False)
+                        mc_samples=samples, levelling=(), device="auto", calibrated_sigma=False)
         truth = b.surface[0].numpy()
         surface, tip, stats = raw_features(r)
         _append(fits["surface"], (r.surface - truth)[m:-m, m:-m], [surface[t][m:-m, m:-m] for t in SURFACE_TERMS], stats)
