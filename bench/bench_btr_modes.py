@@ -19,8 +19,8 @@ import torch
 
 from napari_se3afm.btr import blind_tip
 from napari_se3afm.levelling import level
-from napari_se3afm.metrics import measurable_tip_difference, probe_depth
-from napari_se3afm.morphology import erode, opening
+from napari_se3afm.metrics import measurable_tip_difference, probe_depth, redilation_residual, surface_errors
+from napari_se3afm.morphology import erode
 
 MODES = ("partial", "residual", "full")
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ def real() -> None:
         cells = []
         for mode in MODES:
             result, secs = _timed(z, 31, mode)
-            left = (z - opening(z, result.tip))[30:-30, 30:-30]
+            left = redilation_residual(z, erode(z, result.tip), result.tip)  # I − opening(I, P)
             cells += [f"{np.sqrt(np.mean(left**2)) / result.noise_nm:.2f}", f"{secs:.1f}"]
         print(f"| `{path.name}` | {z.shape[0]}×{z.shape[1]} | " + " | ".join(cells) + " |", flush=True)
 
@@ -60,7 +60,7 @@ def simtip(n: int) -> None:
             result, secs = _timed(image, k, mode)
             diff, seen = measurable_tip_difference(result.tip, true_tip, probe_depth(truth, k))
             scores[mode][0].append(np.sqrt(np.mean(diff[seen] ** 2)))
-            scores[mode][1].append(np.sqrt(np.mean(((erode(image, result.tip) - truth)[k - 1 : 1 - k, k - 1 : 1 - k]) ** 2)))
+            scores[mode][1].append(surface_errors(erode(image, result.tip), truth, k - 1)["surface_rmse"])
             scores[mode][2].append(secs)
     partial = np.array(scores["partial"][0])
     print("| mode | tip RMSE (nm) | scans with a better tip than partial | surface RMSE of the erosion (nm) | s per scan |")

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from napari_se3afm.io import read_height_map
-from napari_se3afm.morphology import dilate, opening
+from napari_se3afm.metrics import redilation_residual
+from napari_se3afm.morphology import erode
 from napari_se3afm.noise import estimate_noise
 from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.tip import describe_tip
@@ -48,11 +49,10 @@ def main(method: str, model: str | None, samples: int, consistency: str | None, 
         start = time.perf_counter()
         r = reconstruct(data.height, data.pixel_nm, **options)
         secs = time.perf_counter() - start
-        k = r.tip.shape[0] - 1  # the border where the erosion leans on replicated pixels
-        residual = (r.image - dilate(r.surface, r.tip))[k:-k, k:-k]
+        residual = redilation_residual(r.image, r.surface, r.tip)
         noise = estimate_noise(r.image)
         rms = float(np.sqrt(np.mean(residual**2)))
-        best = float(np.sqrt(np.mean((r.image - opening(r.image, r.tip))[k:-k, k:-k] ** 2)))
+        best = float(np.sqrt(np.mean(redilation_residual(r.image, erode(r.image, r.tip), r.tip) ** 2)))
         d = describe_tip(r.tip, r.pixel_nm)
         print(f"| `{path.name}` | {r.pixel_nm[0]:.2f} | {noise:.3f} | {rms:.3f} | {rms / noise:.2f} | {best / noise:.2f} | "
               f"{np.mean(residual <= 2 * noise):.0%} | {np.percentile(residual, 99):.2f} | {d.apex_radius_nm:.1f} | {d.half_angle_deg:.1f} | "

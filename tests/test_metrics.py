@@ -14,6 +14,7 @@ from napari_se3afm.metrics import (
     measurable_tip_difference,
     plausibility,
     probe_depth,
+    redilation_residual,
     ssim,
     surface_errors,
     tip_errors,
@@ -137,3 +138,19 @@ def test_plausibility_counts_impossible_values():
     assert p["tip_above_apex"] == pytest.approx(1 / 9)
     assert p["surface_above_bound"] == pytest.approx(10 / 16**2)
     assert plausibility(img, None, img, 0.0, 2) == {"tip_above_apex": 0.0, "surface_above_bound": 0.0}
+
+
+def test_redilation_residual_is_what_the_tip_leaves_of_the_image_away_from_the_border():
+    from napari_se3afm.morphology import dilate, erode, opening
+    from napari_se3afm.tip import pyramid_tip
+
+    rng = np.random.default_rng(3)
+    tip = pyramid_tip(9, 1.0, sides=3, half_angle_deg=40, apex_radius_nm=2, rotation_deg=15)  # asymmetric
+    surface = rng.normal(0, 2, (40, 36))
+    image = dilate(surface, tip) + 0.25  # imaged 0.25 nm high everywhere
+    residual = redilation_residual(image, surface, tip)
+    assert residual.shape == (40 - 16, 36 - 16)  # a border of K − 1 = 8 px on each side
+    np.testing.assert_allclose(residual, 0.25, atol=1e-12)
+    assert np.abs(redilation_residual(image, surface, tip[::-1, ::-1]) - 0.25).max() > 0.1  # the mirror does not fit
+    bound = erode(image, tip)  # the erosion's residual is the opening's: what no surface explains
+    np.testing.assert_allclose(redilation_residual(image, bound, tip), (image - opening(image, tip))[8:-8, 8:-8])

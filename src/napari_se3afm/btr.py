@@ -95,6 +95,14 @@ def _interior(points: np.ndarray, shape: tuple[int, int], c: int) -> np.ndarray:
     return points[inside]
 
 
+def _reach(patches: np.ndarray, tip: np.ndarray) -> np.ndarray:
+    """``reach[..., a0, b0] = I(x0 − v0) + P(v0)`` for each contact offset ``v0 = (a0 − c, b0 − c)``,
+    from ``(..., 4c + 1, 4c + 1)`` image patches centred on ``x0``: how high the tip reaches at ``x0``
+    when it touches the surface at ``v0``. Admissible contacts reach ``I(x0)``."""
+    c = tip.shape[0] // 2
+    return patches[..., c : 3 * c + 1, c : 3 * c + 1][..., ::-1, ::-1] + tip
+
+
 def _refine_at(
     z: np.ndarray, y: int, x: int, tip: np.ndarray, threshold: float, margin: float
 ) -> int:
@@ -113,8 +121,7 @@ def _refine_at(
     c = k // 2
     patch = z[y - 2 * c : y + 2 * c + 1, x - 2 * c : x + 2 * c + 1]
     i0 = z[y, x]
-    # reach[a0, b0] = I(x0 - v0) + P(v0) for v0 = (a0 - c, b0 - c): admissible contacts reach I(x0)
-    reach = patch[c : 3 * c + 1, c : 3 * c + 1][::-1, ::-1] + tip
+    reach = _reach(patch, tip)
     rows, cols = np.nonzero(reach >= i0 - margin)
     windows = np.lib.stride_tricks.sliding_window_view(patch, (k, k))
 
@@ -249,8 +256,7 @@ def _unchanged(z: np.ndarray, points: np.ndarray, tip: np.ndarray, threshold: fl
     c = k // 2
     y, x = points[:, 0], points[:, 1]
     patches = np.lib.stride_tricks.sliding_window_view(z, (4 * c + 1, 4 * c + 1))[y - 2 * c, x - 2 * c]
-    reach = patches[:, c : 3 * c + 1, c : 3 * c + 1][:, ::-1, ::-1] + tip
-    a0, b0 = np.unravel_index(reach.reshape(len(points), -1).argmax(axis=1), (k, k))
+    a0, b0 = np.unravel_index(_reach(patches, tip).reshape(len(points), -1).argmax(axis=1), (k, k))
     windows = np.lib.stride_tricks.sliding_window_view(patches, (k, k), axis=(1, 2))
     bound = windows[np.arange(len(points)), 2 * c - a0, 2 * c - b0] + tip[a0, b0][:, None, None]
     limit = tip - threshold - margin + z[y, x][:, None, None]

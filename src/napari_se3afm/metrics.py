@@ -6,7 +6,8 @@ All heights in nm. Tips follow the project convention (``P``, apex 0 at the cent
 * :func:`tip_errors`: RMSE and MAE between two tips, apex-aligned, both clipped at the probe depth;
 * :func:`surface_errors`: RMSE and SSIM away from the border;
 * :func:`calibration`: expected calibration error, Gaussian NLL and rank correlation of σ with |error|;
-* :func:`plausibility`: fraction of tip pixels above the apex, of surface pixels above the erosion bound.
+* :func:`plausibility`: fraction of tip pixels above the apex, of surface pixels above the erosion bound;
+* :func:`redilation_residual`: what the surface, imaged by the tip, leaves of the image (issue 5's real-scan bar).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "measurable_tip_difference",
     "plausibility",
     "probe_depth",
+    "redilation_residual",
     "ssim",
     "surface_errors",
     "tip_errors",
@@ -212,3 +214,14 @@ def plausibility(
     s = np.asarray(surface, dtype=np.float64)[b : img.shape[0] - b, b : img.shape[1] - b]
     lim = bound[b : img.shape[0] - b, b : img.shape[1] - b] + 3 * float(noise_nm)
     return {"tip_above_apex": above, "surface_above_bound": float(np.mean(s > lim))}
+
+
+def redilation_residual(image: np.ndarray, surface: np.ndarray, tip: np.ndarray) -> np.ndarray:
+    """``I − dilate(S, P)`` away from a border of ``K − 1`` pixels, where the dilation leans on
+    replicated edge pixels. Never negative for a surface below the erosion bound; for the erosion
+    itself it is ``I − opening(I, P)``, what no surface imaged by that tip explains."""
+    from .morphology import dilate
+
+    b = np.asarray(tip).shape[0] - 1
+    img = np.asarray(image, dtype=np.float64)
+    return (img - dilate(np.asarray(surface, dtype=np.float64), np.asarray(tip, dtype=np.float64)))[b : img.shape[0] - b, b : img.shape[1] - b]
