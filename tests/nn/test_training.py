@@ -175,3 +175,38 @@ def test_training_on_tips_held_to_the_blind_bound(tmp_path, monkeypatch):
     assert torch.allclose(bounds[1].double(), torch.from_numpy(tip_bound(images[1].double().numpy(), 7)), atol=1e-6)
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2] and "val_surface_rmse" in log[1]
+
+
+def test_rmse_supervision_is_the_benchmarks_own_figure():
+    """``supervision="rmse"``: the tip and surface terms are the mean over scans of the benchmark's
+    per-scan tip RMSE (clipped at the probe depth) and surface RMSE (border excluded), as
+    :mod:`napari_se3afm.metrics` computes them; the default keeps the normalised MSE."""
+    import numpy as np
+
+    from napari_se3afm.metrics import probe_depth, surface_errors, tip_errors
+    from napari_se3afm.simtip import config_from_dict, simulate
+    from napari_se3afm.training import RMSE_EPS_NM2, losses
+
+    cfg = TrainConfig(**TINY, supervision="rmse")
+    batch = simulate(3, seed=5, config=config_from_dict({"image_px": 32, "tip_px": 7}))
+    gen = torch.Generator().manual_seed(0)
+    tips = torch.minimum(batch.tip + 0.5 * torch.randn(batch.tip.shape, generator=gen), torch.tensor(0.0))
+    tips[:, 3, 3] = 0.0
+    surfaces = batch.surface + 2.0 * torch.randn(batch.surface.shape, generator=gen)
+    terms = losses((tips, surfaces), batch, cfg, border=6)
+    t, s, truth = (x.double().numpy() for x in (tips, surfaces, batch.surface))
+    depths = [probe_depth(truth[i], 7) for i in range(3)]
+    tip_rmse = [tip_errors(t[i], batch.tip[i].double().numpy(), depths[i])["tip_rmse"] for i in range(3)]
+    surf_rmse = [surface_errors(s[i], truth[i], 6)["surface_rmse"] for i in range(3)]
+    eps = RMSE_EPS_NM2 / (2 * min(tip_rmse))  # what the regularised root adds at most
+    assert float(terms["tip"]) == pytest.approx(np.mean(tip_rmse), rel=1e-4, abs=eps)
+    assert float(terms["surface"]) == pytest.approx(np.mean(surf_rmse), rel=1e-4, abs=eps)
+    assert min(tip_rmse) > 0.05 and min(surf_rmse) > 1.5  # real errors, far from RMSE = MSE = 1
+    plain = losses((tips, surfaces), batch, TrainConfig(**TINY), border=6)
+    var = batch.image.flatten(1).var(dim=1).double().numpy() + 1.0
+    expected = np.mean([(surf_rmse[i] ** 2) / var[i] for i in range(3)])
+    assert float(plain["surface"]) == pytest.approx(expected, rel=1e-4)
+    expected = np.mean([tip_rmse[i] ** 2 / max(depths[i], 0.1) ** 2 for i in range(3)])
+    assert float(plain["tip"]) == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(ParameterError, match="supervision"):
+        TrainConfig(**TINY, supervision="mae")
