@@ -21,6 +21,9 @@ from .errors import ModelIntegrityError, ParameterError
 __all__ = ["DEFAULT_MODEL", "available_models", "export_model", "find_model", "load_model", "sha256_of"]
 
 DEFAULT_MODEL = "se3afm-v1"
+#: listed first, in this order, when installed: the default, then the shipped model for real scans
+#: (docs/model.md, *Status*), so that a panel's model choice starts on the one to try
+PREFERRED_MODELS = (DEFAULT_MODEL, "se3afm-cpu-wide-rmse")
 
 
 def sha256_of(path: Path) -> str:
@@ -42,9 +45,10 @@ def _search_dirs() -> list[Path]:
 
 
 def available_models() -> list[str]:
-    """Names of the models installed in the search folders (default model first)."""
+    """Names of the models installed in the search folders: :data:`PREFERRED_MODELS` first, then by name."""
     names = {p.stem for d in _search_dirs() if d.is_dir() for p in d.glob("*.safetensors")}
-    return sorted(names, key=lambda n: (n != DEFAULT_MODEL, n))
+    rank = {name: i for i, name in enumerate(PREFERRED_MODELS)}
+    return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
 
 
 def find_model(name_or_path: str | Path = DEFAULT_MODEL) -> Path:

@@ -17,8 +17,16 @@ ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(p.stem for p in (ROOT / "models").glob("*.safetensors"))
 
 
-def test_models_are_shipped():
+def test_models_are_shipped_and_the_one_for_real_scans_is_offered_first(tmp_path, monkeypatch):
+    from napari_se3afm.registry import available_models
+
     assert "se3afm-cpu-rmse" in SHIPPED and "se3afm-cpu-wide-rmse" in SHIPPED
+    listed = available_models()
+    assert listed[0] == "se3afm-cpu-wide-rmse" and sorted(listed[1:]) == listed[1:]
+    assert set(SHIPPED) <= set(listed)
+    (tmp_path / "se3afm-v1.safetensors").write_bytes(b"")  # a default model, when there is one, comes first
+    monkeypatch.setenv("SE3AFM_MODEL_DIR", str(tmp_path))
+    assert available_models()[:2] == ["se3afm-v1", "se3afm-cpu-wide-rmse"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
