@@ -1,7 +1,7 @@
 """Training the joint model on SimTip generated on the fly (``se3afm train --config FILE``).
 
-Losses (the paper's Eq. 4–7, as implemented here; every term is divided by the image's variance
-plus 1 nm², or by the probe depth squared, so rough and flat scans weigh alike):
+Losses (the paper's Eq. 4–7, as implemented here; by default every term is divided by the image's
+variance plus 1 nm², or by the probe depth squared, so rough and flat scans weigh alike):
 
 * reconstruction through the differentiable simulator: ``‖dilate(Ŝ, P̂) − I‖² / var(I)``;
 * supervision on SimTip ground truth: tip error clipped at the probe depth (as the benchmark
