@@ -36,7 +36,7 @@ import torch
 from .errors import ParameterError
 from .metrics import probe_depth, surface_errors, tip_errors
 from .morphology import dilate
-from .nn.model import SE3AFM, ModelConfig
+from .nn.model import SE3AFM, ModelConfig, grow_shells
 from .progress import Progress, ProgressGenerator, run_to_completion
 from .simtip import SPLIT_SEEDS, config_from_dict, simulate
 from .simtip.config import read_json_file
@@ -99,6 +99,12 @@ class TrainConfig:
             raise ParameterError(f"warmup_steps must be >= 0, got {self.warmup_steps!r}")
         if self.supervision not in ("normalised", "rmse"):
             raise ParameterError(f"supervision must be 'normalised' or 'rmse', got {self.supervision!r}")
+        architecture = {f.name for f in dataclasses.fields(ModelConfig)}
+        unknown = sorted(set(self.model) - architecture)
+        if unknown:
+            raise ParameterError(
+                f"unknown model setting(s) {', '.join(unknown)}; known: {', '.join(sorted(architecture))}")
+        ModelConfig(**self.model)  # its own checks
         if self.model.get("tip_px", ModelConfig().tip_px) != self.simtip.get("tip_px", 31):
             raise ParameterError("model.tip_px and simtip.tip_px must be equal")
 
@@ -250,13 +256,19 @@ def _validate(model: SE3AFM, val, device, border: int, bounds: torch.Tensor | No
 
 
 def _initial_weights(name_or_path: str, mcfg: ModelConfig) -> dict[str, torch.Tensor]:
-    """The weights of a verified model whose architecture is ``mcfg`` (``init_from``)."""
+    """The weights of a verified model whose architecture is ``mcfg`` (``init_from``).
+
+    A model with fewer radial shells at the same spacing is grown into ``mcfg`` (:func:`grow_shells`:
+    the same tips until training moves the new shells); any other difference is an error.
+    """
     from .registry import load_model
 
     source = load_model(name_or_path, "cpu", fresh=True)
-    if source.config != mcfg:
-        raise ParameterError(f"init_from {name_or_path!r} has another architecture than the training config's model")
-    return source.state_dict()
+    if source.config == mcfg:
+        return source.state_dict()
+    if source.config.shells != mcfg.shells:
+        return grow_shells(source, mcfg).state_dict()
+    raise ParameterError(f"init_from {name_or_path!r} has another architecture than the training config's model")
 
 
 def iter_train(cfg: TrainConfig, outdir: str | Path, *, max_seconds: float | None = None) -> ProgressGenerator[Path]:

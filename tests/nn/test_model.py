@@ -10,7 +10,8 @@ pytest.importorskip("e3nn")
 from e3nn import o3  # noqa: E402
 
 from napari_se3afm.morphology import dilate, erode  # noqa: E402
-from napari_se3afm.nn.model import SE3AFM, ModelConfig, enable_mc_dropout, mc_samples  # noqa: E402
+from napari_se3afm.errors import ParameterError  # noqa: E402
+from napari_se3afm.nn.model import SE3AFM, ModelConfig, enable_mc_dropout, grow_shells, mc_samples  # noqa: E402
 from napari_se3afm.nn.points import scan_patches  # noqa: E402
 from napari_se3afm.nn.tip_net import TipNet, render_tip  # noqa: E402
 from napari_se3afm.tip import pyramid_tip  # noqa: E402
@@ -66,6 +67,39 @@ def test_rendering_turns_with_the_coefficients_on_quarter_turns():
     assert torch.allclose(occ_r, torch.rot90(occ, k=-1, dims=(-2, -1)), atol=1e-10)
     assert torch.allclose(tip_r, torch.rot90(tip, k=-1, dims=(-2, -1)), atol=1e-10)
     assert not torch.allclose(occ_r, occ, atol=1e-3)  # the test is not trivial
+
+
+def test_shells_reach_shell_extent():
+    # one l = 0 coefficient on the last shell: the density peaks on the sphere |r| = shell_extent·length
+    coeffs = torch.zeros(1, 4)
+    coeffs[0, 3] = 0.1  # shell 3 of 4, Y_00; small, so the occupancy does not saturate
+    args = dict(tip_px=1, pixel_nm=1.0, length_nm=2.0, depth_nm=16.0, levels=64, sharpness=8.0)
+    for extent in (1.5, 3.0):
+        occ, _ = render_tip(coeffs, 4, 0, shell_extent=extent, **args)
+        heights = (torch.arange(64) + 0.5) * 16.0 / 64  # on the axis: r = z
+        assert float(heights[occ[0, :, 0, 0].argmax()]) == pytest.approx(extent * 2.0, abs=0.13)
+
+
+def test_grown_shells_keep_the_tips_and_can_learn_beyond_them():
+    source = SE3AFM(TINY).eval()
+    with torch.no_grad():
+        source.tip_net.head.weight.normal_()
+    img, px = torch.from_numpy(spikes())[None], torch.tensor([1.0])
+    wider = ModelConfig(**{**TINY.as_dict(), "shells": 7, "shell_extent": 3.0})  # spacing 0.5, as 4 shells to 1.5
+    grown = grow_shells(source, wider).eval()
+    assert grown.config == wider and grown.tip_net.irreps_out.dim == 7 * 9
+    tip = grown.tip(img, px)
+    assert torch.allclose(tip, source.tip(img, px), atol=1e-12)
+    assert float(tip.detach().min()) < -0.1
+    tip.sum().backward()  # the new shells' weights get gradients: training can move them
+    head = grown.tip_net.head
+    new = torch.cat([head.weight_view_for_instruction(i, head.weight.grad)[:, TINY.shells:].flatten()
+                     for i in range(len(head.instructions))])
+    assert float(new.abs().max()) > 1e-6
+    for bad in ({"shells": 7, "shell_extent": 2.0}, {"shells": 3, "shell_extent": 1.0},
+                {"shells": 7, "shell_extent": 3.0, "lmax": 1}):
+        with pytest.raises(ParameterError, match="cannot grow"):
+            grow_shells(source, ModelConfig(**{**TINY.as_dict(), **bad}))
 
 
 def test_whole_model_tip_ignores_shifts_and_turns_with_the_scan():

@@ -74,6 +74,11 @@ def test_cli_train_and_bad_configs(tmp_path, capsys):
     assert "epochs" in capsys.readouterr().err
     with pytest.raises(ParameterError, match="tip_px"):
         TrainConfig(model={"tip_px": 9}, simtip={"tip_px": 7})
+    cfg.write_text(json.dumps({"model": {"shell_extnt": 3.0}}))  # a typo in the architecture: named, not a TypeError
+    assert main(["train", "--config", str(cfg), "-o", str(tmp_path / "y")]) == 2
+    assert "shell_extnt" in capsys.readouterr().err
+    with pytest.raises(ParameterError, match="shell_extent"):
+        TrainConfig(model={"shell_extent": 0.0})
 
 
 def test_two_processes_with_gloo(tmp_path):
@@ -153,6 +158,15 @@ def test_init_from_starts_at_the_given_weights(tmp_path):
     other = {**TINY, "model": {**TINY["model"], "unet_base": 4}}
     with pytest.raises(ParameterError, match="another architecture"):
         train(TrainConfig(**other, steps=1, init_from=str(source)), tmp_path / "fourth")
+    # more radial shells at the same spacing: grown, every other weight as the source's
+    wider = {**TINY, "learning_rate": 1e-12, "model": {**TINY["model"], "shells": 3, "shell_extent": 3.0}}
+    train(TrainConfig(**wider, steps=1, init_from=str(source)), tmp_path / "fifth")
+    d = load_file(str(tmp_path / "fifth" / "checkpoint.safetensors"))
+    assert all(torch.allclose(a[k], d[f"model.{k}"], atol=1e-9) for k in a if not k.startswith("tip_net.head."))
+    assert d["model.tip_net.head.weight"].numel() == a["tip_net.head.weight"].numel() * 3 // 2
+    with pytest.raises(ParameterError, match="cannot grow"):
+        train(TrainConfig(**{**wider, "model": {**wider["model"], "shell_extent": 2.0}}, steps=1,
+                          init_from=str(source)), tmp_path / "sixth")
 
 
 def test_training_on_tips_held_to_the_blind_bound(tmp_path, monkeypatch):

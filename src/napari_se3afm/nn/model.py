@@ -20,7 +20,7 @@ from .points import scan_patches, scan_windows
 from .surface_net import SurfaceUNet
 from .tip_net import TipNet, coefficient_irreps, render_tip
 
-__all__ = ["SE3AFM", "ModelConfig", "dropout_samples", "enable_mc_dropout", "mc_samples"]
+__all__ = ["SE3AFM", "ModelConfig", "dropout_samples", "enable_mc_dropout", "grow_shells", "mc_samples"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class ModelConfig:
     layers: int = 2
     shells: int = 8
     lmax: int = 3
+    #: radius of the last radial shell, in window half-widths (the grid reaches ``depth_ratio``)
+    shell_extent: float = 1.5
     cutoff: float = 0.6
     patches: int = 8
     stride: int = 3
@@ -41,6 +43,11 @@ class ModelConfig:
     dropout: float = 0.1
     #: "e3nn" (the model) or "cnn" (the ablation without equivariance)
     tip_head: str = "e3nn"
+
+    def __post_init__(self) -> None:
+        if int(self.shells) < 1 or not self.shell_extent > 0:
+            raise ParameterError(
+                f"need shells >= 1 and shell_extent > 0, got {self.shells!r} and {self.shell_extent!r}")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -76,7 +83,8 @@ class SE3AFM(nn.Module):
             coeffs = self.tip_net(pos, approach, graph, scan, images.shape[0])
         tips = [
             render_tip(coeffs[b : b + 1], cfg.shells, cfg.lmax, tip_px=cfg.tip_px, pixel_nm=float(pixel_nm[b]),
-                       length_nm=float(length[b]), depth_nm=cfg.depth_ratio * float(length[b]))[1]
+                       length_nm=float(length[b]), depth_nm=cfg.depth_ratio * float(length[b]),
+                       shell_extent=cfg.shell_extent)[1]
             for b in range(images.shape[0])
         ]
         return torch.cat(tips)
@@ -118,6 +126,36 @@ class SE3AFM(nn.Module):
         if tip_bound is not None:
             tips = torch.minimum(tips, tip_bound.to(tips))
         return tips, self.surface(images, tips if joint else tips.detach())
+
+
+def grow_shells(source: SE3AFM, config: ModelConfig) -> SE3AFM:
+    """A model of ``config`` that renders exactly the tips and surfaces of ``source``, with more shells.
+
+    ``config`` may differ from ``source.config`` only in ``shells`` (more) and ``shell_extent``, at
+    the same shell spacing: the old shells keep their radii and weights, the new ones lie beyond them
+    with zero coefficients until training moves them (``init_from`` a model with fewer shells).
+    """
+    old = source.config
+    if old.tip_head != "e3nn":
+        raise ParameterError("only the e3nn tip head can grow radial shells")
+    same_rest = ModelConfig(**{**config.as_dict(), "shells": old.shells, "shell_extent": old.shell_extent}) == old
+    spacing = old.shell_extent / max(old.shells - 1, 1), config.shell_extent / max(config.shells - 1, 1)
+    if not same_rest or config.shells < old.shells or abs(spacing[0] - spacing[1]) > 1e-9 * spacing[0]:
+        raise ParameterError(
+            f"cannot grow a model of {old.shells} shells to {old.shell_extent:g} into {config.shells} shells to "
+            f"{config.shell_extent:g}: only more shells at the same spacing ({spacing[0]:.4g}), all else equal"
+        )
+    grown = SE3AFM(config).to(next(source.parameters()))
+    state = source.state_dict()
+    head_keys = [k for k in state if k.startswith("tip_net.head.")]
+    missing, unexpected = grown.load_state_dict({k: v for k, v in state.items() if k not in head_keys}, strict=False)
+    assert not unexpected and set(missing) <= set(head_keys), (missing, unexpected)
+    with torch.no_grad():
+        grown.tip_net.head.weight.zero_()
+        for i in range(len(grown.tip_net.head.instructions)):
+            target = grown.tip_net.head.weight_view_for_instruction(i)
+            target[:, : old.shells].copy_(source.tip_net.head.weight_view_for_instruction(i))
+    return grown
 
 
 def enable_mc_dropout(model: nn.Module) -> nn.Module:

@@ -130,15 +130,18 @@ class TipNet(torch.nn.Module):
 
 
 def render_tip(coefficients: torch.Tensor, shells: int, lmax: int, *, tip_px: int, pixel_nm: float,
-               length_nm: float, depth_nm: float, levels: int = 32, sharpness: float = 8.0) -> tuple[torch.Tensor, torch.Tensor]:
+               length_nm: float, depth_nm: float, levels: int = 32, sharpness: float = 8.0,
+               shell_extent: float = 1.5) -> tuple[torch.Tensor, torch.Tensor]:
     """Evaluate the tip density on a voxel grid and convert it to ``P``.
 
     The grid holds the physical tip: lateral offsets ``u`` of ``tip_px`` pixels of ``pixel_nm``,
     heights ``z`` in ``levels`` steps from the apex (0) to ``depth_nm``; positions are divided by
-    ``length_nm`` (the point scale of the network) before the radial shells (centred at
-    ``0 … 1.5``) and spherical harmonics are evaluated. Occupancy is ``sigmoid(sharpness · T)``; the
-    tip surface height in a column is the empty height below the material, ``p(u) = Σ_z (1 − occ)
-    Δz``, and ``P(v) = −p(−v)`` with its centre at 0 and all values ≤ 0.
+    ``length_nm`` (the point scale of the network) before the radial shells (Gaussians centred
+    evenly at ``0 … shell_extent``, as wide as their spacing) and spherical harmonics are evaluated;
+    beyond the last shell the density fades to 0 (occupancy ½). Occupancy is
+    ``sigmoid(sharpness · T)``; the tip surface height in a column is the empty height below the
+    material, ``p(u) = Σ_z (1 − occ) Δz``, and ``P(v) = −p(−v)`` with its centre at 0 and all
+    values ≤ 0.
 
     Returns ``(occupancy (B, levels, K, K), P (B, K, K))`` in nm.
     """
@@ -151,8 +154,8 @@ def render_tip(coefficients: torch.Tensor, shells: int, lmax: int, *, tip_px: in
     z, y, x = torch.meshgrid(heights, lateral, lateral, indexing="ij")
     r = torch.stack([x, y, z], dim=-1).reshape(-1, 3) / length_nm
     sh = o3.spherical_harmonics(list(range(lmax + 1)), r, normalize=True, normalization="component")
-    centres = torch.linspace(0.0, 1.5, shells, device=dev, dtype=dt)
-    width = 1.5 / max(shells - 1, 1)
+    centres = torch.linspace(0.0, shell_extent, shells, device=dev, dtype=dt)
+    width = shell_extent / max(shells - 1, 1)
     radial = torch.exp(-(((r.norm(dim=1)[:, None] - centres) / width) ** 2))  # (points, shells)
     density = torch.zeros(b, r.shape[0], device=dev, dtype=dt)
     offset = 0
