@@ -13,7 +13,7 @@ from napari_se3afm.morphology import dilate, erode  # noqa: E402
 from napari_se3afm.errors import ParameterError  # noqa: E402
 from napari_se3afm.nn.model import SE3AFM, ModelConfig, enable_mc_dropout, grow_shells, mc_samples  # noqa: E402
 from napari_se3afm.nn.points import scan_patches  # noqa: E402
-from napari_se3afm.nn.tip_net import TipNet, render_tip  # noqa: E402
+from napari_se3afm.nn.tip_net import TipNet, radius_graph, render_tip  # noqa: E402
 from napari_se3afm.tip import pyramid_tip  # noqa: E402
 
 TINY = ModelConfig(tip_px=15, hidden="6x0e + 3x1o + 2x2e", layers=2, shells=4, lmax=2, patches=4, stride=2,
@@ -53,6 +53,16 @@ def test_tip_network_is_rotation_equivariant_to_wigner_d():
     # parity too: the output is a true scalar field's coefficients (odd l flip under inversion)
     inverted = net(-pos, -approach, graph, scan, 2)
     assert torch.linalg.norm(inverted - out @ net.irreps_out.D_from_matrix(-torch.eye(3)).T) < 1e-9
+
+
+@pytest.mark.parametrize("sizes", [(20, 20, 20), (5, 30, 12)])  # equal runs (blockwise) and unequal (dense)
+def test_radius_graph_is_every_close_pair_within_a_graph_in_order(sizes):
+    graph = torch.cat([torch.full((n,), g) for g, n in enumerate(sizes)])
+    pos = torch.rand(len(graph), 3)
+    src, dst = radius_graph(pos, graph, 0.5)
+    expected = [(int(d), int(s)) for d in range(len(graph)) for s in range(len(graph))
+                if d != s and graph[d] == graph[s] and float(torch.linalg.norm(pos[d] - pos[s])) < 0.5]
+    assert list(zip(dst.tolist(), src.tolist(), strict=True)) == expected and len(expected) > 50
 
 
 def test_rendering_turns_with_the_coefficients_on_quarter_turns():

@@ -130,6 +130,21 @@ def test_probe_depths_in_torch_match_the_metric():
     np.testing.assert_allclose(probe_depths(surfaces, 7).numpy(), [probe_depth(s, 7) for s in surfaces.numpy()])
 
 
+def test_validation_in_chunks_equals_one_pass():
+    from napari_se3afm.nn.model import SE3AFM, ModelConfig
+    from napari_se3afm.simtip import config_from_dict, simulate
+    from napari_se3afm.training import _tip_bounds, _validate
+
+    torch.manual_seed(0)
+    model = SE3AFM(ModelConfig(**TINY["model"]))
+    val = simulate(5, seed=3, config=config_from_dict(TINY["simtip"]))
+    bounds = _tip_bounds(val.image, TINY["model"]["tip_px"])
+    whole = _validate(model, val, torch.device("cpu"), 6, bounds, chunk=5)
+    pieces = _validate(model, val, torch.device("cpu"), 6, bounds, chunk=2)  # 2 + 2 + 1 scans
+    assert whole["val_tip_rmse"] > 0 and whole["val_surface_rmse"] > 0
+    assert pieces == pytest.approx(whole, rel=1e-5)
+
+
 def test_cosine_schedule_values():
     cfg = TrainConfig(**TINY, steps=110, lr_schedule="cosine", warmup_steps=10)
     lr = cfg.learning_rate
