@@ -12,6 +12,7 @@ between training runs.
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -30,7 +31,7 @@ def main(path_a: str, path_b: str, method_a: str = "model", method_b: str | None
     method_b = method_b or method_a
     runs = []
     for path, method in ((path_a, method_a), (path_b, method_b)):
-        records = json.load(open(path))["records"]
+        records = json.loads(Path(path).read_text())["records"]
         runs.append({r["scan"]: r for r in records if r["method"] == method})
         if not runs[-1]:
             sys.exit(f"{path}: no records of method {method!r}")

@@ -7,6 +7,9 @@ napari can show one notification.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
+
 
 class Se3afmError(Exception):
     """Base class of every error napari-se3afm raises on purpose."""
@@ -14,6 +17,19 @@ class Se3afmError(Exception):
 
 class ParameterError(Se3afmError, ValueError):
     """A parameter is out of range or inconsistent with the data."""
+
+
+def reject_unknown_settings(keys: Iterable[str], cls: type, what: str, prefix: str = "") -> None:
+    """Raise :class:`ParameterError` naming every key that is not a field of the dataclass ``cls``.
+
+    One message for every settings file (training, model architecture, SimTip), so that a typo is
+    named with the settings that exist instead of surfacing as a ``TypeError`` from a constructor.
+    """
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(keys) - known)
+    if unknown:
+        raise ParameterError(f"unknown {what} setting(s) {', '.join(prefix + k for k in unknown)}; "
+                             f"known: {', '.join(sorted(known))}")
 
 
 class AfmFileError(Se3afmError):

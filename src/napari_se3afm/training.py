@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import ParameterError
+from .errors import ParameterError, reject_unknown_settings
 from .metrics import probe_depth, surface_errors, tip_errors
 from .morphology import dilate
 from .nn.model import SE3AFM, ModelConfig, grow_shells
@@ -99,13 +99,8 @@ class TrainConfig:
             raise ParameterError(f"warmup_steps must be >= 0, got {self.warmup_steps!r}")
         if self.supervision not in ("normalised", "rmse"):
             raise ParameterError(f"supervision must be 'normalised' or 'rmse', got {self.supervision!r}")
-        architecture = {f.name for f in dataclasses.fields(ModelConfig)}
-        unknown = sorted(set(self.model) - architecture)
-        if unknown:
-            raise ParameterError(
-                f"unknown model setting(s) {', '.join(unknown)}; known: {', '.join(sorted(architecture))}")
-        ModelConfig(**self.model)  # its own checks
-        if self.model.get("tip_px", ModelConfig().tip_px) != self.simtip.get("tip_px", 31):
+        reject_unknown_settings(self.model, ModelConfig, "model")
+        if ModelConfig(**self.model).tip_px != self.simtip.get("tip_px", 31):  # with ModelConfig's own checks
             raise ParameterError("model.tip_px and simtip.tip_px must be equal")
 
     def learning_rate_at(self, step: int) -> float:
@@ -122,10 +117,7 @@ class TrainConfig:
 def load_train_config(path: str | Path) -> TrainConfig:
     """Read a JSON training configuration (any subset of :class:`TrainConfig`'s fields)."""
     data = read_json_file(path, "training config")
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ParameterError(f"unknown training setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    reject_unknown_settings(data, TrainConfig, "training")
     return TrainConfig(**data)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ParameterError
+from ..errors import ParameterError, reject_unknown_settings
 
 __all__ = [
     "SURFACE_TYPES",
@@ -193,13 +193,7 @@ def _check(cfg: SimTipConfig) -> None:
 def _build(cls: type, data: dict, where: str) -> Any:
     if not isinstance(data, dict):
         raise ParameterError(f"{where or 'config'} must be a mapping, got {type(data).__name__}")
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ParameterError(
-            f"unknown SimTip setting(s) {', '.join(where + k for k in unknown)}; "
-            f"known: {', '.join(sorted(known))}"
-        )
+    reject_unknown_settings(data, cls, "SimTip", prefix=where)
     kwargs = {}
     for name, value in data.items():
         default = getattr(cls(), name) if cls is not SimTipConfig else getattr(_DEFAULT, name)
