@@ -198,3 +198,37 @@ def test_contacts_name_the_surface_pixel_and_tip_height_that_set_each_image_pixe
         for j in range(6, 11):
             assert (rows[i, j], cols[i, j]) == (6, 8)
             assert tip_at[i, j] == p[i - 6 + 2, j - 8 + 2]  # an asymmetric tip is not mirrored
+
+
+def test_tips_deeper_than_the_scan_give_the_brute_force_results(rng):
+    """Offsets deeper than the scan rises can never win and are skipped: nothing may change, not
+    the values, the winning offsets, the contacts or the certain pixels; batched tips one by one."""
+    from napari_se3afm.morphology import _live_offsets
+
+    s = rng.normal(0, 1, (21, 19))
+    deep = random_asymmetric_tip(7, rng, depth=2.0)
+    deep[[0, -1], :] = -50.0  # far below anything the scan can reach
+    deep[:, [0, 1]] -= 40.0
+    shallow = random_asymmetric_tip(7, rng, depth=2.0)
+    img = dilate(s, deep)
+    ptp = float(img.max() - img.min())
+    live = _live_offsets(torch.tensor(deep)[None], torch.tensor([float(img.max())]),
+                         torch.tensor([float(img.min())]))
+    assert 0 < len(live) < 49 and np.sum(deep >= -ptp) <= len(live)  # the test does skip offsets
+    np.testing.assert_array_equal(dilate(s, deep), brute_dilate(s, deep))
+    np.testing.assert_array_equal(erode(img, deep), brute_erode(img, deep))
+    np.testing.assert_array_equal(certainty_map(img, deep), brute_certainty(img, deep))
+    imaged, rows, cols, tip_at = contacts(s, deep)
+    np.testing.assert_array_equal(s[rows, cols] + tip_at, imaged)
+    tips = torch.tensor(np.stack([deep, shallow]))
+    batch = torch.tensor(np.stack([img, img]))
+    np.testing.assert_array_equal(erode(batch, tips).numpy()[1], brute_erode(img, shallow))
+    np.testing.assert_array_equal(certainty_map(batch, tips).numpy()[1], brute_certainty(img, shallow))
+    np.testing.assert_array_equal(certainty_map(batch, tips).numpy()[0], brute_certainty(img, deep))
+
+
+def test_non_finite_heights_propagate_as_without_skipping(rng):
+    s = rng.normal(0, 1, (9, 9))
+    s[4, 4] = np.nan
+    deep = random_asymmetric_tip(3, rng, depth=100.0)
+    assert np.isnan(dilate(s, deep)[4, 4]) and np.isnan(erode(s, deep)[4, 4])

@@ -62,6 +62,22 @@ def _tip_terms(q: torch.Tensor) -> list:
     return [q[:, a, b].view(-1, 1, 1) for a in range(k) for b in range(k)]
 
 
+def _live_offsets(q: torch.Tensor, band_max: torch.Tensor, floor: torch.Tensor) -> list[int]:
+    """Flat indices (row-major) of the offsets whose term can still reach ``floor`` in a band of rows.
+
+    ``q`` (Bq, K, K) are the addends, ``band_max`` (B,) the largest input value the band reads and
+    ``floor`` (B,) a value that every output pixel of the band reaches or must reach. An offset with
+    ``q + band_max < floor`` in every batch member can never win the maximum (nor tie with it, nor
+    count as a contact), so skipping it changes no result, not even the winning index. A deep tip
+    gains most: its outer pixels lie further below the apex than the scan rises. Non-finite bounds
+    keep every offset.
+    """
+    if not (torch.isfinite(band_max).all() and torch.isfinite(floor).all()):
+        return list(range(q.shape[-1] * q.shape[-2]))
+    reach = q + band_max.view(-1, 1, 1) >= floor.view(-1, 1, 1)
+    return torch.nonzero(reach.any(0).reshape(-1)).view(-1).tolist()
+
+
 def _maxplus_forward(
     x: torch.Tensor, q: torch.Tensor, with_argmax: bool, chunk_elements: int
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -73,7 +89,7 @@ def _maxplus_forward(
     """
     batch, hp, wp = x.shape
     k = q.shape[-1]
-    h, w = hp - k + 1, wp - k + 1
+    h, w, c = hp - k + 1, wp - k + 1, k // 2
     out = torch.empty((batch, h, w), dtype=x.dtype, device=x.device)
     arg = torch.zeros((batch, h, w), dtype=torch.long, device=x.device) if with_argmax else None
     terms = _tip_terms(q)
@@ -85,7 +101,11 @@ def _maxplus_forward(
         best = out[:, r0:r1]
         best.fill_(-torch.inf)
         t = tmp[:, : r1 - r0]
-        for idx, term in enumerate(terms):
+        band = x[:, r0 : r1 + k - 1]
+        # the centre offset alone gives every pixel this much: a floor for the band's maximum
+        centre = (band[:, c : c + r1 - r0, c : c + w] + q[:, c, c].view(-1, 1, 1)).amin(dim=(1, 2))
+        for idx in _live_offsets(q, band.amax(dim=(1, 2)), centre):
+            term = terms[idx]
             a, b = divmod(idx, k)
             torch.add(x[:, r0 + a : r1 + a, b : b + w], term, out=t)
             if arg is None:
@@ -296,8 +316,15 @@ def certainty_map(
     k = p.shape[-1]
     c = k // 2
     rp = _pad(r, c)
-    pf_terms = _tip_terms(torch.flip(p, dims=(-2, -1)))
+    pf = torch.flip(p, dims=(-2, -1))
+    pf_terms = _tip_terms(pf)
     rows = _rows_per_chunk(batch, w, chunk_elements)
+    tmp = torch.empty((batch, min(rows, h), w), dtype=i.dtype, device=i.device)
+    hit = torch.empty(tmp.shape, dtype=torch.bool, device=i.device)
+    # one accumulator per pixel holds both the number of touching offsets and the sum of their
+    # indices: ``count · K⁴ + Σ idx`` (Σ idx < K⁴), so each offset costs one add, not two updates
+    unit = k**4
+    acc_type = torch.int32 if k**6 + k**4 < 2**31 else torch.int64
     certain = torch.zeros((batch, h, w), dtype=torch.bool, device=i.device)
     margin = 2 * c
     trusted = torch.zeros((h, w), dtype=torch.bool, device=i.device)
@@ -307,15 +334,16 @@ def certainty_map(
     for r0 in range(0, h, rows):
         r1 = min(h, r0 + rows)
         level = i[:, r0:r1] - tol
-        count = torch.zeros((batch, r1 - r0, w), dtype=torch.int32, device=i.device)
-        which = torch.zeros((batch, r1 - r0, w), dtype=torch.long, device=i.device)
-        for idx, term in enumerate(pf_terms):
+        acc = torch.zeros((batch, r1 - r0, w), dtype=acc_type, device=i.device)
+        t, touched = tmp[:, : r1 - r0], hit[:, : r1 - r0]
+        # offsets that cannot reach the lowest contact level of the band touch nowhere in it
+        for idx in _live_offsets(pf, rp[:, r0 : r1 + k - 1].amax(dim=(1, 2)), level.amin(dim=(1, 2))):
             a, b = divmod(idx, k)
-            hit = (rp[:, r0 + a : r1 + a, b : b + w] + term) >= level
-            count += hit
-            which += hit * idx
-        b_idx, y_idx, x_idx = torch.nonzero((count == 1) & trusted[r0:r1], as_tuple=True)
-        flat = which[b_idx, y_idx, x_idx]
+            torch.add(rp[:, r0 + a : r1 + a, b : b + w], pf_terms[idx], out=t)
+            torch.ge(t, level, out=touched)
+            acc.add_(touched, alpha=unit + idx)
+        b_idx, y_idx, x_idx = torch.nonzero((acc // unit == 1) & trusted[r0:r1], as_tuple=True)
+        flat = acc[b_idx, y_idx, x_idx].long() - unit  # the one touching offset
         # flipped index a' = 2c - a  ->  touched pixel u = x - v = x + a' - c
         uy = y_idx + r0 + torch.div(flat, k, rounding_mode="floor") - c
         ux = x_idx + flat % k - c

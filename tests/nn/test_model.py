@@ -189,3 +189,16 @@ def test_ablation_switches():
     free, _ = model(img, torch.tensor([1.0]))
     held, _ = model(img, torch.tensor([1.0]), tip_bound=bound)
     assert (free > bound).any() and torch.equal(held, torch.minimum(free, bound))
+
+
+def test_patches_of_a_batch_are_those_of_each_image_alone():
+    """Repeated images (Monte-Carlo dropout) share one search for maxima; distinct ones do not."""
+    a = torch.from_numpy(spikes())
+    b = torch.flip(a, dims=(1,)) + 0.5 * torch.roll(a, 9, dims=0)
+    batch = torch.stack([a, a, b, b, a])
+    pos, graph, scan, _ = scan_patches(batch, torch.ones(5), 15, patches=4, stride=7)
+    for i, img in enumerate(batch):
+        alone, _, _, _ = scan_patches(img[None], torch.ones(1), 15, patches=4, stride=7)
+        mine = torch.isin(graph, torch.nonzero(scan == i).view(-1))
+        assert torch.equal(pos[mine], alone)
+    assert not torch.equal(pos[scan[graph] == 0], pos[scan[graph] == 2])  # b's patches are its own
