@@ -54,12 +54,13 @@ def _rows_per_chunk(batch: int, width: int, chunk_elements: int) -> int:
     return max(1, chunk_elements // max(1, batch * width))
 
 
-def _tip_terms(q: torch.Tensor) -> list:
-    """Per-offset addends: Python floats for one shared tip (fast path), (B, 1, 1) views for a batch."""
-    k = q.shape[-1]
+def _tip_terms(q: torch.Tensor, offsets: list[int]) -> list:
+    """Addends of the flat ``offsets``: Python floats for one shared tip (fast path), (B, 1, 1) views
+    for a batch."""
+    flat = q.reshape(q.shape[0], -1)
     if q.shape[0] == 1:
-        return [float(v) for v in q.reshape(-1).tolist()]
-    return [q[:, a, b].view(-1, 1, 1) for a in range(k) for b in range(k)]
+        return flat[0, offsets].tolist()
+    return [flat[:, idx].view(-1, 1, 1) for idx in offsets]
 
 
 def _live_offsets(q: torch.Tensor, band_max: torch.Tensor, floor: torch.Tensor) -> list[int]:
@@ -92,7 +93,6 @@ def _maxplus_forward(
     h, w, c = hp - k + 1, wp - k + 1, k // 2
     out = torch.empty((batch, h, w), dtype=x.dtype, device=x.device)
     arg = torch.zeros((batch, h, w), dtype=torch.long, device=x.device) if with_argmax else None
-    terms = _tip_terms(q)
     rows = _rows_per_chunk(batch, w, chunk_elements)
     tmp = torch.empty((batch, min(rows, h), w), dtype=x.dtype, device=x.device)
     better = torch.empty(tmp.shape, dtype=torch.bool, device=x.device) if with_argmax else None
@@ -104,8 +104,8 @@ def _maxplus_forward(
         band = x[:, r0 : r1 + k - 1]
         # the centre offset alone gives every pixel this much: a floor for the band's maximum
         centre = (band[:, c : c + r1 - r0, c : c + w] + q[:, c, c].view(-1, 1, 1)).amin(dim=(1, 2))
-        for idx in _live_offsets(q, band.amax(dim=(1, 2)), centre):
-            term = terms[idx]
+        live = _live_offsets(q, band.amax(dim=(1, 2)), centre)
+        for idx, term in zip(live, _tip_terms(q, live)):
             a, b = divmod(idx, k)
             torch.add(x[:, r0 + a : r1 + a, b : b + w], term, out=t)
             if arg is None:
@@ -317,7 +317,6 @@ def certainty_map(
     c = k // 2
     rp = _pad(r, c)
     pf = torch.flip(p, dims=(-2, -1))
-    pf_terms = _tip_terms(pf)
     rows = _rows_per_chunk(batch, w, chunk_elements)
     tmp = torch.empty((batch, min(rows, h), w), dtype=i.dtype, device=i.device)
     hit = torch.empty(tmp.shape, dtype=torch.bool, device=i.device)
@@ -337,9 +336,10 @@ def certainty_map(
         acc = torch.zeros((batch, r1 - r0, w), dtype=acc_type, device=i.device)
         t, touched = tmp[:, : r1 - r0], hit[:, : r1 - r0]
         # offsets that cannot reach the lowest contact level of the band touch nowhere in it
-        for idx in _live_offsets(pf, rp[:, r0 : r1 + k - 1].amax(dim=(1, 2)), level.amin(dim=(1, 2))):
+        live = _live_offsets(pf, rp[:, r0 : r1 + k - 1].amax(dim=(1, 2)), level.amin(dim=(1, 2)))
+        for idx, term in zip(live, _tip_terms(pf, live)):
             a, b = divmod(idx, k)
-            torch.add(rp[:, r0 + a : r1 + a, b : b + w], pf_terms[idx], out=t)
+            torch.add(rp[:, r0 + a : r1 + a, b : b + w], term, out=t)
             torch.ge(t, level, out=touched)
             acc.add_(touched, alpha=unit + idx)
         b_idx, y_idx, x_idx = torch.nonzero((acc // unit == 1) & trusted[r0:r1], as_tuple=True)
