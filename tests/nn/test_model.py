@@ -191,14 +191,20 @@ def test_ablation_switches():
     assert (free > bound).any() and torch.equal(held, torch.minimum(free, bound))
 
 
-def test_patches_of_a_batch_are_those_of_each_image_alone():
+def test_patches_of_a_batch_are_those_of_each_image_alone(monkeypatch):
     """Repeated images (Monte-Carlo dropout) share one search for maxima; distinct ones do not."""
+    import napari_se3afm.nn.points as points
+
     a = torch.from_numpy(spikes())
     b = torch.flip(a, dims=(1,)) + 0.5 * torch.roll(a, 9, dims=0)
     batch = torch.stack([a, a, b, b, a])
+    searches = []
+    search = points._sharp_maxima
+    monkeypatch.setattr(points, "_sharp_maxima", lambda *args: searches.append(1) or search(*args))
     pos, graph, scan, _ = scan_patches(batch, torch.ones(5), 15, patches=4, stride=7)
+    assert len(searches) == 3  # one per run of identical images: a a | b b | a
+    of_image = scan[graph]
     for i, img in enumerate(batch):
         alone, _, _, _ = scan_patches(img[None], torch.ones(1), 15, patches=4, stride=7)
-        mine = torch.isin(graph, torch.nonzero(scan == i).view(-1))
-        assert torch.equal(pos[mine], alone)
-    assert not torch.equal(pos[scan[graph] == 0], pos[scan[graph] == 2])  # b's patches are its own
+        assert torch.equal(pos[of_image == i], alone)
+    assert not torch.equal(pos[of_image == 0], pos[of_image == 2])  # b's patches are its own

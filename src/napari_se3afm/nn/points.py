@@ -62,9 +62,9 @@ def scan_patches(
     oy, ox = oy.reshape(-1), ox.reshape(-1)
     pos, graph, scan = [], [], []
     length = (c * pixel_nm).to(images.dtype)
-    for b in range(images.shape[0]):
+    for b, maxima in enumerate(_batch_maxima(images.detach(), k, patches)):
         img = images[b]
-        for i, j in _sharp_maxima(img.detach(), k, patches).tolist():
+        for i, j in maxima:
             rows = (i + oy).clamp(0, img.shape[0] - 1)
             cols = (j + ox).clamp(0, img.shape[1] - 1)
             heights = img[rows, cols] - img[i, j]
