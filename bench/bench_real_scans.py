@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_real_scans.py model MODEL [M] [C]  # a model, M Monte-Carlo samples (default 8),
                                                                     # consistency C (none, tip, image; default: the pipeline's)
     ... --level plane,align-rows,zero-min                           # other levelling steps (docs/io.md)
+    ... --finetune-steps N                                          # fine-tune the model on each scan first
 
 For each file: the height channel, levelled with the default steps, is reconstructed; the predicted
 surface is dilated by the predicted tip and compared with the levelled image. The residual
@@ -32,13 +33,14 @@ from napari_se3afm.tip import describe_tip
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 
 
-def main(method: str, model: str | None, samples: int, consistency: str | None, levelling: str | None) -> None:
+def main(method: str, model: str | None, samples: int, consistency: str | None, levelling: str | None,
+         finetune_steps: int) -> None:
     torch.set_num_threads(1)
     options = {"method": method, "device": "cpu"}
     if levelling:
         options["levelling"] = tuple(levelling.split(","))
     if method == "model":
-        options.update(model=model, mc_samples=samples)
+        options.update(model=model, mc_samples=samples, finetune_steps=finetune_steps)
         if consistency:
             options["consistency"] = consistency
     print("| file | px (nm) | σ_n (nm) | residual RMS (nm) | RMS / σ_n | opening RMS / σ_n | within 2 σ_n "
@@ -61,11 +63,12 @@ def main(method: str, model: str | None, samples: int, consistency: str | None, 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    level = None
-    if "--level" in args:
-        at = args.index("--level")
-        level = args[at + 1]
-        del args[at : at + 2]
+    flags = {"--level": None, "--finetune-steps": "0"}
+    for flag in flags:
+        if flag in args:
+            at = args.index(flag)
+            flags[flag] = args[at + 1]
+            del args[at : at + 2]
     args = args or ["btr"]
     main(args[0], args[1] if len(args) > 1 else None, int(args[2]) if len(args) > 2 else 8,
-         args[3] if len(args) > 3 else None, level)
+         args[3] if len(args) > 3 else None, flags["--level"], int(flags["--finetune-steps"]))

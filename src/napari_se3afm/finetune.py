@@ -9,9 +9,11 @@ the bluntest tip the image allows) and a pull towards the pretrained weights,
 taught. By default only the tip network adapts (``adapt="tip"``): the misfit is blind to what the
 tip never touched, so letting it move the surface network pulls the surface back up towards the
 erosion bound and undoes what supervision taught it (measured in docs/benchmarks.md);
-``adapt="all"`` adapts both. The model is a private copy (the cached pretrained one is never
-changed); dropout is off while fitting. The generator yields :class:`Progress` with the loss every
-step, so a GUI can plot it and cancel between steps; :func:`finetune` runs it to completion.
+``adapt="all"`` adapts both. Given the blind tip bound (``tip_bound``; the pipeline passes the one
+its consistency uses), the tips are clipped to it while fitting, as they will be at inference. The
+model is a private copy (the cached pretrained one is never changed); dropout is off while
+fitting. The generator yields :class:`Progress` with the loss every step, so a GUI can plot it and
+cancel between steps; :func:`finetune` runs it to completion.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from .morphology import dilate
 from .noise import estimate_noise
 from .progress import Progress, ProgressGenerator, run_to_completion
 
-__all__ = ["FineTuned", "finetune", "iter_finetune"]
+__all__ = ["FINETUNE_OPTIONS", "FineTuned", "finetune", "iter_finetune"]
+
+#: the settings of :func:`iter_finetune` a caller of the pipeline may choose (it sets the steps and the bound)
+FINETUNE_OPTIONS = ("learning_rate", "prior_strength", "smoothness", "seed", "adapt", "noise_tolerance", "bluntness")
 
 
 @dataclass
@@ -51,8 +56,12 @@ def iter_finetune(
     adapt: str = "tip",
     noise_tolerance: float = 2.0,
     bluntness: float = 0.0,
+    tip_bound: np.ndarray | None = None,
 ) -> ProgressGenerator[FineTuned]:
-    """Fine-tune a copy of ``model`` on one image (nm, pixel size ``pixel_nm``), yielding progress."""
+    """Fine-tune a copy of ``model`` on one image (nm, pixel size ``pixel_nm``), yielding progress.
+
+    ``tip_bound``: the blind upper bound the tips are clipped to at inference (K×K, nm), so that the
+    fit sees the tips the reconstruction will use."""
     if int(steps) < 1 or not learning_rate > 0 or prior_strength < 0:
         raise ParameterError(
             f"fine-tuning needs steps >= 1, learning rate > 0 and prior strength >= 0; got {steps!r}, "
@@ -71,6 +80,7 @@ def iter_finetune(
     param = trained[0]
     img = torch.as_tensor(np.asarray(image), dtype=param.dtype, device=param.device)[None]
     px = torch.tensor([float(pixel_nm)], dtype=param.dtype, device=param.device)
+    bound = None if tip_bound is None else torch.as_tensor(np.asarray(tip_bound), dtype=param.dtype, device=param.device)
     anchors = [p.detach().clone() for p in trained]
     norm = sum(float(a.pow(2).sum()) for a in anchors) / max(1, sum(a.numel() for a in anchors)) or 1.0
     n_params = sum(a.numel() for a in anchors)
@@ -83,7 +93,7 @@ def iter_finetune(
             depth0 = float(-tuned.tip(img, px).mean()) or 1.0
     losses: list[float] = []
     for step in range(1, int(steps) + 1):
-        tips, surface = tuned(img, px)
+        tips, surface = tuned(img, px, tip_bound=bound)
         excess = torch.relu((dilate(surface, tips) - img).abs() - tolerance)
         rec = excess.pow(2).mean() / var
         smooth = (torch.diff(surface, dim=-1).pow(2).mean() + torch.diff(surface, dim=-2).pow(2).mean()) / var

@@ -196,7 +196,7 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     import torch
 
     from . import consistency as physics
-    from .finetune import iter_finetune
+    from .finetune import FINETUNE_OPTIONS, iter_finetune
     from .morphology import certainty_map, erode
     from .nn.model import dropout_samples
     from .noise import estimate_noise
@@ -208,6 +208,9 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
         raise ParameterError(f"--mc-samples must be >= 2 to estimate a standard deviation, got {samples!r}")
     if int(finetune_steps) < 0:
         raise ParameterError(f"--finetune-steps must be >= 0, got {finetune_steps!r}")
+    unknown = sorted(set(finetune_options) - set(FINETUNE_OPTIONS))
+    if unknown:
+        raise ParameterError(f"unknown fine-tuning option(s) {', '.join(unknown)}; known: {', '.join(FINETUNE_OPTIONS)}")
     weights = find_model(name)
     net = load_model(weights, str(dev))
     k = net.config.tip_px
@@ -218,16 +221,15 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     info: dict = {"tip_px": k, "device": str(dev), "levelling": applied, "model": str(weights),
                   "mc_samples": int(samples), "finetune_steps": int(finetune_steps),
                   "sigma_calibrated": sigma_model is not None, "consistency": consistency}
+    bound_mode, lift = physics.STEPS[consistency]
+    bound_nm = (yield from physics.iter_tip_bound(z, k, mode=bound_mode)) if bound_mode else None
     if finetune_steps:
-        tuned = yield from iter_finetune(net, z, pixel, steps=int(finetune_steps), **finetune_options)
+        tuned = yield from iter_finetune(net, z, pixel, steps=int(finetune_steps), tip_bound=bound_nm, **finetune_options)
         net = tuned.model
         info["finetune_losses"] = tuned.losses
     img = torch.tensor(z, dtype=torch.float32, device=dev)[None]
     p = torch.tensor([pixel], dtype=torch.float32, device=dev)
-    bound_mode, lift = physics.STEPS[consistency]
-    tip_bound = None
-    if bound_mode:
-        tip_bound = torch.tensor((yield from physics.iter_tip_bound(z, k, mode=bound_mode)), dtype=torch.float32, device=dev)
+    tip_bound = None if bound_nm is None else torch.tensor(bound_nm, dtype=torch.float32, device=dev)
     tips, surfaces = [], []
     for start in range(0, int(samples), MC_CHUNK):  # chunks bound the memory of large scans
         n = min(MC_CHUNK, int(samples) - start)

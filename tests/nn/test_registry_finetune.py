@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import numpy as np
@@ -272,3 +273,41 @@ def test_interrupted_calibration_keeps_the_previous_sigma_model(exported, tmp_pa
     next(gen)
     gen.close()  # stopped after one scan (Ctrl-C, a cancelled job)
     assert json.loads(sidecar.read_text())["sigma_model"] == {"marker": 1}
+
+
+def test_finetuning_sees_the_tips_that_inference_uses(exported, monkeypatch):
+    """Fine-tuning clips the tips to the blind bound as the reconstruction will: a bound below every
+    tip leaves no gradient for the tip network, and the pipeline passes its own bound (none for "none")."""
+    import napari_se3afm.finetune as ft
+    from napari_se3afm.consistency import tip_bound
+
+    model = load_model("se3afm-cpu-shells")  # a trained tip network: the tiny one's tips are flat, without gradient
+    b = simulate(1, seed=5, config=SimTipConfig(image_px=64, tip_px=31))
+    img, px = b.image[0].numpy(), float(b.pixel_nm[0])
+
+    def tip_net_moved(**options) -> bool:
+        tuned = finetune(model, img, px, steps=2, **options).model
+        return any(not torch.equal(a, b) for a, b in zip(tuned.tip_net.parameters(), model.tip_net.parameters()))
+
+    assert tip_net_moved() and not tip_net_moved(tip_bound=np.full((31, 31), -1e3))
+    b = simulate(1, seed=5, config=SimTipConfig(image_px=32, tip_px=7))
+    img, px = b.image[0].numpy(), float(b.pixel_nm[0])
+
+    seen = {}
+    real = ft.iter_finetune
+
+    def spy(*args, tip_bound=None, **kwargs):
+        seen["bound"] = tip_bound
+        return (yield from real(*args, tip_bound=tip_bound, **kwargs))
+
+    monkeypatch.setattr(ft, "iter_finetune", spy)
+    reconstruct(img, px, method="model", model=exported, mc_samples=2, finetune_steps=1, levelling=(), device="cpu")
+    np.testing.assert_array_equal(seen["bound"], tip_bound(img, 7))
+    reconstruct(img, px, method="model", model=exported, mc_samples=2, finetune_steps=1, levelling=(), device="cpu",
+                consistency="none")
+    assert seen["bound"] is None
+    with pytest.raises(ParameterError, match=r"unknown fine-tuning option\(s\) lr, tip_bound; known: learning_rate"):
+        reconstruct(img, px, method="model", model=exported, mc_samples=2, finetune_steps=1, levelling=(), device="cpu",
+                    finetune_options={"lr": 1e-3, "tip_bound": None})
+    # every other setting of iter_finetune is open to the caller
+    assert set(ft.FINETUNE_OPTIONS) == set(inspect.signature(real).parameters) - {"model", "image", "pixel_nm", "steps", "tip_bound"}
