@@ -28,7 +28,7 @@ echo "== 1. tests"
 timeout 240 "$py" -m pytest -q -x -p no:cacheprovider tests/test_morphology.py tests/simtip tests/test_btr.py \
   tests/test_consistency.py tests/nn 2>&1 | tail -n 5
 echo "== 2. default reconstruction per 128² scan"
-"$py" bench/bench_default_speed.py --device "$device" se3afm-cpu-bound se3afm-cpu-preview-bound
+"$py" bench/bench_default_speed.py --device "$device" se3afm-cpu-shells se3afm-cpu-wide-rmse
 echo "== 3. training $config for $minutes min"
 "$py" -m napari_se3afm.cli train --config "$config" -o runs/gpu --max-minutes "$minutes" -q
 cp runs/gpu/log.jsonl "$out/"
