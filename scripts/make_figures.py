@@ -39,6 +39,16 @@ def panel(rgb: np.ndarray, title: str, size: int = 256) -> Image.Image:
     return canvas
 
 
+def contact_sheet(tiles: list[Image.Image], columns: int, gap: int = 10) -> Image.Image:
+    """Equal-sized tiles row by row, ``columns`` to a row, ``gap`` pixels apart, on white."""
+    w, h = tiles[0].size
+    rows = -(-len(tiles) // columns)
+    sheet = Image.new("RGB", (columns * (w + gap) - gap, rows * (h + gap) - gap), "white")
+    for i, tile in enumerate(tiles):
+        sheet.paste(tile, ((i % columns) * (w + gap), (i // columns) * (h + gap)))
+    return sheet
+
+
 def main() -> None:
     with np.load(_sample_path()) as npz:
         image, surface, tip = (npz[k].astype(np.float64) for k in ("image", "surface", "tip"))
@@ -55,12 +65,8 @@ def main() -> None:
         panel(afmhot(tip, tlo, 0), f"true tip ({tip.shape[0]} px)"),
         panel(afmhot(result.tip, tlo, 0), "BTR tip (unmirrored)"),
     ]
-    w, h = panels[0].size
-    sheet = Image.new("RGB", (3 * w + 20, 2 * h + 10), "white")
-    for i, p in enumerate(panels):
-        sheet.paste(p, ((i % 3) * (w + 10), (i // 3) * (h + 10)))
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(OUT, optimize=True)
+    contact_sheet(panels, 3).save(OUT, optimize=True)
     print(f"wrote {OUT}")
     simtip_gallery()
     real_scan_fits()
@@ -117,12 +123,7 @@ def real_scan_fits(model: str = "se3afm-cpu-wide-rmse") -> None:
         rms = float(np.sqrt(np.mean(residual**2))) / noise
         top.append(panel(afmhot(residual, 0, 4 * noise), f"{name}: residual RMS = {rms:.2f} x noise"))
         bottom.append(panel(afmhot(r.tip, tlo, 0), f"{name}: tip ({r.tip.shape[0] * r.pixel_nm[0]:.0f} nm wide)"))
-    w, h = top[0].size
-    sheet = Image.new("RGB", (3 * w + 20, 2 * h + 10), "white")
-    for row, tiles in enumerate((top, bottom)):
-        for c, tile in enumerate(tiles):
-            sheet.paste(tile, (c * (w + 10), row * (h + 10)))
-    sheet.save(REAL_FIT, optimize=True)
+    contact_sheet(top + bottom, 3).save(REAL_FIT, optimize=True)
     print(f"wrote {REAL_FIT}")
 
 
