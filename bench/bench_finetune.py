@@ -1,8 +1,9 @@
 """Does per-scan fine-tuning help? Tip and surface RMSE before and after, on SimTip test scans.
 
-    .venv/bin/python bench/bench_finetune.py [SCANS] [MODEL] [STEPS,...] [OPTION=VALUE ...]
+    .venv/bin/python bench/bench_finetune.py [SCANS] [MODEL] [STEPS,...] [OPTION=VALUE ...] [--split PATH]
     # SCANS: N (the first N) or START:STOP; default 16, se3afm-v1, 30,100;
-    # options of napari_se3afm.finetune (adapt=all, bluntness=0.1, ...)
+    # options of napari_se3afm.finetune (adapt=all, bluntness=0.1, ...);
+    # --split: another SimTip split file (default bench/results/simtip_test.npz)
 
 Fine-tuning sees only the image (reconstruction and smoothness losses, pull towards the pretrained
 weights); the truth is used only to score. Uses the first N scans of bench/results/simtip_test.npz
@@ -23,9 +24,9 @@ from napari_se3afm.simtip.storage import read_split
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def main(scans: range, model: str, steps: list[int], options: dict) -> None:
+def main(scans: range, model: str, steps: list[int], options: dict, split_path: Path) -> None:
     torch.set_num_threads(1)
-    split = read_split(RESULTS / "simtip_test.npz")
+    split = read_split(split_path)
     rows = {s: {"tip": [], "surface": [], "seconds": []} for s in [0, *steps]}
     for i in scans:
         image, truth, true_tip = (a[i].astype(np.float64) for a in (split.image, split.surface, split.tip))
@@ -52,8 +53,13 @@ def main(scans: range, model: str, steps: list[int], options: dict) -> None:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    split_path = RESULTS / "simtip_test.npz"
+    if "--split" in args:
+        at = args.index("--split")
+        split_path = Path(args[at + 1])
+        del args[at : at + 2]
     options = dict(a.split("=", 1) for a in args[3:])
     options = {k: v if k == "adapt" else float(v) for k, v in options.items()}
     first, _, last = (args[0] if args else "16").rpartition(":")
     main(range(int(first or 0), int(last)), args[1] if len(args) > 1 else "se3afm-v1",
-         [int(s) for s in args[2].split(",")] if len(args) > 2 else [30, 100], options)
+         [int(s) for s in args[2].split(",")] if len(args) > 2 else [30, 100], options, split_path)
