@@ -5,7 +5,7 @@
 On the first N scans of a SimTip split (default: all): the bar for the TRUE surface and tip, and
 for the model's reconstruction under each consistency choice (8 Monte-Carlo samples, as the
 benchmark). Residual and σ_n are taken as ``bench_real_scans.py`` takes them
-(``metrics.redilation_residual``; σ_n the image's white-noise estimate). SimTip images carry drift, creep, bow and
+(``metrics.fit_ratio``; σ_n the image's white-noise estimate). SimTip images carry drift, creep, bow and
 line offsets that no dilation reproduces, so the truth itself need not meet the bar. One thread.
 Prints markdown.
 """
@@ -17,15 +17,9 @@ import numpy as np
 import torch
 
 from napari_se3afm.baselines import MODEL_BENCH_SAMPLES
-from napari_se3afm.metrics import redilation_residual, surface_errors
-from napari_se3afm.noise import estimate_noise
+from napari_se3afm.metrics import fit_ratio, surface_errors
 from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.simtip.storage import read_split
-
-
-def fit_ratio(image: np.ndarray, surface: np.ndarray, tip: np.ndarray) -> float:
-    """RMS of ``I − dilate(S, P)`` away from the border, over the image's white-noise estimate."""
-    return float(np.sqrt(np.mean(redilation_residual(image, surface, tip) ** 2)) / estimate_noise(image))
 
 
 def main(path: str, n: int | None, model: str | None, choices: list[str]) -> None:

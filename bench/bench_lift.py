@@ -20,20 +20,14 @@ import torch
 from napari_se3afm.baselines import MODEL_BENCH_SAMPLES
 from napari_se3afm.consistency import raise_to_image
 from napari_se3afm.io import read_height_map
-from napari_se3afm.metrics import redilation_residual, surface_errors
+from napari_se3afm.metrics import fit_ratio, surface_errors
 from napari_se3afm.morphology import erode
-from napari_se3afm.noise import estimate_noise
 from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.simtip.storage import read_split
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 TOLERANCES = (0.5, 1.0, 1.5, 2.0, 3.0)
-
-
-def fit_ratio(image: np.ndarray, surface: np.ndarray, tip: np.ndarray) -> float:
-    """RMS of ``I − dilate(S, P)`` away from the border, over the image's white-noise estimate."""
-    return float(np.sqrt(np.mean(redilation_residual(image, surface, tip) ** 2)) / estimate_noise(image))
 
 
 def variants(image: np.ndarray, surface: np.ndarray, tip: np.ndarray, noise: float) -> dict[str, np.ndarray]:

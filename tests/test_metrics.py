@@ -11,6 +11,7 @@ import pytest
 from napari_se3afm.errors import ParameterError
 from napari_se3afm.metrics import (
     calibration,
+    fit_ratio,
     measurable_tip_difference,
     plausibility,
     probe_depth,
@@ -154,3 +155,7 @@ def test_redilation_residual_is_what_the_tip_leaves_of_the_image_away_from_the_b
     assert np.abs(redilation_residual(image, surface, tip[::-1, ::-1]) - 0.25).max() > 0.1  # the mirror does not fit
     bound = erode(image, tip)  # the erosion's residual is the opening's: what no surface explains
     np.testing.assert_allclose(redilation_residual(image, bound, tip), (image - opening(image, tip))[8:-8, 8:-8])
+    # the fit ratio: that residual's RMS (0.25 nm) over the image's white-noise estimate
+    from napari_se3afm.noise import estimate_noise
+
+    assert fit_ratio(image, surface, tip) == pytest.approx(0.25 / estimate_noise(image), rel=1e-9)

@@ -19,13 +19,15 @@ class ParameterError(Se3afmError, ValueError):
     """A parameter is out of range or inconsistent with the data."""
 
 
-def reject_unknown_settings(keys: Iterable[str], cls: type, what: str, prefix: str = "") -> None:
-    """Raise :class:`ParameterError` naming every key that is not a field of the dataclass ``cls``.
+def reject_unknown_settings(keys: Iterable[str], known: type | Iterable[str], what: str, prefix: str = "") -> None:
+    """Raise :class:`ParameterError` naming every key that is not a field of the dataclass ``known``
+    (or not one of the names ``known``).
 
-    One message for every settings file (training, model architecture, SimTip), so that a typo is
-    named with the settings that exist instead of surfacing as a ``TypeError`` from a constructor.
+    One message for every group of settings (training, model architecture, SimTip, fine-tuning), so
+    that a typo is named with the settings that exist instead of surfacing as a ``TypeError`` from a
+    constructor or a function.
     """
-    known = {f.name for f in dataclasses.fields(cls)}
+    known = {f.name for f in dataclasses.fields(known)} if isinstance(known, type) else set(known)
     unknown = sorted(set(keys) - known)
     if unknown:
         raise ParameterError(f"unknown {what} setting(s) {', '.join(prefix + k for k in unknown)}; "

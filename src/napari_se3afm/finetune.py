@@ -19,6 +19,7 @@ cancel between steps; :func:`finetune` runs it to completion.
 from __future__ import annotations
 
 import copy
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +32,6 @@ from .progress import Progress, ProgressGenerator, run_to_completion
 
 __all__ = ["FINETUNE_OPTIONS", "FineTuned", "finetune", "iter_finetune"]
 
-#: the settings of :func:`iter_finetune` a caller of the pipeline may choose (it sets the steps and the bound)
-FINETUNE_OPTIONS = ("learning_rate", "prior_strength", "smoothness", "seed", "adapt", "noise_tolerance", "bluntness")
 
 
 @dataclass
@@ -107,6 +106,12 @@ def iter_finetune(
         yield Progress(step, int(steps), "fine-tuning on this scan", loss=losses[-1])
     tuned.eval()
     return FineTuned(model=tuned, losses=losses)
+
+
+#: the settings of :func:`iter_finetune` a caller of the pipeline may choose (the pipeline gives the
+#: model, the scan, the steps and the bound)
+FINETUNE_OPTIONS = tuple(n for n in inspect.signature(iter_finetune).parameters
+                         if n not in ("model", "image", "pixel_nm", "steps", "tip_bound"))
 
 
 def finetune(model: torch.nn.Module, image: np.ndarray, pixel_nm: float, **options) -> FineTuned:

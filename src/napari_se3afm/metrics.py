@@ -225,3 +225,12 @@ def redilation_residual(image: np.ndarray, surface: np.ndarray, tip: np.ndarray)
     b = np.asarray(tip).shape[0] - 1
     img = np.asarray(image, dtype=np.float64)
     return (img - dilate(np.asarray(surface, dtype=np.float64), np.asarray(tip, dtype=np.float64)))[b : img.shape[0] - b, b : img.shape[1] - b]
+
+
+def fit_ratio(image: np.ndarray, surface: np.ndarray, tip: np.ndarray) -> float:
+    """RMS of :func:`redilation_residual` over the image's white-noise estimate σ_n: how well the
+    surface imaged by the tip reproduces the image (issue 5's bar on real scans: at most 2)."""
+    from .noise import estimate_noise
+
+    residual = redilation_residual(image, surface, tip)
+    return float(np.sqrt(np.mean(residual**2)) / estimate_noise(np.asarray(image, dtype=np.float64)))

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .consistency import CONSISTENCY, DEFAULT_CONSISTENCY
-from .errors import ParameterError
+from .errors import ParameterError, reject_unknown_settings
 from .levelling import DEFAULT_STEPS, level
 from .progress import Progress, ProgressGenerator, run_to_completion
 from .results import Reconstruction
@@ -208,9 +208,7 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
         raise ParameterError(f"--mc-samples must be >= 2 to estimate a standard deviation, got {samples!r}")
     if int(finetune_steps) < 0:
         raise ParameterError(f"--finetune-steps must be >= 0, got {finetune_steps!r}")
-    unknown = sorted(set(finetune_options) - set(FINETUNE_OPTIONS))
-    if unknown:
-        raise ParameterError(f"unknown fine-tuning option(s) {', '.join(unknown)}; known: {', '.join(FINETUNE_OPTIONS)}")
+    reject_unknown_settings(finetune_options, FINETUNE_OPTIONS, "fine-tuning")
     weights = find_model(name)
     net = load_model(weights, str(dev))
     k = net.config.tip_px
