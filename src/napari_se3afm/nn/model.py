@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ParameterError
@@ -90,19 +91,39 @@ class SE3AFM(nn.Module):
         return torch.cat(tips)
 
     def surface(self, images: torch.Tensor, tips: torch.Tensor) -> torch.Tensor:
-        """Surfaces (B, H, W) in nm: the erosion bound lowered by the U-Net's ``δ ≥ 0``."""
+        """Surfaces (B, H, W) in nm: the erosion bound lowered by the U-Net's ``δ ≥ 0``.
+
+        The losses never score the ``K − 1`` pixels along the edges, so the U-Net is trained only
+        away from them. At inference it therefore reads the scan mirrored by that margin on every
+        side (:meth:`context`): each pixel of the scan then lies where the network was trained, and
+        no frame appears along the edges (measured: docs/benchmarks.md, *Seams*).
+        """
         bound = erode(images, tips)
+        if torch.is_grad_enabled():
+            return bound - self._delta(images, tips, bound)
+        h, w = images.shape[-2:]
+        m = min(self.context(), h - 1, w - 1)
+        mirrored = F.pad(images.unsqueeze(1), (m, m, m, m), mode="reflect").squeeze(1)
+        return bound - self._delta(mirrored, tips, erode(mirrored, tips))[:, m : m + h, m : m + w]
+
+    def context(self) -> int:
+        """The mirrored margin (pixels) around a scan at inference: the border the losses leave out."""
+        return self.config.tip_px - 1
+
+    def _delta(self, images: torch.Tensor, tips: torch.Tensor, bound: torch.Tensor) -> torch.Tensor:
+        """The lowering ``δ ≥ 0`` in nm from the U-Net's four feature maps (in tiles at inference)."""
         certain = certainty_map(images.detach(), tips.detach(), bound.detach()).to(images.dtype)
         ref = bound.detach().flatten(1).median(dim=1).values.view(-1, 1, 1)
         scale = images.detach().flatten(1).std(dim=1).clamp_min(1e-6).view(-1, 1, 1)
         feats = torch.stack([(images - ref) / scale, (bound - ref) / scale, certain, (images - bound) / scale], dim=1)
-        return bound - self._delta(feats) * scale
+        delta = self.surface_net(feats) if torch.is_grad_enabled() else self._tiled(feats)
+        return delta * scale
 
-    def _delta(self, feats: torch.Tensor) -> torch.Tensor:
-        """U-Net output, in overlapping tiles when the image is larger than :attr:`tile` (inference only)."""
+    def _tiled(self, feats: torch.Tensor) -> torch.Tensor:
+        """U-Net output, in overlapping tiles when the image is larger than :attr:`tile`."""
         h, w = feats.shape[-2:]
         t, o = self.tile, self.overlap
-        if torch.is_grad_enabled() or (h <= t and w <= t):
+        if h <= t and w <= t:
             return self.surface_net(feats)
         out = torch.empty(feats.shape[0], h, w, dtype=feats.dtype, device=feats.device)
         step = t - 2 * o
