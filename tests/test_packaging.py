@@ -84,3 +84,21 @@ def test_import_boundaries(module, banned):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"{module} imported {proc.stdout.strip()} {proc.stderr[-500:]}"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["reconstruct", "--help"], ["info", "SAMPLE"]])
+def test_cli_starts_without_torch(argv):
+    """``se3afm --help`` and ``se3afm info`` import neither torch nor the SimTip generator: their start
+    stays a fraction of a second (the figure is in docs/benchmarks.md, not asserted here)."""
+    from napari_se3afm.cli import _sample_path
+
+    argv = [str(_sample_path()) if a == "SAMPLE" else a for a in argv]
+    code = (
+        "import sys\nfrom napari_se3afm.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'e3nn') "
+        "or m.startswith('napari_se3afm.simtip.generator'))\n"
+        "print('IMPORTED', ','.join(bad)); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-300:] + proc.stderr[-500:]

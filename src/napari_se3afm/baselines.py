@@ -112,6 +112,8 @@ def _wiener(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel
     return MethodOutput(surface=wiener_surface(image, result.tip, result.noise_nm), tip=result.tip)
 
 
+#: what ``se3afm bench`` runs unless told otherwise
+DEFAULT_METHODS = ("identity", "true-tip-erosion", "btr", "dbtr", "wiener")
 #: Monte-Carlo dropout samples of the model in the benchmark
 MODEL_BENCH_SAMPLES = 8
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .baselines import BASELINES, run_method
+from .baselines import BASELINES, DEFAULT_METHODS, run_method
 from .errors import ParameterError
 from .io.atomic import atomic_write
 from .metrics import (
@@ -38,7 +38,6 @@ from .simtip.storage import SimTipSplit
 
 __all__ = ["DEFAULT_METHODS", "BenchmarkResult", "benchmark", "iter_benchmark", "tables_markdown"]
 
-DEFAULT_METHODS = ("identity", "true-tip-erosion", "btr", "dbtr", "wiener")
 
 
 class _PeakMemory:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -164,8 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_simtip_commands(sub: argparse._SubParsersAction) -> None:
-    from .benchmark import DEFAULT_METHODS
-    from .simtip import SPLIT_SEEDS
+    from .baselines import DEFAULT_METHODS
+    from .simtip.config import SPLIT_SEEDS
 
     sim = sub.add_parser(
         "simulate",
@@ -447,6 +448,39 @@ def _resolve_method(args: argparse.Namespace) -> str:
     return "model"
 
 
+def summary(result, seconds: float) -> list[str]:
+    """What a microscopist reads first: the method and where it ran, the tip's apex radius,
+    half-angle and depth (± their Monte-Carlo σ where the method gives one) and how the surface
+    differs from the image."""
+    from .tip import describe_tip
+
+    info = result.info
+    d = describe_tip(result.tip, result.pixel_nm)
+    spread = info.get("tip_descriptors_std") or {}
+
+    def value(name: str, number: float, unit: str) -> str:
+        sigma = spread.get(name)
+        return f"{number:.3g}" + ("" if sigma is None else f" ± {sigma:.2g}") + unit
+
+    method = f"model {Path(info['model']).stem}" if result.method == "model" else result.method
+    threads = info.get("threads")
+    where = info.get("device", "cpu") + (f", {threads} thread{'s' * (threads > 1)}" if threads else "")
+    lowered = result.image - result.surface
+    rough = float(np.std(result.surface)), float(np.std(result.image))
+    lines = [
+        f"  {method} on {where}: {seconds:.1f} s",
+        f"  tip: apex radius {value('apex_radius_nm', d.apex_radius_nm, ' nm')}, half-angle "
+        f"{value('half_angle_deg', d.half_angle_deg, '°')}, {d.depth_nm:.3g} nm deep in its window"
+        + (", double tip" if d.double_tip else ""),
+        f"  surface: RMS {rough[0]:.3g} nm against the image's {rough[1]:.3g} nm "
+        f"({100 * (rough[0] / rough[1] - 1) if rough[1] > 0 else 0.0:+.1f} %), lowered by "
+        f"{float(np.mean(lowered)):.3g} nm on average (at most {float(np.max(lowered)):.3g} nm)",
+    ]
+    if result.surface_std is not None:
+        lines[-1] += f"; σ median {float(np.median(result.surface_std)):.2g} nm"
+    return lines
+
+
 def _reconstruct(args: argparse.Namespace) -> int:
     from .errors import ParameterError
     from .io import read_height_map, write_reconstruction
@@ -487,6 +521,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
     args.outdir.mkdir(parents=True, exist_ok=True)
     for (data, pixel), src, out, extra in zip(maps, inputs, outputs, extras, strict=True):
         bar = _ProgressBar(src.name, args.quiet)
+        start = time.perf_counter()
         try:
             result = run_to_completion(
                 iter_reconstruct(
@@ -503,6 +538,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
         finally:
             bar.close()
         result.info.update(input=str(src), channel=data.metadata.get("channel"))
+        print("\n".join(summary(result, time.perf_counter() - start)))
         write_reconstruction(result, out, overwrite=args.overwrite)
         print(f"wrote {out}")
         for path in extra:

@@ -128,11 +128,7 @@ def iter_reconstruct(
         noise wherever the tip can (``"image"``, the default); ``"none"`` keeps the network's output as it is
         (:mod:`napari_se3afm.consistency`). The classical methods are consistent by construction.
     """
-    from .btr import iter_blind_tip
-    from .dbtr import iter_differentiable_tip
-    from .device import resolve_device
-    from .morphology import certainty_map, erode
-    from .tip.geometry import tip_to_volume
+    from .device import resolve_device, threads_for_free_cores
 
     if method not in METHODS:
         raise ParameterError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
@@ -145,6 +141,23 @@ def iter_reconstruct(
         raise ParameterError("image contains NaN or infinite values")
     px = pixel_pair(pixel_nm)
     dev = resolve_device(device)
+    with threads_for_free_cores(dev) as threads:
+        result = yield from _iter_method(z, px, dev, method, tip_px, tip_nm, threshold_nm, steps, volume_shape,
+                                         levelling, model, mc_samples, finetune_steps, finetune_options,
+                                         calibrated_sigma, consistency)
+    result.info["threads"] = threads if dev.type == "cpu" else None
+    return result
+
+
+def _iter_method(z, px, dev, method, tip_px, tip_nm, threshold_nm, steps, volume_shape, levelling, model,
+                 mc_samples, finetune_steps, finetune_options, calibrated_sigma,
+                 consistency) -> ProgressGenerator[Reconstruction]:
+    """The work of :func:`iter_reconstruct` once its arguments are checked."""
+    from .btr import iter_blind_tip
+    from .dbtr import iter_differentiable_tip
+    from .morphology import certainty_map, erode
+    from .tip.geometry import tip_to_volume
+
     if method == "model":
         z, applied = level(z, levelling or ())
         return (yield from _iter_model(z, px, dev, model, mc_samples, finetune_steps, volume_shape, applied,
@@ -238,6 +251,7 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     tip_samples, surface_samples = torch.cat(tips), torch.cat(surfaces)
     tip = np.minimum(tip_samples.mean(0).numpy(), 0.0)
     tip[k // 2, k // 2] = 0.0
+    info["tip_descriptors_std"] = _descriptor_spread(tip_samples.numpy(), px)
     surface = surface_samples.mean(0).numpy()
     bound = erode(z, tip)
     info["noise_nm"] = estimate_noise(z)
@@ -256,6 +270,21 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
         tip_volume=tip_to_volume(tip, px, shape=volume_shape), pixel_nm=px, method="model",
         surface_std=surface_std, tip_std=tip_std, info=info,
     )
+
+
+def _descriptor_spread(tips: np.ndarray, px: tuple[float, float]) -> dict[str, float]:
+    """Standard deviation of the apex radius, half-angle and depth over the Monte-Carlo tips (M, K, K)."""
+    from .tip import describe_tip
+
+    c = tips.shape[-1] // 2
+    rows = []
+    for sample in tips:
+        p = np.minimum(sample, 0.0)
+        p[c, c] = 0.0
+        d = describe_tip(p, px)
+        rows.append((d.apex_radius_nm, d.half_angle_deg, d.depth_nm))
+    spread = np.std(np.asarray(rows), axis=0, ddof=1)
+    return {name: float(v) for name, v in zip(("apex_radius_nm", "half_angle_deg", "depth_nm"), spread, strict=True)}
 
 
 def reconstruct(

@@ -58,7 +58,7 @@ class SE3AFM(nn.Module):
     """Tip and surface from AFM images (nm) and their pixel sizes."""
 
     #: inference tile size and overlap (pixels) of the surface network on large scans
-    tile, overlap = 512, 64
+    tile, overlap = 1024, 128
 
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
@@ -120,21 +120,28 @@ class SE3AFM(nn.Module):
         return delta * scale
 
     def _tiled(self, feats: torch.Tensor) -> torch.Tensor:
-        """U-Net output, in overlapping tiles when the image is larger than :attr:`tile`."""
+        """U-Net output, on images larger than :attr:`tile` in overlapping tiles blended without seams.
+
+        A tile's own edges are as untrained as a scan's (its ``K − 1`` outer pixels count for
+        nothing); beyond them its weight rises linearly across the overlap to 1, so the output
+        passes from one tile to the next gradually and never jumps at a tile's edge.
+        """
         h, w = feats.shape[-2:]
         t, o = self.tile, self.overlap
         if h <= t and w <= t:
             return self.surface_net(feats)
-        out = torch.empty(feats.shape[0], h, w, dtype=feats.dtype, device=feats.device)
-        step = t - 2 * o
-        for r0 in range(0, h, step):
-            for c0 in range(0, w, step):
-                # a tile with `o` pixels of context on each side; only its centre is kept
-                a0, b0 = max(0, min(r0 - o, h - t)), max(0, min(c0 - o, w - t))
-                tile = self.surface_net(feats[..., a0 : a0 + t, b0 : b0 + t])
-                r1, c1 = min(r0 + step, h), min(c0 + step, w)
-                out[:, r0:r1, c0:c1] = tile[:, r0 - a0 : r1 - a0, c0 - b0 : c1 - b0]
-        return out
+        guard = self.context()
+        out = torch.zeros(feats.shape[0], h, w, dtype=feats.dtype, device=feats.device)
+        total = torch.zeros(h, w, dtype=feats.dtype, device=feats.device)
+        for r0 in _tile_starts(h, t, o):
+            for c0 in _tile_starts(w, t, o):
+                tile = self.surface_net(feats[..., r0 : r0 + t, c0 : c0 + t])
+                th, tw = tile.shape[-2:]
+                weight = (_ramp(th, guard, o, r0 > 0, r0 + th < h, tile)[:, None]
+                          * _ramp(tw, guard, o, c0 > 0, c0 + tw < w, tile)[None, :])
+                out[:, r0 : r0 + th, c0 : c0 + tw] += tile * weight
+                total[r0 : r0 + th, c0 : c0 + tw] += weight
+        return out / total
 
     def forward(self, images: torch.Tensor, pixel_nm: torch.Tensor, *, joint: bool = True,
                 tip_bound: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -147,6 +154,27 @@ class SE3AFM(nn.Module):
         if tip_bound is not None:
             tips = torch.minimum(tips, tip_bound.to(tips))
         return tips, self.surface(images, tips if joint else tips.detach())
+
+
+def _tile_starts(n: int, tile: int, overlap: int) -> list[int]:
+    """First pixels of tiles of ``tile`` pixels covering ``n`` with at least ``overlap`` in common."""
+    if n <= tile:
+        return [0]
+    count = -(-(n - overlap) // (tile - overlap))
+    return [round(i * (n - tile) / (count - 1)) for i in range(count)]
+
+
+def _ramp(n: int, guard: int, overlap: int, rise: bool, fall: bool, like: torch.Tensor) -> torch.Tensor:
+    """A tile's blending weight along one axis: 0 on the ``guard`` pixels of an edge it shares with
+    another tile, then rising linearly to 1 across the rest of the overlap (1 at a scan's edge)."""
+    i = torch.arange(n, dtype=like.dtype, device=like.device)
+    span = max(overlap - 2 * guard, 1)
+    weight = torch.ones(n, dtype=like.dtype, device=like.device)
+    if rise:
+        weight = torch.minimum(weight, ((i - guard + 1) / span).clamp(0, 1))
+    if fall:
+        weight = torch.minimum(weight, ((n - i - guard) / span).clamp(0, 1))
+    return weight
 
 
 def grow_shells(source: SE3AFM, config: ModelConfig) -> SE3AFM:

@@ -4,8 +4,14 @@ See :mod:`.config` for every parameter range, :mod:`.tips`, :mod:`.surfaces` and
 the physics, :mod:`.generator` for on-the-fly batches and :mod:`.storage` for the fixed splits.
 """
 
-from .config import SURFACE_TYPES, TIP_TYPES, SimTipConfig, config_from_dict, config_to_dict, load_config
-from .generator import SPLIT_SEEDS, SimTipBatch, iter_batches, simulate
+from importlib import import_module
+from typing import Any
+
+from .config import SPLIT_SEEDS, SURFACE_TYPES, TIP_TYPES, SimTipConfig, config_from_dict, config_to_dict, load_config
+
+#: the generator needs torch: imported when one of these is first used, so that the configuration
+#: (and the command line's help) stays light
+_TORCH_API = {"SimTipBatch": "generator", "iter_batches": "generator", "simulate": "generator"}
 
 __all__ = [
     "SPLIT_SEEDS",
@@ -19,3 +25,9 @@ __all__ = [
     "load_config",
     "simulate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TORCH_API:
+        return getattr(import_module(f".{_TORCH_API[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,6 +17,9 @@ from typing import Any
 
 from ..errors import ParameterError, reject_unknown_settings
 
+#: stream seeds of the fixed splits: no training stream (seed 0 upwards from the training run's own) reaches them
+SPLIT_SEEDS = {"validation": 1_000_001, "test": 2_000_002}
+
 __all__ = [
     "SURFACE_TYPES",
     "TIP_TYPES",
