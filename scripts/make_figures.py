@@ -4,8 +4,11 @@
   surface, recovered surface (shared colour scale), certainty map, true and estimated tip.
 * docs/images/simtip_gallery.png: SimTip triplets, one column per surface family and one row pair
   per example: true surface over the measured image (shared colour scale), and the true tip.
+* docs/images/default_real_scans.png: real scans (``../shared/data/real``, skipped when absent)
+  through the default path (``se3afm reconstruct FILE``): image, surface, lowering ``I − S``, surface
+  σ and tip beside classical BTR's — where a frame, a tile seam or stripes would show.
 * docs/images/real_finetune.png: a real scan (``../shared/data/real``, skipped when absent) through
-  ``se3afm-cpu-wide-rmse`` three ways — default, fine-tuned 100 steps, ``--consistency tight``: the
+  the default model three ways — default, fine-tuned 100 steps, ``--consistency tight``: the
   residual ``I − dilate(S, P)`` of each (shared scale, 0 to 4 σ_n) and each tip.
 """
 
@@ -18,11 +21,15 @@ from PIL import Image, ImageDraw
 
 from napari_se3afm.cli import _sample_path
 from napari_se3afm.pipeline import reconstruct
+from napari_se3afm.registry import DEFAULT_MODEL
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "images" / "sample_btr.png"
 GALLERY = OUT.parent / "simtip_gallery.png"
 REAL_FIT = OUT.parent / "real_finetune.png"
-REAL_SCAN = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "nanoafmr__AR_20211011.ibw"
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+REAL_SCAN = REAL / "nanoafmr__AR_20211011.ibw"
+DEFAULT_PATH = OUT.parent / "default_real_scans.png"
+DEFAULT_PATH_FILES = ("topostats__old_bruker.002", "scifireaders__PTO_110_Virgin0001_1.gwy", "nanoafmr__AR_20211011.ibw")
 
 
 def afmhot(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -70,6 +77,35 @@ def main() -> None:
     print(f"wrote {OUT}")
     simtip_gallery()
     real_scan_fits()
+    default_path_real_scans()
+
+
+def default_path_real_scans() -> None:
+    """Each of :data:`DEFAULT_PATH_FILES` through the default reconstruction: one row per file."""
+    from napari_se3afm.io import read_height_map
+
+    if not REAL.is_dir():
+        print(f"skipped {DEFAULT_PATH.name}: {REAL} is absent")
+        return
+    tiles = []
+    for name in DEFAULT_PATH_FILES:
+        data = read_height_map(REAL / name)
+        r = reconstruct(data.height, data.pixel_nm)
+        b = reconstruct(data.height, data.pixel_nm, method="btr")
+        lo, hi = np.percentile(r.image, 1), np.percentile(r.image, 99.5)
+        low = r.image - r.surface
+        slo = np.percentile(r.surface_std, 99)
+        tlo = min(r.tip.min(), b.tip.min())
+        tiles += [
+            panel(afmhot(r.image, lo, hi), f"{name[:30]}"),
+            panel(afmhot(r.surface, lo, hi), "surface (default model)"),
+            panel(afmhot(low, 0, np.percentile(low, 99.5)), f"lowering I - S (mean {low.mean():.3g} nm)"),
+            panel(afmhot(r.surface_std, 0, slo), f"surface sigma (0-{slo:.2g} nm)"),
+            panel(afmhot(r.tip, tlo, 0), "tip (model)"),
+            panel(afmhot(b.tip, tlo, 0), "tip (classical BTR)"),
+        ]
+    contact_sheet(tiles, 6).save(DEFAULT_PATH, optimize=True)
+    print(f"wrote {DEFAULT_PATH}")
 
 
 def simtip_gallery() -> None:
@@ -102,7 +138,7 @@ def simtip_gallery() -> None:
     print(f"wrote {GALLERY}")
 
 
-def real_scan_fits(model: str = "se3afm-cpu-wide-rmse") -> None:
+def real_scan_fits(model: str = DEFAULT_MODEL) -> None:
     """What fine-tuning and the tight bound change on a real scan: residual maps and tips."""
     from napari_se3afm.io import read_height_map
     from napari_se3afm.metrics import redilation_residual

@@ -206,12 +206,9 @@ def _sigma_model(weights: Path) -> dict | None:
 def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied,
                 finetune_options: dict, calibrated_sigma: bool, consistency: str) -> ProgressGenerator[Reconstruction]:
     """The model branch of :func:`iter_reconstruct`: (fine-tune,) MC-dropout samples, consistency, certainty, volume."""
-    import torch
-
     from . import consistency as physics
     from .finetune import FINETUNE_OPTIONS, iter_finetune
     from .morphology import certainty_map, erode
-    from .nn.model import dropout_samples
     from .noise import estimate_noise
     from .registry import find_model, load_model
     from .tip.geometry import tip_to_volume
@@ -226,31 +223,27 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     net = load_model(weights, str(dev))
     k = net.config.tip_px
     if min(z.shape) < 2 * k:
-        raise ParameterError(f"the model's {k} px tip needs an image of at least {2 * k}x{2 * k} px, got {z.shape}")
+        raise ParameterError(f"image of {z.shape[0]}x{z.shape[1]} px is too small for the model's {k} px tip "
+                             f"(it needs at least {2 * k}x{2 * k} px)")
     pixel = float(np.sqrt(px[0] * px[1]))  # the model works on square pixels
     sigma_model = _sigma_model(weights) if calibrated_sigma else None
     info: dict = {"tip_px": k, "device": str(dev), "levelling": applied, "model": str(weights),
                   "mc_samples": int(samples), "finetune_steps": int(finetune_steps),
-                  "sigma_calibrated": sigma_model is not None, "consistency": consistency}
+                  "sigma_calibrated": sigma_model is not None, "consistency": consistency, "bound_tightened": False}
     bound_mode, lift = physics.STEPS[consistency]
     bound_nm = (yield from physics.iter_tip_bound(z, k, mode=bound_mode)) if bound_mode else None
     if finetune_steps:
         tuned = yield from iter_finetune(net, z, pixel, steps=int(finetune_steps), tip_bound=bound_nm, **finetune_options)
         net = tuned.model
         info["finetune_losses"] = tuned.losses
-    img = torch.tensor(z, dtype=torch.float32, device=dev)[None]
-    p = torch.tensor([pixel], dtype=torch.float32, device=dev)
-    tip_bound = None if bound_nm is None else torch.tensor(bound_nm, dtype=torch.float32, device=dev)
-    tips, surfaces = [], []
-    for start in range(0, int(samples), MC_CHUNK):  # chunks bound the memory of large scans
-        n = min(MC_CHUNK, int(samples) - start)
-        t, s = dropout_samples(net, img, p, n, seed=start, tip_bound=tip_bound)
-        tips.append(t[:, 0].double().cpu())
-        surfaces.append(s[:, 0].double().cpu())
-        yield Progress(start + n, int(samples), "Monte-Carlo dropout samples")
-    tip_samples, surface_samples = torch.cat(tips), torch.cat(surfaces)
-    tip = np.minimum(tip_samples.mean(0).numpy(), 0.0)
-    tip[k // 2, k // 2] = 0.0
+    tip_samples, surface_samples = yield from _iter_samples(net, z, pixel, dev, int(samples), bound_nm)
+    tip = _mean_tip(tip_samples)
+    if consistency == "image" and physics.explains_worse(z, tip, bound_nm):
+        yield Progress(0, 1, "the tip explains the image worse than its blind bound: tightening the bound")
+        bound_nm = yield from physics.iter_tip_bound(z, k, mode=physics.STEPS["tight"][0])
+        tip_samples, surface_samples = yield from _iter_samples(net, z, pixel, dev, int(samples), bound_nm)
+        tip = _mean_tip(tip_samples)
+        info["bound_tightened"] = True
     info["tip_descriptors_std"] = _descriptor_spread(tip_samples.numpy(), px)
     surface = surface_samples.mean(0).numpy()
     bound = erode(z, tip)
@@ -270,6 +263,35 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
         tip_volume=tip_to_volume(tip, px, shape=volume_shape), pixel_nm=px, method="model",
         surface_std=surface_std, tip_std=tip_std, info=info,
     )
+
+
+def _iter_samples(net, z: np.ndarray, pixel: float, dev, samples: int,
+                  bound_nm: np.ndarray | None) -> ProgressGenerator[tuple]:
+    """Monte-Carlo dropout tips (M, K, K) and surfaces (M, H, W), float64 on the CPU, tips held to
+    ``bound_nm`` when given; in chunks that bound the memory of large scans."""
+    import torch
+
+    from .nn.model import dropout_samples
+
+    img = torch.tensor(z, dtype=torch.float32, device=dev)[None]
+    p = torch.tensor([pixel], dtype=torch.float32, device=dev)
+    tip_bound = None if bound_nm is None else torch.tensor(bound_nm, dtype=torch.float32, device=dev)
+    tips, surfaces = [], []
+    for start in range(0, samples, MC_CHUNK):
+        n = min(MC_CHUNK, samples - start)
+        t, s = dropout_samples(net, img, p, n, seed=start, tip_bound=tip_bound)
+        tips.append(t[:, 0].double().cpu())
+        surfaces.append(s[:, 0].double().cpu())
+        yield Progress(start + n, samples, "Monte-Carlo dropout samples")
+    return torch.cat(tips), torch.cat(surfaces)
+
+
+def _mean_tip(samples) -> np.ndarray:
+    """The mean of the Monte-Carlo tips in the tip convention (values ≤ 0, apex 0)."""
+    tip = np.minimum(samples.mean(0).numpy(), 0.0)
+    c = tip.shape[0] // 2
+    tip[c, c] = 0.0
+    return tip
 
 
 def _descriptor_spread(tips: np.ndarray, px: tuple[float, float]) -> dict[str, float]:

@@ -21,9 +21,8 @@ from .errors import ModelIntegrityError, ParameterError
 __all__ = ["DEFAULT_MODEL", "available_models", "export_model", "find_model", "load_model", "sha256_of"]
 
 DEFAULT_MODEL = "se3afm-v1"
-#: listed first, in this order, when installed: the default, then the shipped model for real scans
-#: (docs/model.md, *Status*), so that a panel's model choice starts on the one to try
-PREFERRED_MODELS = (DEFAULT_MODEL, "se3afm-cpu-wide-rmse")
+#: listed first when installed, so that a panel's model choice starts on the default
+PREFERRED_MODELS = (DEFAULT_MODEL,)
 
 
 def sha256_of(path: Path) -> str:

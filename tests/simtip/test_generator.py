@@ -236,3 +236,14 @@ def test_shipped_training_configs_are_valid():
         assert ModelConfig(**cfg.model).tip_px == sim.tip_px, path.name
     for path in sorted((root / "simtip").glob("*.json")):  # SimTip-only configs (se3afm simulate --config)
         load_config(path)  # raises ParameterError on an unknown key or a bad range
+
+
+def test_tip_indices_image_two_surfaces_with_one_tip():
+    from napari_se3afm.simtip import simulate
+
+    own = simulate([3, 4], seed=7)
+    pair = simulate([3, 4], seed=7, tip_indices=[3, 3])
+    assert torch.equal(pair.tip[0], own.tip[0]) and torch.equal(pair.tip[1], own.tip[0])
+    assert float(pair.pixel_nm[1]) == float(own.pixel_nm[0])
+    assert not torch.equal(pair.surface[0], pair.surface[1])
+    assert torch.equal(pair.image[0], own.image[0])  # the first scan is unchanged

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 METHOD_CHOICES = [("pretrained SE(3) model", "model"), ("classical BTR", "btr"),
                   ("classical BTR, all points", "btr-full"), ("differentiable BTR", "dbtr")]
-CONSISTENCY_CHOICES = [("reproduce the image (tip bound, surface raised)", "image"),
+CONSISTENCY_CHOICES = [("reproduce the image (tip bound, tightened where needed; surface raised)", "image"),
                        ("reproduce the image, tightest tip bound (slower)", "tight"),
                        ("tip within the blind bound", "tip"), ("network output as it is", "none")]
 DEFAULTS = {"tip_nm": 0.0, "mc_samples": 16, "device": "auto", "level": True, "steps": 200}

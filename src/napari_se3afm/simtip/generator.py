@@ -54,6 +54,7 @@ def simulate(
     config: SimTipConfig | None = None,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
+    tip_indices: Sequence[int] | None = None,
 ) -> SimTipBatch:
     """Generate the triplets with the given indices (or ``range(n)`` for an int) of stream ``seed``.
 
@@ -67,6 +68,9 @@ def simulate(
         Parameter ranges (default: the paper's).
     device, dtype
         Where and in what precision the surfaces, dilation and artefacts are computed.
+    tip_indices : sequence of int, optional
+        The samples whose tip (and pixel size) each triplet takes instead of its own: the same
+        index twice images two surfaces with one tip (``bench/bench_same_tip.py``).
     """
     cfg = config or SimTipConfig()
     idx = list(range(indices)) if isinstance(indices, int) else [int(i) for i in indices]
@@ -74,8 +78,11 @@ def simulate(
         raise ParameterError("asked for an empty batch of SimTip samples")
     dev = torch.device(device)
     streams = [_streams(seed, i) for i in idx]
+    if tip_indices is not None and len(tip_indices) != len(idx):
+        raise ParameterError(f"{len(tip_indices)} tip indices for {len(idx)} samples")
+    tip_streams = streams if tip_indices is None else [_streams(seed, int(i)) for i in tip_indices]
     tips, tip_types, pixels, params = [], [], [], []
-    for tip_rng, _, _ in streams:
+    for tip_rng, _, _ in tip_streams:
         kind = choose_family(tip_rng, TIP_TYPES, cfg.tips.weights)
         t = random_tip(cfg, tip_rng, kind)
         tips.append(t.tip), tip_types.append(kind), pixels.append(t.pixel_nm)
