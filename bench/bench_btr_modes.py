@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_btr_modes.py simtip N   # the first N scans of bench/results/simtip_test.npz
 
 Real scans (default levelling, 31 px tips): RMS of ``I − opening(I, P)`` away from the border over the
-image's white-noise estimate σ_n (what no surface imaged by that tip explains; the bar of issue 5 is
+image's white-noise estimate σ_n (what no surface imaged by that tip explains; the real-scan bar is
 2 σ_n) and seconds per file. SimTip (true tips of the split's size): tip RMSE on the measurable part
 (clipped at the probe depth, as the benchmark does), surface RMSE of the erosion, seconds per scan.
 One CPU thread. Prints markdown.
@@ -18,8 +18,13 @@ import numpy as np
 import torch
 
 from napari_se3afm.btr import blind_tip
+from napari_se3afm.lab.metrics import (
+    measurable_tip_difference,
+    probe_depth,
+    redilation_residual,
+    surface_errors,
+)
 from napari_se3afm.levelling import level
-from napari_se3afm.metrics import measurable_tip_difference, probe_depth, redilation_residual, surface_errors
 from napari_se3afm.morphology import erode
 
 MODES = ("partial", "residual", "full")
@@ -49,7 +54,7 @@ def real() -> None:
 
 
 def simtip(n: int) -> None:
-    from napari_se3afm.simtip.storage import read_split
+    from napari_se3afm.lab.simtip.storage import read_split
 
     split = read_split(ROOT / "bench" / "results" / "simtip_test.npz")
     scores = {m: ([], [], []) for m in MODES}
@@ -63,7 +68,10 @@ def simtip(n: int) -> None:
             scores[mode][1].append(surface_errors(erode(image, result.tip), truth, k - 1)["surface_rmse"])
             scores[mode][2].append(secs)
     partial = np.array(scores["partial"][0])
-    print("| mode | tip RMSE (nm) | scans with a better tip than partial | surface RMSE of the erosion (nm) | s per scan |")
+    print(
+        "| mode | tip RMSE (nm) | scans with a better tip than partial | surface RMSE of the erosion (nm) "
+        "| s per scan |"
+    )
     print("|---|---|---|---|---|")
     for mode, (tip, surface, secs) in scores.items():
         better = "–" if mode == "partial" else f"{np.mean(np.array(tip) < partial - 1e-9):.0%}"

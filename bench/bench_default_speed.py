@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from napari_se3afm.metrics import probe_depth
+from napari_se3afm.lab.metrics import probe_depth
+from napari_se3afm.lab.simtip.storage import read_split
 from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.registry import DEFAULT_MODEL
-from napari_se3afm.simtip.storage import read_split
 
 SPLIT = Path(__file__).resolve().parent / "results" / "simtip_test.npz"
 
@@ -49,8 +49,10 @@ def main(model: str, split_path: Path, count: int | None, device: str, load: int
     for p in competitors:
         p.kill()
     secs = np.asarray(secs)
-    print(f"{split_path.name}: {n} scans of {images[0].shape[0]}², {model}, {device}, "
-          f"{load} competing busy processes, threads used on the last scan: {r.info.get('threads')}")
+    print(
+        f"{split_path.name}: {n} scans of {images[0].shape[0]}², {model}, {device}, "
+        f"{load} competing busy processes, threads used on the last scan: {r.info.get('threads')}"
+    )
     print(f"median {np.median(secs):.2f} s, maximum {secs.max():.2f} s, mean {secs.mean():.2f} s\n")
     print("| scan | s | tip depth (nm) | probe depth (nm) | pixel (nm) |")
     print("|---|---|---|---|---|")

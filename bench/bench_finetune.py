@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from napari_se3afm.metrics import probe_depth, surface_errors, tip_errors
+from napari_se3afm.lab.metrics import probe_depth, surface_errors, tip_errors
+from napari_se3afm.lab.simtip.storage import read_split
 from napari_se3afm.pipeline import reconstruct
-from napari_se3afm.simtip.storage import read_split
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -34,21 +34,35 @@ def main(scans: range, model: str, steps: list[int], options: dict, split_path: 
         depth = probe_depth(truth, k)
         for s, row in rows.items():
             start = time.perf_counter()
-            r = reconstruct(image, float(split.pixel_nm[i]), method="model", model=model, mc_samples=4,
-                            finetune_steps=s, finetune_options=options, levelling=(), device="cpu")
+            r = reconstruct(
+                image,
+                float(split.pixel_nm[i]),
+                method="model",
+                model=model,
+                mc_samples=4,
+                finetune_steps=s,
+                finetune_options=options,
+                levelling=(),
+                device="cpu",
+            )
             row["seconds"].append(time.perf_counter() - start)
             row["tip"].append(tip_errors(r.tip, true_tip, depth)["tip_rmse"])
             row["surface"].append(surface_errors(r.surface, truth, border=k - 1)["surface_rmse"])
-        print(f"scan {i}: " + ", ".join(f"{s} steps tip {row['tip'][-1]:.2f}" for s, row in rows.items()),
-              file=sys.stderr, flush=True)
+        print(
+            f"scan {i}: " + ", ".join(f"{s} steps tip {row['tip'][-1]:.2f}" for s, row in rows.items()),
+            file=sys.stderr,
+            flush=True,
+        )
     base = np.array(rows[0]["tip"])
     print("| fine-tuning steps | tip RMSE (nm) | scans with a better tip | surface RMSE (nm) | s per 128² scan |")
     print("|---|---|---|---|---|")
     for s, row in rows.items():
         tip = np.array(row["tip"])
         better = "–" if s == 0 else f"{np.sum(tip < base)}/{tip.size}"
-        print(f"| {s} | {tip.mean():.3f} ± {tip.std():.3f} | {better} | {np.mean(row['surface']):.3f} | "
-              f"{np.mean(row['seconds']):.1f} |")
+        print(
+            f"| {s} | {tip.mean():.3f} ± {tip.std():.3f} | {better} | {np.mean(row['surface']):.3f} | "
+            f"{np.mean(row['seconds']):.1f} |"
+        )
 
 
 if __name__ == "__main__":
@@ -61,5 +75,10 @@ if __name__ == "__main__":
     options = dict(a.split("=", 1) for a in args[3:])
     options = {k: v if k == "adapt" else float(v) for k, v in options.items()}
     first, _, last = (args[0] if args else "16").rpartition(":")
-    main(range(int(first or 0), int(last)), args[1] if len(args) > 1 else "se3afm-v1",
-         [int(s) for s in args[2].split(",")] if len(args) > 2 else [30, 100], options, split_path)
+    main(
+        range(int(first or 0), int(last)),
+        args[1] if len(args) > 1 else "se3afm-v1",
+        [int(s) for s in args[2].split(",")] if len(args) > 2 else [30, 100],
+        options,
+        split_path,
+    )

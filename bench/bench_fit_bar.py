@@ -1,4 +1,4 @@
-"""How strict is the real-scan bar of issue 5 (RMS of ``I − dilate(S, P)`` ≤ 2 σ_n) where the truth is known?
+"""How strict is the real-scan bar (RMS of ``I − dilate(S, P)`` ≤ 2 σ_n) where the truth is known?
 
     .venv/bin/python bench/bench_fit_bar.py SPLIT [N] [MODEL [CONSISTENCY ...]]
 
@@ -16,10 +16,10 @@ import time
 import numpy as np
 import torch
 
-from napari_se3afm.baselines import MODEL_BENCH_SAMPLES
-from napari_se3afm.metrics import fit_ratio, surface_errors
+from napari_se3afm.lab.baselines import MODEL_BENCH_SAMPLES
+from napari_se3afm.lab.metrics import fit_ratio, surface_errors
+from napari_se3afm.lab.simtip.storage import read_split
 from napari_se3afm.pipeline import reconstruct
-from napari_se3afm.simtip.storage import read_split
 
 
 def main(path: str, n: int | None, model: str | None, choices: list[str]) -> None:
@@ -33,15 +33,25 @@ def main(path: str, n: int | None, model: str | None, choices: list[str]) -> Non
         rows["true surface and tip"][0].append(fit_ratio(image, truth, tip))
         for choice in choices if model else ():
             start = time.perf_counter()
-            r = reconstruct(image, float(split.pixel_nm[i]), method="model", model=model, levelling=(),
-                            mc_samples=MODEL_BENCH_SAMPLES, device="cpu", consistency=choice)
+            r = reconstruct(
+                image,
+                float(split.pixel_nm[i]),
+                method="model",
+                model=model,
+                levelling=(),
+                mc_samples=MODEL_BENCH_SAMPLES,
+                device="cpu",
+                consistency=choice,
+            )
             ratio, secs = fit_ratio(image, r.surface, r.tip), time.perf_counter() - start
             scores = rows.setdefault(f"{model}, {choice}", ([], [], []))
             scores[0].append(ratio)
             scores[1].append(surface_errors(r.surface, truth, k - 1)["surface_rmse"])
             scores[2].append(secs)
     print(f"{path}, first {n} scans\n")
-    print("| surface and tip | within 2 σ_n (RMS) | median RMS / σ_n | 90th percentile | surface RMSE (nm) | s / scan |")
+    print(
+        "| surface and tip | within 2 σ_n (RMS) | median RMS / σ_n | 90th percentile | surface RMSE (nm) | s / scan |"
+    )
     print("|---|---|---|---|---|---|")
     for name, (ratio, surface, secs) in rows.items():
         r = np.array(ratio)
@@ -53,5 +63,4 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     if not args:
         sys.exit(__doc__)
-    main(args[0], int(args[1]) if len(args) > 1 else None, args[2] if len(args) > 2 else None,
-         args[3:] or ["image"])
+    main(args[0], int(args[1]) if len(args) > 1 else None, args[2] if len(args) > 2 else None, args[3:] or ["image"])

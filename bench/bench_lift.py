@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from napari_se3afm.baselines import MODEL_BENCH_SAMPLES
 from napari_se3afm.consistency import raise_to_image
 from napari_se3afm.io import read_height_map
-from napari_se3afm.metrics import fit_ratio, surface_errors
+from napari_se3afm.lab.baselines import MODEL_BENCH_SAMPLES
+from napari_se3afm.lab.metrics import fit_ratio, surface_errors
+from napari_se3afm.lab.simtip.storage import read_split
 from napari_se3afm.morphology import erode
 from napari_se3afm.pipeline import reconstruct
-from napari_se3afm.simtip.storage import read_split
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
@@ -34,7 +34,9 @@ def variants(image: np.ndarray, surface: np.ndarray, tip: np.ndarray, noise: flo
     """The unraised surface and the surface raised by ``tip`` with each tolerance (× σ_n)."""
     bound = erode(image, tip)
     out = {"not raised": surface}
-    out.update({f"raised, {f:g} σ_n": raise_to_image(image, tip, surface, f * noise, bound=bound)[0] for f in TOLERANCES})
+    out.update(
+        {f"raised, {f:g} σ_n": raise_to_image(image, tip, surface, f * noise, bound=bound)[0] for f in TOLERANCES}
+    )
     return out
 
 
@@ -45,13 +47,27 @@ def simtip(model: str, n: int) -> None:
     rows: dict[str, tuple[list, list]] = {}
     for i in range(n):
         image, truth, true_tip = (np.asarray(a[i], dtype=np.float64) for a in (split.image, split.surface, split.tip))
-        r = reconstruct(image, float(split.pixel_nm[i]), method="model", model=model, levelling=(),
-                        mc_samples=MODEL_BENCH_SAMPLES, device="cpu", consistency="tip")
+        r = reconstruct(
+            image,
+            float(split.pixel_nm[i]),
+            method="model",
+            model=model,
+            levelling=(),
+            mc_samples=MODEL_BENCH_SAMPLES,
+            device="cpu",
+            consistency="tip",
+        )
         noise = r.info["noise_nm"]
         scored = [(name, s, r.tip) for name, s in variants(image, r.surface, r.tip, noise).items()]
         true_bound = erode(image, true_tip)
         scored.append(("capped by the TRUE tip's erosion", np.minimum(r.surface, true_bound), true_tip))
-        scored.append(("raised by the TRUE tip, 1 σ_n", raise_to_image(image, true_tip, r.surface, noise, bound=true_bound)[0], true_tip))
+        scored.append(
+            (
+                "raised by the TRUE tip, 1 σ_n",
+                raise_to_image(image, true_tip, r.surface, noise, bound=true_bound)[0],
+                true_tip,
+            )
+        )
         for name, s, tip in scored:
             errors, ratios = rows.setdefault(name, ([], []))
             errors.append(surface_errors(s, truth, border=k - 1)["surface_rmse"])
@@ -67,15 +83,24 @@ def real(model: str) -> None:
     names = None
     for path in sorted(p for p in REAL.iterdir() if p.suffix != ".md"):
         data = read_height_map(path)
-        r = reconstruct(data.height, data.pixel_nm, method="model", model=model, mc_samples=MODEL_BENCH_SAMPLES,
-                        device="cpu", consistency="tip")
+        r = reconstruct(
+            data.height,
+            data.pixel_nm,
+            method="model",
+            model=model,
+            mc_samples=MODEL_BENCH_SAMPLES,
+            device="cpu",
+            consistency="tip",
+        )
         out = variants(r.image, r.surface, r.tip, r.info["noise_nm"])
         if names is None:
             names = list(out)
             print(f"\n{model}, real files: RMS / σ_n\n\n| file | " + " | ".join(names) + " |")
             print("|---|" + "---|" * len(names))
-        print(f"| `{path.name}` | " + " | ".join(f"{fit_ratio(r.image, s, r.tip):.2f}" for s in out.values()) + " |",
-              flush=True)
+        print(
+            f"| `{path.name}` | " + " | ".join(f"{fit_ratio(r.image, s, r.tip):.2f}" for s in out.values()) + " |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -11,32 +11,33 @@ the same scans).
 """
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import torch
 
-from napari_se3afm.benchmark import BenchmarkResult, benchmark, tables_markdown, write_results
-from napari_se3afm.simtip.storage import read_split
+from napari_se3afm.lab.benchmark import BenchmarkResult, benchmark, tables_markdown, write_results
+from napari_se3afm.lab.simtip.storage import read_split
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main(limit: int | None, model: str, consistency: str | None) -> None:
     torch.set_num_threads(1)
-    os.environ["SE3AFM_BENCH_MODEL"] = model
-    if consistency:
-        os.environ["SE3AFM_BENCH_CONSISTENCY"] = consistency
     split = read_split(RESULTS / "simtip_test.npz")
-    ours = benchmark(split, ["model"], limit=limit)
+    ours = benchmark(split, ["model"], limit=limit, model=model, consistency=consistency)
     out = RESULTS / (f"model-{Path(model).stem}" + (f"-{consistency}" if consistency else ""))
     write_results(ours, out, overwrite=True, title=f"SimTip test split: {model}")
     base = json.loads((RESULTS / "simtip" / "records.json").read_text())
     scans = {r["scan"] for r in ours.records}
     records = [r for r in base["records"] if r["scan"] in scans] + ours.records
-    merged = BenchmarkResult(records=records, methods=[*base["methods"], "model"], n_scans=len(scans),
-                             environment=ours.environment, pooled=ours.pooled)
+    merged = BenchmarkResult(
+        records=records,
+        methods=[*base["methods"], "model"],
+        n_scans=len(scans),
+        environment=ours.environment,
+        pooled=ours.pooled,
+    )
     (out / "tables_with_baselines.md").write_text(tables_markdown(merged, "SimTip test split (seed 2000002)"))
     print(f"wrote {out / 'tables_with_baselines.md'}")
 

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from napari_se3afm.baselines import MODEL_BENCH_SAMPLES
 from napari_se3afm.consistency import tip_bound
-from napari_se3afm.metrics import probe_depth, surface_errors, tip_errors
+from napari_se3afm.lab.baselines import MODEL_BENCH_SAMPLES
+from napari_se3afm.lab.metrics import probe_depth, surface_errors, tip_errors
+from napari_se3afm.lab.simtip.storage import read_split
 from napari_se3afm.pipeline import reconstruct
-from napari_se3afm.simtip.storage import read_split
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ALPHAS = (-0.2, -0.1, 0.1, 0.2, 0.5)
@@ -51,19 +51,44 @@ def main(n: int, models: list[str]) -> None:
 
     for i in range(n):
         image, truth, true_tip = (np.asarray(a[i], dtype=np.float64) for a in (split.image, split.surface, split.tip))
-        run = {m: reconstruct(image, float(split.pixel_nm[i]), method="model", model=m, levelling=(),
-                              mc_samples=MODEL_BENCH_SAMPLES, device="cpu", consistency="tip") for m in models}
+        run = {
+            m: reconstruct(
+                image,
+                float(split.pixel_nm[i]),
+                method="model",
+                model=m,
+                levelling=(),
+                mc_samples=MODEL_BENCH_SAMPLES,
+                device="cpu",
+                consistency="tip",
+            )
+            for m in models
+        }
         a = run[first]
         for m, r in run.items():
             score(m, r.tip, r.surface, truth, true_tip)
         for m in others:
-            score(f"mean of {first} and {m}", (a.tip + run[m].tip) / 2, (a.surface + run[m].surface) / 2, truth, true_tip)
+            score(
+                f"mean of {first} and {m}", (a.tip + run[m].tip) / 2, (a.surface + run[m].surface) / 2, truth, true_tip
+            )
         bound = tip_bound(image, a.tip.shape[0])
         for alpha in ALPHAS:
-            score(f"{first}, tip {alpha:+g} of the way to the bound", np.minimum(a.tip + alpha * (bound - a.tip), 0.0),
-                  None, truth, true_tip)
-        default = reconstruct(image, float(split.pixel_nm[i]), method="model", model=first, levelling=(),
-                              mc_samples=MODEL_BENCH_SAMPLES, device="cpu")
+            score(
+                f"{first}, tip {alpha:+g} of the way to the bound",
+                np.minimum(a.tip + alpha * (bound - a.tip), 0.0),
+                None,
+                truth,
+                true_tip,
+            )
+        default = reconstruct(
+            image,
+            float(split.pixel_nm[i]),
+            method="model",
+            model=first,
+            levelling=(),
+            mc_samples=MODEL_BENCH_SAMPLES,
+            device="cpu",
+        )
         inner = (slice(b, -b), slice(b, -b))
         sigma = default.surface_std[inner]
         log_scale.append(np.log(np.median(np.abs(default.surface - truth)[inner] / sigma) / NORMAL_MEDIAN_ABS))
@@ -71,7 +96,7 @@ def main(n: int, models: list[str]) -> None:
             gap = np.sqrt(np.mean((a.surface - run[m].surface)[inner] ** 2))
             log_disagreement[m].append(np.log(gap / np.median(sigma)))
     base = np.array(tip_rmse[first])
-    print(f"first {n} SimTip test scans, consistency \"tip\"\n")
+    print(f'first {n} SimTip test scans, consistency "tip"\n')
     print(f"| output | tip RMSE (nm) | paired against {first} (nm) | surface RMSE (nm) |")
     print("|---|---|---|---|")
     for name, tips in tip_rmse.items():
@@ -84,8 +109,10 @@ def main(n: int, models: list[str]) -> None:
     for m in others:
         x = np.array(log_disagreement[m])
         fit = np.polyval(np.polyfit(x, scale, 1), x)
-        print(f"disagreement with {m}: correlation {np.corrcoef(x, scale)[0, 1]:.2f}, "
-              f"spread left after a linear fit {np.std(scale - fit):.3f}")
+        print(
+            f"disagreement with {m}: correlation {np.corrcoef(x, scale)[0, 1]:.2f}, "
+            f"spread left after a linear fit {np.std(scale - fit):.3f}"
+        )
 
 
 if __name__ == "__main__":

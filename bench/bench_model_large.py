@@ -14,9 +14,9 @@ import time
 import numpy as np
 import torch
 
+from napari_se3afm.lab.simtip import SPLIT_SEEDS, simulate
 from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.registry import load_model
-from napari_se3afm.simtip import SPLIT_SEEDS, simulate
 
 
 def main(size: int, model: str, samples: int) -> None:
@@ -31,8 +31,10 @@ def main(size: int, model: str, samples: int) -> None:
     r = reconstruct(image, px, method="model", model=model, mc_samples=samples, levelling=(), device="cpu")
     secs = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
-    print(f"| {size}² | {samples} | {secs:.1f} | {peak:.0f} | {image.nbytes / 2**20:.0f} | "
-          f"{'yes' if np.isfinite(r.surface).all() and np.isfinite(r.surface_std).all() else 'NO'} |")
+    print(
+        f"| {size}² | {samples} | {secs:.1f} | {peak:.0f} | {image.nbytes / 2**20:.0f} | "
+        f"{'yes' if np.isfinite(r.surface).all() and np.isfinite(r.surface_std).all() else 'NO'} |"
+    )
 
 
 if __name__ == "__main__":

@@ -64,18 +64,25 @@ def main() -> None:
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     sizes = [128, 512, 1024] + ([] if args.quick else [4096])
-    rows = ["| operation | scan | tip | device | median time (s) | peak RSS (MB) | peak GPU (MB) |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| operation | scan | tip | device | median time (s) | peak RSS (MB) | peak GPU (MB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for device in devices:
         for op in ("dilate", "erode"):
             for n in sizes:
-                for k in ((21, 41) if n > 1024 else (21, 31, 41)):
+                for k in (21, 41) if n > 1024 else (21, 31, 41):
                     r = run_case(op, n, k, device, args.threads)
-                    rows.append(f"| {op} | {n}² | {k}² | {device} | {r['median_s']:.3f} | {r['peak_rss_mb']:.0f} | {r['peak_gpu_mb']:.0f} |")
+                    rows.append(
+                        f"| {op} | {n}² | {k}² | {device} | {r['median_s']:.3f} | {r['peak_rss_mb']:.0f} "
+                        f"| {r['peak_gpu_mb']:.0f} |"
+                    )
                     print(rows[-1], flush=True)
     for n, k in [(128, 31), (128, 21), (512, 31)]:
         r = run_case("btr", n, k, "cpu", args.threads)
-        rows.append(f"| BTR (partial, auto threshold) | {n}² | {k}² | cpu | {r['median_s']:.3f} | {r['peak_rss_mb']:.0f} | – |")
+        rows.append(
+            f"| BTR (partial, auto threshold) | {n}² | {k}² | cpu | {r['median_s']:.3f} | {r['peak_rss_mb']:.0f} | – |"
+        )
         print(rows[-1], flush=True)
     print()
     print("\n".join(rows))
@@ -84,4 +91,7 @@ def main() -> None:
 if __name__ == "__main__":
     t0 = time.perf_counter()
     main()
-    print(f"\n(total {time.perf_counter() - t0:.0f} s; peak RSS of this driver {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+    print(
+        f"\n(total {time.perf_counter() - t0:.0f} s; peak RSS of this driver "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)"
+    )

@@ -16,10 +16,10 @@ import sys
 import numpy as np
 import torch
 
-from napari_se3afm.metrics import probe_depth
+from napari_se3afm.lab.metrics import probe_depth
+from napari_se3afm.lab.simtip import load_config, simulate
 from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.registry import DEFAULT_MODEL
-from napari_se3afm.simtip import load_config, simulate
 
 SEED = 3_000_003
 CENTRE = 15
@@ -33,7 +33,9 @@ def central(p: np.ndarray) -> np.ndarray:
 def main(pairs: int, model: str) -> None:
     torch.set_num_threads(1)
     cfg = load_config("configs/simtip/wide.json")
-    print("| pair | px (nm) | model: RMS d (nm) | RMS z | share |z| ≤ 2 | BTR: RMS d (nm) | model / BTR tip error (nm) |")
+    print(
+        "| pair | px (nm) | model: RMS d (nm) | RMS z | share |z| ≤ 2 | BTR: RMS d (nm) | model / BTR tip error (nm) |"
+    )
     print("|---|---|---|---|---|---|---|")
     summary = {"d": [], "z": [], "within": [], "btr": [], "err": [], "btr_err": []}
     for p in range(pairs):
@@ -54,16 +56,27 @@ def main(pairs: int, model: str) -> None:
         dc = (central(c[0].tip) - central(c[1].tip))[seen]
         err = np.mean([np.sqrt(np.mean((t - truth)[seen] ** 2)) for t in tips])
         btr_err = np.mean([np.sqrt(np.mean((central(r.tip) - truth)[seen] ** 2)) for r in c])
-        row = {"d": np.sqrt(np.mean(d**2)), "z": np.sqrt(np.mean(z**2)), "within": np.mean(np.abs(z) <= 2),
-               "btr": np.sqrt(np.mean(dc**2)), "err": err, "btr_err": btr_err}
+        row = {
+            "d": np.sqrt(np.mean(d**2)),
+            "z": np.sqrt(np.mean(z**2)),
+            "within": np.mean(np.abs(z) <= 2),
+            "btr": np.sqrt(np.mean(dc**2)),
+            "err": err,
+            "btr_err": btr_err,
+        }
         for key, value in row.items():
             summary[key].append(value)
-        print(f"| {p} | {pixel:.2f} | {row['d']:.2f} | {row['z']:.2f} | {row['within']:.0%} | {row['btr']:.2f} | "
-              f"{err:.2f} / {btr_err:.2f} |", flush=True)
+        print(
+            f"| {p} | {pixel:.2f} | {row['d']:.2f} | {row['z']:.2f} | {row['within']:.0%} | {row['btr']:.2f} | "
+            f"{err:.2f} / {btr_err:.2f} |",
+            flush=True,
+        )
     med = {key: np.median(v) for key, v in summary.items()}
-    print(f"\nmedian over {pairs} pairs: model RMS d {med['d']:.2f} nm, RMS z {med['z']:.2f} "
-          f"(worst {max(summary['z']):.2f}), |z| ≤ 2 on {med['within']:.0%} of the pixels; "
-          f"BTR RMS d {med['btr']:.2f} nm; tip error model {med['err']:.2f} nm, BTR {med['btr_err']:.2f} nm")
+    print(
+        f"\nmedian over {pairs} pairs: model RMS d {med['d']:.2f} nm, RMS z {med['z']:.2f} "
+        f"(worst {max(summary['z']):.2f}), |z| ≤ 2 on {med['within']:.0%} of the pixels; "
+        f"BTR RMS d {med['btr']:.2f} nm; tip error model {med['err']:.2f} nm, BTR {med['btr_err']:.2f} nm"
+    )
 
 
 if __name__ == "__main__":

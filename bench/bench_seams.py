@@ -44,16 +44,19 @@ def main(model: str, simtip: int) -> None:
         data = read_height_map(path)
         runs.append((path.name, data.height, data.pixel_nm, None))
     if simtip:
-        from napari_se3afm.simtip.storage import read_split
+        from napari_se3afm.lab.simtip.storage import read_split
 
         split = read_split(SPLIT)
         for i in range(simtip):
-            runs.append((f"SimTip test {i}", np.asarray(split.image[i]), float(split.pixel_nm[i]),
-                         np.asarray(split.surface[i])))
+            runs.append(
+                (f"SimTip test {i}", np.asarray(split.image[i]), float(split.pixel_nm[i]), np.asarray(split.surface[i]))
+            )
     for name, image, pixel, truth in runs:
         level = {} if truth is None else {"levelling": ()}
-        out = {c: reconstruct(image, pixel, method="model", model=model, consistency=c, mc_samples=8, **level)
-               for c in ("image", "none")}
+        out = {
+            c: reconstruct(image, pixel, method="model", model=model, consistency=c, mc_samples=8, **level)
+            for c in ("image", "none")
+        }
         k = out["image"].tip.shape[0]
         cells = [ratios(r.image - r.surface, k) for r in out.values()]
         cells.append("–| –" if truth is None else ratios(image - truth, k))

@@ -14,11 +14,17 @@ import sys
 import numpy as np
 import torch
 
-from napari_se3afm.benchmark import pooled_calibration
-from napari_se3afm.metrics import calibration
+from napari_se3afm.lab.benchmark import pooled_calibration
+from napari_se3afm.lab.calibration import (
+    SURFACE_TERMS,
+    apply_sigma_model,
+    fit_sigma_model,
+    raw_features,
+    scan_level,
+)
+from napari_se3afm.lab.metrics import calibration
+from napari_se3afm.lab.simtip import SPLIT_SEEDS, simulate
 from napari_se3afm.pipeline import reconstruct
-from napari_se3afm.simtip import SPLIT_SEEDS, simulate
-from napari_se3afm.uncertainty import SURFACE_TERMS, apply_sigma_model, fit_sigma_model, raw_features, scan_level
 
 SUBSETS = [("mc",), ("mc", "bound_gap", "slope"), SURFACE_TERMS]
 
@@ -28,8 +34,16 @@ def collect(model: str, n: int) -> list[tuple[np.ndarray, dict, dict]]:
     out = []
     for i in range(n):
         b = simulate([i], seed=SPLIT_SEEDS["validation"], dtype=torch.float64)
-        r = reconstruct(b.image[0].numpy(), float(b.pixel_nm[0]), method="model", model=model, mc_samples=8,
-                        levelling=(), device="cpu", calibrated_sigma=False)
+        r = reconstruct(
+            b.image[0].numpy(),
+            float(b.pixel_nm[0]),
+            method="model",
+            model=model,
+            mc_samples=8,
+            levelling=(),
+            device="cpu",
+            calibrated_sigma=False,
+        )
         m = slice(r.tip.shape[0] - 1, -(r.tip.shape[0] - 1))
         surface, _, stats = raw_features(r)
         out.append(((r.surface - b.surface[0].numpy())[m, m], {t: f[m, m] for t, f in surface.items()}, stats))
@@ -39,13 +53,17 @@ def collect(model: str, n: int) -> list[tuple[np.ndarray, dict, dict]]:
 def main(model: str, n_fit: int, n_test: int) -> None:
     torch.set_num_threads(1)
     scans = collect(model, n_fit + n_test)
-    print("| surface σ terms (+ floor, × scan scale) | ECE per scan | ρ per scan | ECE pooled | ρ pooled "
-          "| spread of log scale error |")
+    print(
+        "| surface σ terms (+ floor, × scan scale) | ECE per scan | ρ per scan | ECE pooled | ρ pooled "
+        "| spread of log scale error |"
+    )
     print("|---|---|---|---|---|---|")
     for terms in SUBSETS:
-        fit = fit_sigma_model([e.ravel() for e, _, _ in scans[:n_fit]],
-                              [np.stack([f[t].ravel() for t in terms]) for _, f, _ in scans[:n_fit]],
-                              [s for _, _, s in scans[:n_fit]])
+        fit = fit_sigma_model(
+            [e.ravel() for e, _, _ in scans[:n_fit]],
+            [np.stack([f[t].ravel() for t in terms]) for _, f, _ in scans[:n_fit]],
+            [s for _, _, s in scans[:n_fit]],
+        )
         fitted = {"terms": list(terms), **fit}
         if terms == SURFACE_TERMS:  # the same shape with one scale for every scan: what the scan scale adds
             # (the statistics are centred, so with no coefficients the scale is the mean fitted level)
@@ -62,8 +80,10 @@ def report(label: str, scans: list[tuple[np.ndarray, dict, dict]], fitted: dict,
     scores = [calibration(e, sig) for e, sig in pairs]
     pooled = pooled_calibration(pairs)
     level = np.std([scan_level(e, sig) for e, sig in pairs])  # how far off each scan's level still is
-    print(f"| {label} | {np.mean([s['ece'] for s in scores]):.3f} | {np.mean([s['spearman'] for s in scores]):.2f} | "
-          f"{pooled['ece']:.3f} | {pooled['spearman']:.2f} | {level:.2f} |")
+    print(
+        f"| {label} | {np.mean([s['ece'] for s in scores]):.3f} | {np.mean([s['spearman'] for s in scores]):.2f} | "
+        f"{pooled['ece']:.3f} | {pooled['spearman']:.2f} | {level:.2f} |"
+    )
 
 
 if __name__ == "__main__":

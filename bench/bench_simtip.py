@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/bench_simtip.py [N]        # default N = 400 scans; writes bench/results/simtip/
 
-The same as ``se3afm simulate --split test -n N -o bench/results/simtip_test.npz`` followed by
-``se3afm bench --split bench/results/simtip_test.npz -o bench/results/simtip``, with torch pinned to
+The same as ``se3afm lab simulate --split test -n N -o bench/results/simtip_test.npz`` followed by
+``se3afm lab bench --split bench/results/simtip_test.npz -o bench/results/simtip``, with torch pinned to
 one thread so the timings mean the same on every machine.
 """
 
@@ -20,9 +20,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def run(n: int) -> None:
     torch.set_num_threads(1)
     split = RESULTS / "simtip_test.npz"
-    if main(["simulate", "--split", "test", "-n", str(n), "-o", str(split), "--overwrite", "-q"]):
+    if main(["lab", "simulate", "--split", "test", "-n", str(n), "-o", str(split), "--overwrite", "-q"]):
         raise SystemExit("simulate failed")
-    if main(["bench", "--split", str(split), "-o", str(RESULTS / "simtip"), "--overwrite"]):
+    if main(["lab", "bench", "--split", str(split), "-o", str(RESULTS / "simtip"), "--overwrite"]):
         raise SystemExit("bench failed")
 
 

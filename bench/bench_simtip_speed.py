@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from napari_se3afm.simtip import simulate
+from napari_se3afm.lab.simtip import simulate
 
 BATCH = 128
 

@@ -17,15 +17,23 @@ import time
 import numpy as np
 import torch
 
-from napari_se3afm.metrics import probe_depth, tip_errors
+from napari_se3afm.lab.metrics import probe_depth, tip_errors
+from napari_se3afm.lab.simtip.storage import read_split
 from napari_se3afm.nn.tip_net import coefficient_irreps, render_tip
-from napari_se3afm.simtip.storage import read_split
 
 STEPS, LR = 400, 0.05
 
 
-def fit_tip(truth: np.ndarray, pixel_nm: float, depth: float, shells: int, lmax: int, depth_ratio: float,
-            sharpness: float, extent: float) -> np.ndarray:
+def fit_tip(
+    truth: np.ndarray,
+    pixel_nm: float,
+    depth: float,
+    shells: int,
+    lmax: int,
+    depth_ratio: float,
+    sharpness: float,
+    extent: float,
+) -> np.ndarray:
     """The rendered tip closest to ``truth`` (clipped at ``-depth``) over all coefficients."""
     k = truth.shape[0]
     length = (k // 2) * pixel_nm
@@ -34,8 +42,17 @@ def fit_tip(truth: np.ndarray, pixel_nm: float, depth: float, shells: int, lmax:
     opt = torch.optim.Adam([coeffs], lr=LR)
     best, best_loss = None, np.inf
     for _ in range(STEPS):
-        tip = render_tip(coeffs, shells, lmax, tip_px=k, pixel_nm=pixel_nm, length_nm=length,
-                         depth_nm=depth_ratio * length, sharpness=sharpness, shell_extent=extent)[1][0]
+        tip = render_tip(
+            coeffs,
+            shells,
+            lmax,
+            tip_px=k,
+            pixel_nm=pixel_nm,
+            length_nm=length,
+            depth_nm=depth_ratio * length,
+            sharpness=sharpness,
+            shell_extent=extent,
+        )[1][0]
         loss = ((torch.clamp(tip, min=-depth) - target) ** 2).mean()
         if loss.item() < best_loss:
             best, best_loss = tip.detach().numpy().copy(), loss.item()
@@ -56,14 +73,32 @@ def main(n: int, variants: list[tuple[int, int, float, float, float]]) -> None:
     print("|---|---|" + "---|" * len(types) + "---|")
     for shells, lmax, ratio, sharp, extent in variants:
         t0 = time.perf_counter()
-        rmse = np.array([
-            tip_errors(fit_tip(split.tip[i].astype(np.float64), float(split.pixel_nm[i]), depths[i],
-                               shells, lmax, ratio, sharp, extent), split.tip[i].astype(np.float64), depths[i])["tip_rmse"]
-            for i in range(n)
-        ])
+        rmse = np.array(
+            [
+                tip_errors(
+                    fit_tip(
+                        split.tip[i].astype(np.float64),
+                        float(split.pixel_nm[i]),
+                        depths[i],
+                        shells,
+                        lmax,
+                        ratio,
+                        sharp,
+                        extent,
+                    ),
+                    split.tip[i].astype(np.float64),
+                    depths[i],
+                )["tip_rmse"]
+                for i in range(n)
+            ]
+        )
         per_type = [rmse[[t == name for t in split.tip_type[:n]]].mean() for name in types]
-        print(f"| {shells}, {lmax}, {ratio:g}, {sharp:g}, {extent:g} | {rmse.mean():.3f} | "
-              + " | ".join(f"{v:.2f}" for v in per_type) + f" | {(time.perf_counter() - t0) / n:.2f} |", flush=True)
+        print(
+            f"| {shells}, {lmax}, {ratio:g}, {sharp:g}, {extent:g} | {rmse.mean():.3f} | "
+            + " | ".join(f"{v:.2f}" for v in per_type)
+            + f" | {(time.perf_counter() - t0) / n:.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

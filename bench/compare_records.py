@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/compare_records.py A/records.json B/records.json [METHOD_A [METHOD_B]]
 
-Reads the ``records.json`` that ``se3afm bench`` writes, pairs the records of METHOD_A in A
+Reads the ``records.json`` that ``se3afm lab bench`` writes, pairs the records of METHOD_A in A
 (default ``model``) and METHOD_B in B (default METHOD_A) by scan, and prints markdown: the mean
 tip and surface RMSE of each, the mean paired difference B − A with its standard error over the
 scans and the share of scans that B improves; then the same by tip type, by surface type and by
@@ -50,8 +50,10 @@ def main(path_a: str, path_b: str, method_a: str = "model", method_b: str | None
         members = [s for s, d in zip(scans, depth, strict=True) if lo <= d < hi]
         span = f"{max(lo, 0):.1f}–{min(hi, depth.max()):.1f} nm"
         groups.append((f"{label} third of probe depth, {span} ({len(members)})", members))
-    print(f"A = {path_a} ({method_a}), B = {path_b} ({method_b}); "
-          "mean A → mean B (B − A ± standard error, share B better)\n")
+    print(
+        f"A = {path_a} ({method_a}), B = {path_b} ({method_b}); "
+        "mean A → mean B (B − A ± standard error, share B better)\n"
+    )
     print("| scans | tip RMSE (nm) | surface RMSE (nm) |")
     print("|---|---|---|")
     for label, members in groups:

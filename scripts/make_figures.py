@@ -29,7 +29,11 @@ REAL_FIT = OUT.parent / "real_finetune.png"
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 REAL_SCAN = REAL / "nanoafmr__AR_20211011.ibw"
 DEFAULT_PATH = OUT.parent / "default_real_scans.png"
-DEFAULT_PATH_FILES = ("topostats__old_bruker.002", "scifireaders__PTO_110_Virgin0001_1.gwy", "nanoafmr__AR_20211011.ibw")
+DEFAULT_PATH_FILES = (
+    "topostats__old_bruker.002",
+    "scifireaders__PTO_110_Virgin0001_1.gwy",
+    "nanoafmr__AR_20211011.ibw",
+)
 
 
 def afmhot(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -110,7 +114,7 @@ def default_path_real_scans() -> None:
 
 def simtip_gallery() -> None:
     """Two examples of each surface family of the SimTip test split: surface, image and tip."""
-    from napari_se3afm.simtip import SPLIT_SEEDS, SURFACE_TYPES, simulate
+    from napari_se3afm.lab.simtip import SPLIT_SEEDS, SURFACE_TYPES, simulate
 
     batch = simulate(48, seed=SPLIT_SEEDS["test"])
     picks = [[i for i, s in enumerate(batch.surface_type) if s == fam][:2] for fam in SURFACE_TYPES]
@@ -141,16 +145,24 @@ def simtip_gallery() -> None:
 def real_scan_fits(model: str = DEFAULT_MODEL) -> None:
     """What fine-tuning and the tight bound change on a real scan: residual maps and tips."""
     from napari_se3afm.io import read_height_map
-    from napari_se3afm.metrics import redilation_residual
+    from napari_se3afm.lab.metrics import redilation_residual
     from napari_se3afm.noise import estimate_noise
 
     if not REAL_SCAN.is_file():
         print(f"skipped {REAL_FIT.name}: {REAL_SCAN} is absent")
         return
     data = read_height_map(REAL_SCAN)
-    runs = {"default": {}, "fine-tuned, 100 steps": {"finetune_steps": 100}, "--consistency tight": {"consistency": "tight"}}
-    results = {name: reconstruct(data.height, data.pixel_nm, method="model", model=model, mc_samples=8, device="cpu", **options)
-               for name, options in runs.items()}
+    runs = {
+        "default": {},
+        "fine-tuned, 100 steps": {"finetune_steps": 100},
+        "--consistency tight": {"consistency": "tight"},
+    }
+    results = {
+        name: reconstruct(
+            data.height, data.pixel_nm, method="model", model=model, mc_samples=8, device="cpu", **options
+        )
+        for name, options in runs.items()
+    }
     noise = estimate_noise(next(iter(results.values())).image)
     tlo = min(r.tip.min() for r in results.values())
     top, bottom = [], []

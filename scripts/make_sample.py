@@ -53,7 +53,7 @@ def make_simtip_sample() -> None:
 
     import torch
 
-    from napari_se3afm.simtip import simulate
+    from napari_se3afm.lab.simtip import simulate
 
     for index in range(1000):
         b = simulate([index], seed=SIMTIP_SEED, dtype=torch.float64)
@@ -69,8 +69,17 @@ def make_simtip_sample() -> None:
         tip=b.tip[0].numpy().astype(np.float32),
         pixel_nm=np.float64(pixel),
         pixel_nm_yx=np.array([pixel, pixel]),
-        params=np.str_(json.dumps({"seed": SIMTIP_SEED, "index": index, "tip_type": b.tip_type[0],
-                                   "surface_type": b.surface_type[0], **b.params[0]})),
+        params=np.str_(
+            json.dumps(
+                {
+                    "seed": SIMTIP_SEED,
+                    "index": index,
+                    "tip_type": b.tip_type[0],
+                    "surface_type": b.surface_type[0],
+                    **b.params[0],
+                }
+            )
+        ),
     )
     print(f"wrote {out} ({out.stat().st_size} bytes): SimTip seed {SIMTIP_SEED} sample {index}")
 

@@ -96,8 +96,9 @@ def model_screenshot(viewer, out: Path, model: str) -> Path:
 
     viewer.window.resize(1500, 900)
     scan = viewer.open_sample(PLUGIN, "simtip")[0]
-    result = reconstruct(np.asarray(scan.data, dtype=np.float64), tuple(scan.scale), method="model",
-                         model=model, mc_samples=16)
+    result = reconstruct(
+        np.asarray(scan.data, dtype=np.float64), tuple(scan.scale), method="model", model=model, mc_samples=16
+    )
     for layer in list(viewer.layers)[1:]:
         viewer.layers.remove(layer)
     for data, kwargs, kind in reconstruction_layers(result, scan.name):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthetic import spike_array
 from napari_se3afm.cli import main
 from napari_se3afm.morphology import dilate
 from napari_se3afm.tip import cone_tip
+from synthetic import spike_array
 
 EXPECTED = {"image", "surface", "tip", "certainty", "tip_volume", "pixel_nm"}
 
@@ -59,8 +59,23 @@ def test_levelling_is_applied_by_default_and_recorded(tmp_path, rng):
 def test_tip_size_in_nm_and_dbtr(scan, tmp_path):
     path, _, _ = scan
     out = tmp_path / "o"
-    argv = ["reconstruct", str(path), "-o", str(out), "--pixel-nm", "2", "--tip-nm", "22",
-            "--method", "dbtr", "--steps", "3", "--device", "cpu", "-q"]
+    argv = [
+        "reconstruct",
+        str(path),
+        "-o",
+        str(out),
+        "--pixel-nm",
+        "2",
+        "--tip-nm",
+        "22",
+        "--method",
+        "dbtr",
+        "--steps",
+        "3",
+        "--device",
+        "cpu",
+        "-q",
+    ]
     assert main(argv) == 0
     with np.load(out / "scan.npz") as res:
         assert res["tip"].shape == (11, 11)
@@ -129,9 +144,10 @@ def test_help_explains_every_option(capsys):
 
 def test_bundled_sample_runs(tmp_path, capsys):
     assert main(["reconstruct", "--sample", "-o", str(tmp_path), "--method", "btr", "-q"]) == 0
-    with np.load(tmp_path / "spikes_sample.npz") as res, np.load(
-        __import__("napari_se3afm.cli", fromlist=["x"])._sample_path()
-    ) as truth:
+    with (
+        np.load(tmp_path / "spikes_sample.npz") as res,
+        np.load(__import__("napari_se3afm.cli", fromlist=["x"])._sample_path()) as truth,
+    ):
         probed = truth["tip"] > -40
         err = np.sqrt(np.mean((res["tip"] - truth["tip"])[probed] ** 2))
         assert err < 4.0  # 0.3 nm noise: classical BTR gets within a few nm
@@ -169,18 +185,32 @@ def test_reconstruct_real_file_with_gwy_and_mesh_exports(real_data_dir, tmp_path
 
 def test_simulate_then_bench(tmp_path, capsys):
     split = tmp_path / "val.npz"
-    argv = ["simulate", "-n", "3", "--split", "validation", "--image-px", "64", "--tip-px", "15", "-o", str(split), "-q"]
+    argv = [
+        "lab",
+        "simulate",
+        "-n",
+        "3",
+        "--split",
+        "validation",
+        "--image-px",
+        "64",
+        "--tip-px",
+        "15",
+        "-o",
+        str(split),
+        "-q",
+    ]
     assert main(argv) == 0
     assert f"wrote {split}" in capsys.readouterr().out
-    from napari_se3afm.simtip import SPLIT_SEEDS
-    from napari_se3afm.simtip.storage import read_split
+    from napari_se3afm.lab.simtip import SPLIT_SEEDS
+    from napari_se3afm.lab.simtip.storage import read_split
 
     s = read_split(split)
     assert len(s) == 3 and s.seed == SPLIT_SEEDS["validation"] and s.image.shape == (3, 64, 64)
     assert main(argv) == 2  # refuses to overwrite
     assert "exists" in capsys.readouterr().err
     out = tmp_path / "bench"
-    assert main(["bench", "--split", str(split), "--methods", "identity,btr", "-o", str(out), "-q"]) == 0
+    assert main(["lab", "bench", "--split", str(split), "--methods", "identity,btr", "-o", str(out), "-q"]) == 0
     tables = (out / "tables.md").read_text()
     assert "| identity |" in tables and "| btr |" in tables and "3 scans" in tables
 
@@ -188,19 +218,38 @@ def test_simulate_then_bench(tmp_path, capsys):
 def test_simulate_clean_and_config_errors(tmp_path, capsys):
     cfg = tmp_path / "cfg.json"
     cfg.write_text('{"tips": {"cone_radius": [1, 2]}}')
-    assert main(["simulate", "-n", "2", "-o", str(tmp_path / "a.npz"), "--config", str(cfg)]) == 2
+    assert main(["lab", "simulate", "-n", "2", "-o", str(tmp_path / "a.npz"), "--config", str(cfg)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "tips.cone_radius" in err
-    assert main(["simulate", "-n", "2", "-o", str(tmp_path / "a.txt")]) == 2
+    assert main(["lab", "simulate", "-n", "2", "-o", str(tmp_path / "a.txt")]) == 2
     assert ".npz" in capsys.readouterr().err
-    assert main(["simulate", "-n", "2", "--image-px", "64", "--tip-px", "15", "--clean", "-q",
-                 "-o", str(tmp_path / "c.npz")]) == 0
+    assert (
+        main(
+            [
+                "lab",
+                "simulate",
+                "-n",
+                "2",
+                "--image-px",
+                "64",
+                "--tip-px",
+                "15",
+                "--clean",
+                "-q",
+                "-o",
+                str(tmp_path / "c.npz"),
+            ]
+        )
+        == 0
+    )
+    from napari_se3afm.lab.simtip.storage import read_split
     from napari_se3afm.morphology import dilate
-    from napari_se3afm.simtip.storage import read_split
 
     s = read_split(tmp_path / "c.npz")
     for i in range(2):  # no artefacts: the image is the dilation of the surface (float32 storage)
         d = dilate(s.surface[i].astype(float), s.tip[i].astype(float))
         np.testing.assert_allclose(s.image[i][7:-7, 7:-7], d[7:-7, 7:-7], atol=1e-4)
-    assert main(["bench", "--split", str(tmp_path / "c.npz"), "--methods", "nope", "-o", str(tmp_path / "b")]) == 2
+    assert (
+        main(["lab", "bench", "--split", str(tmp_path / "c.npz"), "--methods", "nope", "-o", str(tmp_path / "b")]) == 2
+    )
     assert "choose from" in capsys.readouterr().err

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthetic import random_asymmetric_tip, spike_array
 import napari_se3afm.consistency as consistency
+from napari_se3afm.btr import blind_tip
 from napari_se3afm.consistency import iter_tip_bound, raise_to_image
 from napari_se3afm.morphology import dilate, erode, opening
-from napari_se3afm.btr import blind_tip
 from napari_se3afm.progress import run_to_completion
+from synthetic import random_asymmetric_tip, spike_array
 
 
 def _scene(seed: int = 5, size: int = 48, rough: float = 0.3):

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from napari_se3afm.errors import ParameterError
-from napari_se3afm.levelling import align_rows, align_rows_differences, level, polynomial_background, subtract_plane
+from napari_se3afm.levelling import (
+    align_rows,
+    align_rows_differences,
+    level,
+    polynomial_background,
+    subtract_plane,
+)
 from synthetic import spike_array
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from napari_se3afm.errors import ParameterError
-from napari_se3afm.metrics import (
+from napari_se3afm.lab.metrics import (
     calibration,
     fit_ratio,
     measurable_tip_difference,
@@ -103,7 +103,7 @@ def test_calibration_of_exact_and_overconfident_sigma():
 
 
 def test_pooled_calibration_is_over_all_pixels_of_all_scans():
-    from napari_se3afm.benchmark import pooled_calibration
+    from napari_se3afm.lab.benchmark import pooled_calibration
 
     rng = np.random.default_rng(2)
     # two scans whose error levels differ tenfold, each σ right: calibrated per scan and pooled
@@ -115,7 +115,9 @@ def test_pooled_calibration_is_over_all_pixels_of_all_scans():
     n = NormalDist()
     levels = np.arange(0.05, 1.0, 0.05)
     z = [n.inv_cdf(0.5 + p / 2) for p in levels]
-    expected = np.mean([abs((2 * n.cdf(2 * q) - 1 + 2 * n.cdf(q / 2) - 1) / 2 - p) for q, p in zip(z, levels)])
+    expected = np.mean(
+        [abs((2 * n.cdf(2 * q) - 1 + 2 * n.cdf(q / 2) - 1) / 2 - p) for q, p in zip(z, levels, strict=False)]
+    )
     assert pooled_calibration(mixed)["ece"] == pytest.approx(expected, abs=0.005)
     assert calibration(*mixed[0])["ece"] > 0.2 and pooled_calibration([]) == {}
 

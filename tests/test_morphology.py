@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from synthetic import random_asymmetric_tip
 from napari_se3afm.morphology import certainty_map, closing, contacts, dilate, erode, opening
+from synthetic import random_asymmetric_tip
 
 
 def clamp(i: int, n: int) -> int:
@@ -212,8 +212,7 @@ def test_tips_deeper_than_the_scan_give_the_brute_force_results(rng):
     shallow = random_asymmetric_tip(7, rng, depth=2.0)
     img = dilate(s, deep)
     ptp = float(img.max() - img.min())
-    live = _live_offsets(torch.tensor(deep)[None], torch.tensor([float(img.max())]),
-                         torch.tensor([float(img.min())]))
+    live = _live_offsets(torch.tensor(deep)[None], torch.tensor([float(img.max())]), torch.tensor([float(img.min())]))
     assert 0 < len(live) < 49 and np.sum(deep >= -ptp) <= len(live)  # the test does skip offsets
     np.testing.assert_array_equal(dilate(s, deep), brute_dilate(s, deep))
     np.testing.assert_array_equal(erode(img, deep), brute_erode(img, deep))

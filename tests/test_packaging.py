@@ -46,7 +46,9 @@ def test_sample_data_command_returns_layers_in_nm():
 def test_built_wheel_contains_the_manifest_and_sample(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(ROOT)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     (wheel,) = tmp_path.glob("napari_se3afm-*.whl")
@@ -68,8 +70,8 @@ def test_built_wheel_contains_the_manifest_and_sample(tmp_path):
     ("module", "banned"),
     [
         ("napari_se3afm.pipeline", ("napari", "qtpy", "magicgui", "PyQt6", "PyQt5", "PySide6", "e3nn")),
-        ("napari_se3afm.simtip", ("napari", "e3nn")),
-        ("napari_se3afm.benchmark", ("napari", "e3nn")),
+        ("napari_se3afm.lab.simtip", ("napari", "e3nn")),
+        ("napari_se3afm.lab.benchmark", ("napari", "e3nn")),
         ("napari_se3afm._napari.reader", ("torch",)),
         ("napari_se3afm.cli", ("napari", "qtpy", "magicgui", "PyQt6", "PyQt5", "PySide6")),
         ("napari_se3afm.io", ("torch", "napari")),
@@ -97,7 +99,7 @@ def test_cli_starts_without_torch(argv):
         "import sys\nfrom napari_se3afm.cli import main\n"
         f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'e3nn') "
-        "or m.startswith('napari_se3afm.simtip.generator'))\n"
+        "or m.startswith('napari_se3afm.lab.simtip.generator'))\n"
         "print('IMPORTED', ','.join(bad)); sys.exit(1 if bad else 0)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -15,9 +15,9 @@ import pytest
 
 pytest.importorskip("e3nn")
 
-from napari_se3afm.nn.model import SE3AFM  # noqa: E402
-from napari_se3afm.pipeline import reconstruct  # noqa: E402
-from napari_se3afm.registry import DEFAULT_MODEL  # noqa: E402
+from napari_se3afm.nn.model import SE3AFM
+from napari_se3afm.pipeline import reconstruct
+from napari_se3afm.registry import DEFAULT_MODEL
 
 SAMPLE = resources.files("napari_se3afm") / "data" / "simtip_sample.npz"
 
@@ -30,8 +30,9 @@ def edge_ratio(lowering: np.ndarray, band: int) -> float:
 
 
 def lowering(image: np.ndarray, pixel_nm, consistency: str, **options) -> tuple[np.ndarray, int]:
-    r = reconstruct(image, pixel_nm, method="model", model=DEFAULT_MODEL, mc_samples=4,
-                    consistency=consistency, **options)
+    r = reconstruct(
+        image, pixel_nm, method="model", model=DEFAULT_MODEL, mc_samples=4, consistency=consistency, **options
+    )
     return r.image - r.surface, r.tip.shape[0]
 
 

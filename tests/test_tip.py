@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 
-from synthetic import random_asymmetric_tip
 from napari_se3afm.errors import ParameterError
 from napari_se3afm.tip import (
     cone_tip,
@@ -23,6 +22,7 @@ from napari_se3afm.tip import (
     validate_tip,
     volume_to_tip,
 )
+from synthetic import random_asymmetric_tip
 
 MODELS = [
     pytest.param(lambda: pyramid_tip(31, 1.5, sides=4), id="pyramid"),

@@ -36,11 +36,11 @@ _API = {
     "volume_to_tip": "tip",
     "tip_to_mesh": "tip",
     "Progress": "progress",
-    "simulate": "simtip",
-    "iter_batches": "simtip",
-    "SimTipConfig": "simtip",
-    "write_split": "simtip.storage",
-    "read_split": "simtip.storage",
+    "simulate": "lab.simtip",
+    "iter_batches": "lab.simtip",
+    "SimTipConfig": "lab.simtip",
+    "write_split": "lab.simtip.storage",
+    "read_split": "lab.simtip.storage",
 }
 
 __all__ = ["__version__", *sorted(_API)]

@@ -19,9 +19,10 @@ Noise makes a single noisy maximum carve the tip too deep, and the minimum over 
 collapses it into a needle. A refinement is therefore accepted only when it lowers ``P`` by more than
 a threshold, and then by the bound plus the threshold; and a contact is admitted when it misses the
 admissibility test by less than twice the threshold (on a noisy spike the image maximum often sits
-one pixel off the apex, and rejecting the true contact there carves the tip from a shifted spike). Users rarely pick the threshold well, and a
-fixed fraction of the height range is far too small on noisy scans, so by default it is
-``threshold_factor`` times the image noise estimated by :func:`napari_se3afm.noise.estimate_noise`.
+one pixel off the apex, and rejecting the true contact there carves the tip from a shifted spike).
+Users rarely pick the threshold well, and a fixed fraction of the height range is far too small on
+noisy scans, so by default it is ``threshold_factor`` times the image noise estimated by
+:func:`napari_se3afm.noise.estimate_noise`.
 
 The tip follows the project convention (``P``, apex 0 at the centre, values <= 0, unmirrored): the
 same ``P`` dilates the surface into the image and erodes the image into the surface.
@@ -103,9 +104,7 @@ def _reach(patches: np.ndarray, tip: np.ndarray) -> np.ndarray:
     return patches[..., c : 3 * c + 1, c : 3 * c + 1][..., ::-1, ::-1] + tip
 
 
-def _refine_at(
-    z: np.ndarray, y: int, x: int, tip: np.ndarray, threshold: float, margin: float
-) -> int:
+def _refine_at(z: np.ndarray, y: int, x: int, tip: np.ndarray, threshold: float, margin: float) -> int:
     """Refine ``tip`` in place with the image point (y, x); return how many tip pixels changed.
 
     The admissibility test is widened by ``margin`` (noise plus a few ulps): a noisy maximum one pixel
@@ -216,14 +215,21 @@ def iter_blind_tip(
             unexplained = _unexplained(z, tip, threshold + margin)
             changed = _refine_pass(z, unexplained, tip, threshold, margin)
             used += len(unexplained)
-            yield Progress(extra, max_iterations, f"BTR residual pass {extra}: {len(unexplained)} points, "
-                                                  f"{changed} tip pixels lowered")
+            yield Progress(
+                extra,
+                max_iterations,
+                f"BTR residual pass {extra}: {len(unexplained)} points, {changed} tip pixels lowered",
+            )
             if changed == 0:
                 break
         iterations += extra
     return BlindTipResult(
-        tip=tip, threshold_nm=threshold, noise_nm=noise, iterations=iterations,
-        points_used=used, mode=mode,
+        tip=tip,
+        threshold_nm=threshold,
+        noise_nm=noise,
+        iterations=iterations,
+        points_used=used,
+        mode=mode,
     )
 
 

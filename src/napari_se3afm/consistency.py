@@ -24,8 +24,20 @@ from .progress import ProgressGenerator, run_to_completion
 
 # torch-backed modules are imported inside the functions: importing the pipeline stays light
 
-__all__ = ["BAND_ROWS", "BOUND_MARGIN", "CONSISTENCY", "DEFAULT_CONSISTENCY", "FIT_NOISE_FACTOR", "MAX_BOUND_PX",
-           "STEPS", "TIGHTEN_IF_WORSE", "explains_worse", "iter_tip_bound", "raise_to_image", "tip_bound"]
+__all__ = [
+    "BAND_ROWS",
+    "BOUND_MARGIN",
+    "CONSISTENCY",
+    "DEFAULT_CONSISTENCY",
+    "FIT_NOISE_FACTOR",
+    "MAX_BOUND_PX",
+    "STEPS",
+    "TIGHTEN_IF_WORSE",
+    "explains_worse",
+    "iter_tip_bound",
+    "raise_to_image",
+    "tip_bound",
+]
 
 #: what each choice does: the blind estimate that bounds the tips (``iter_blind_tip``'s mode; None:
 #: no bound) and whether the surface is raised until it reproduces the image within its noise.
@@ -44,7 +56,7 @@ MAX_BOUND_PX = 1024
 #: (up to a few on SimTip), and a bound the true tip violates would sharpen a correct estimate
 BOUND_MARGIN = 2.0
 #: ``"image"`` brings every residual within this many noise σ; one σ per pixel keeps the RMS within
-#: the two σ that issue 5 asks for wherever the tip can explain the image (measured: docs/benchmarks.md)
+#: the 2 σ real-scan bar wherever the tip can explain the image
 FIT_NOISE_FACTOR = 1.0
 #: image rows per band of :func:`raise_to_image` (bounds its memory on large scans)
 BAND_ROWS = 256
@@ -75,8 +87,7 @@ def tip_bound(image: np.ndarray, tip_px: int, *, mode: str = "partial") -> np.nd
     return run_to_completion(iter_tip_bound(image, tip_px, mode=mode))
 
 
-def explains_worse(image: np.ndarray, tip: np.ndarray, reference: np.ndarray,
-                   factor: float = TIGHTEN_IF_WORSE) -> bool:
+def explains_worse(image: np.ndarray, tip: np.ndarray, reference: np.ndarray, factor: float = TIGHTEN_IF_WORSE) -> bool:
     """Whether ``tip`` leaves more of ``image`` unexplained than ``reference`` does: the RMS of
     ``I − opening(I, P)`` (what no surface imaged by ``P`` can reproduce) larger by more than ``factor``.
 
@@ -101,8 +112,9 @@ def _band(field: np.ndarray, tip: np.ndarray, r0: int, r1: int) -> tuple[np.ndar
     return field[a:b], slice(r0 - a, r1 - a), a
 
 
-def _lift(surface: np.ndarray, field: np.ndarray, image: np.ndarray, bound: np.ndarray, tip: np.ndarray,
-          tolerance: float) -> int:
+def _lift(
+    surface: np.ndarray, field: np.ndarray, image: np.ndarray, bound: np.ndarray, tip: np.ndarray, tolerance: float
+) -> int:
     """Lift ``surface`` (in place) where the tip touches ``field`` so that every image pixel whose
     residual exceeds ``tolerance`` reaches ``I − tolerance``, never above the erosion bound (where
     contacts coincide the highest demand wins). Works in bands of rows; returns the pixels that asked."""
@@ -124,8 +136,9 @@ def _lift(surface: np.ndarray, field: np.ndarray, image: np.ndarray, bound: np.n
     return asked
 
 
-def raise_to_image(image: np.ndarray, tip: np.ndarray, surface: np.ndarray, tolerance_nm: float,
-                   bound: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+def raise_to_image(
+    image: np.ndarray, tip: np.ndarray, surface: np.ndarray, tolerance_nm: float, bound: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
     """Raise ``surface`` (≤ the erosion bound) until ``I − dilate(S, P) <= tolerance_nm`` where possible.
 
     Where a pixel's residual is larger, the surface is lifted where the tip touches it now (the

@@ -1,7 +1,8 @@
 """Differentiable blind tip reconstruction: gradient descent on the opening residual.
 
 The tip ``P`` is optimised so that the opening ``dilate(erode(I, P), P)`` reproduces the image in the
-least-squares sense wherever the misfit exceeds twice the estimated noise, with ``P <= 0`` and ``P[c, c] = 0`` enforced by projection after every step.
+least-squares sense wherever the misfit exceeds twice the estimated noise, with ``P <= 0`` and
+``P[c, c] = 0`` enforced by projection after every step.
 The erosion is the true adjoint of the dilation (the same, unmirrored ``P``; see
 :mod:`napari_se3afm.morphology`), so an asymmetric tip is never fitted as its mirror image.
 

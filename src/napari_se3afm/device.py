@@ -36,9 +36,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
             raise DeviceError(f"device {device!r} was requested but no CUDA GPU is available; use 'cpu' or 'auto'")
         chosen = torch.device(name)
         if chosen.index is not None and chosen.index >= torch.cuda.device_count():
-            raise DeviceError(
-                f"device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s) found"
-            )
+            raise DeviceError(f"device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s) found")
         return chosen
     raise DeviceError(f"unknown device {device!r}: choose 'auto', 'cpu', 'cuda' or 'cuda:N'")
 

@@ -30,8 +30,9 @@ def reject_unknown_settings(keys: Iterable[str], known: type | Iterable[str], wh
     known = {f.name for f in dataclasses.fields(known)} if isinstance(known, type) else set(known)
     unknown = sorted(set(keys) - known)
     if unknown:
-        raise ParameterError(f"unknown {what} setting(s) {', '.join(prefix + k for k in unknown)}; "
-                             f"known: {', '.join(sorted(known))}")
+        raise ParameterError(
+            f"unknown {what} setting(s) {', '.join(prefix + k for k in unknown)}; known: {', '.join(sorted(known))}"
+        )
 
 
 class AfmFileError(Se3afmError):

@@ -33,7 +33,6 @@ from .progress import Progress, ProgressGenerator, run_to_completion
 __all__ = ["FINETUNE_OPTIONS", "FineTuned", "finetune", "iter_finetune"]
 
 
-
 @dataclass
 class FineTuned:
     """The fine-tuned model copy and the loss of every step."""
@@ -79,7 +78,9 @@ def iter_finetune(
     param = trained[0]
     img = torch.as_tensor(np.asarray(image), dtype=param.dtype, device=param.device)[None]
     px = torch.tensor([float(pixel_nm)], dtype=param.dtype, device=param.device)
-    bound = None if tip_bound is None else torch.as_tensor(np.asarray(tip_bound), dtype=param.dtype, device=param.device)
+    bound = (
+        None if tip_bound is None else torch.as_tensor(np.asarray(tip_bound), dtype=param.dtype, device=param.device)
+    )
     anchors = [p.detach().clone() for p in trained]
     norm = sum(float(a.pow(2).sum()) for a in anchors) / max(1, sum(a.numel() for a in anchors)) or 1.0
     n_params = sum(a.numel() for a in anchors)
@@ -110,8 +111,11 @@ def iter_finetune(
 
 #: the settings of :func:`iter_finetune` a caller of the pipeline may choose (the pipeline gives the
 #: model, the scan, the steps and the bound)
-FINETUNE_OPTIONS = tuple(n for n in inspect.signature(iter_finetune).parameters
-                         if n not in ("model", "image", "pixel_nm", "steps", "tip_bound"))
+FINETUNE_OPTIONS = tuple(
+    n
+    for n in inspect.signature(iter_finetune).parameters
+    if n not in ("model", "image", "pixel_nm", "steps", "tip_bound")
+)
 
 
 def finetune(model: torch.nn.Module, image: np.ndarray, pixel_nm: float, **options) -> FineTuned:

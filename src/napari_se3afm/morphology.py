@@ -105,7 +105,7 @@ def _maxplus_forward(
         # the centre offset alone gives every pixel this much: a floor for the band's maximum
         centre = (band[:, c : c + r1 - r0, c : c + w] + q[:, c, c].view(-1, 1, 1)).amin(dim=(1, 2))
         live = _live_offsets(q, band.amax(dim=(1, 2)), centre)
-        for idx, term in zip(live, _tip_terms(q, live)):
+        for idx, term in zip(live, _tip_terms(q, live), strict=False):
             a, b = divmod(idx, k)
             torch.add(x[:, r0 + a : r1 + a, b : b + w], term, out=t)
             if arg is None:
@@ -161,9 +161,7 @@ def _maxplus(x: torch.Tensor, q: torch.Tensor, chunk_elements: int) -> torch.Ten
 # ----------------------------------------------------------------------------------------------
 # argument handling shared by the public functions
 # ----------------------------------------------------------------------------------------------
-def _prepare(
-    field: Any, tip: Any, what: str
-) -> tuple[torch.Tensor, torch.Tensor, bool, bool]:
+def _prepare(field: Any, tip: Any, what: str) -> tuple[torch.Tensor, torch.Tensor, bool, bool]:
     """Return ``(B, H, W)`` field, ``(Bq, K, K)`` tip, whether inputs were numpy, whether 2-D."""
     was_numpy = isinstance(field, np.ndarray)
     f = torch.from_numpy(np.ascontiguousarray(field)) if was_numpy else field
@@ -183,9 +181,7 @@ def _prepare(
     f3 = f.unsqueeze(0) if single else f
     t3 = t.unsqueeze(0) if t.dim() == 2 else t
     if t3.shape[0] not in (1, f3.shape[0]):
-        raise ParameterError(
-            f"a batch of {t3.shape[0]} tips does not match a batch of {f3.shape[0]} {what}s"
-        )
+        raise ParameterError(f"a batch of {t3.shape[0]} tips does not match a batch of {f3.shape[0]} {what}s")
     return f3, t3, was_numpy, single
 
 
@@ -240,8 +236,9 @@ def erode(image: Any, tip: Any, *, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS)
 
 
 @torch.no_grad()
-def contacts(surface: np.ndarray, tip: np.ndarray, *,
-             chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def contacts(
+    surface: np.ndarray, tip: np.ndarray, *, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Image a surface and say where the tip touched it: ``(I, rows, cols, P(v))`` for each image pixel.
 
     ``I = dilate(surface, tip)``; ``(rows[x], cols[x])`` is the surface pixel ``x - v`` that sets
@@ -337,7 +334,7 @@ def certainty_map(
         t, touched = tmp[:, : r1 - r0], hit[:, : r1 - r0]
         # offsets that cannot reach the lowest contact level of the band touch nowhere in it
         live = _live_offsets(pf, rp[:, r0 : r1 + k - 1].amax(dim=(1, 2)), level.amin(dim=(1, 2)))
-        for idx, term in zip(live, _tip_terms(pf, live)):
+        for idx, term in zip(live, _tip_terms(pf, live), strict=False):
             a, b = divmod(idx, k)
             torch.add(rp[:, r0 + a : r1 + a, b : b + w], term, out=t)
             torch.ge(t, level, out=touched)

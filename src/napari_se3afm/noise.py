@@ -28,9 +28,15 @@ def estimate_noise(image: np.ndarray) -> float:
     if z.ndim != 2 or min(z.shape) < 3:
         raise ParameterError(f"noise estimation needs a 2-D image of at least 3x3 pixels, got {z.shape}")
     f = (
-        z[:-2, :-2] - 2 * z[:-2, 1:-1] + z[:-2, 2:]
-        - 2 * z[1:-1, :-2] + 4 * z[1:-1, 1:-1] - 2 * z[1:-1, 2:]
-        + z[2:, :-2] - 2 * z[2:, 1:-1] + z[2:, 2:]
+        z[:-2, :-2]
+        - 2 * z[:-2, 1:-1]
+        + z[:-2, 2:]
+        - 2 * z[1:-1, :-2]
+        + 4 * z[1:-1, 1:-1]
+        - 2 * z[1:-1, 2:]
+        + z[2:, :-2]
+        - 2 * z[2:, 1:-1]
+        + z[2:, 2:]
     )
     f = f[np.isfinite(f)]
     if f.size == 0:

@@ -54,7 +54,7 @@ def choose_tip_size(
     if tip_nm is not None:
         if not tip_nm > 0:
             raise ParameterError(f"tip size must be > 0 nm, got {tip_nm!r}")
-        k = int(round(tip_nm / min(pixel_nm)))
+        k = round(tip_nm / min(pixel_nm))
         k += 1 - k % 2
     elif tip_px is not None:
         k = int(tip_px)
@@ -121,7 +121,7 @@ def iter_reconstruct(
         arguments of :func:`napari_se3afm.finetune.iter_finetune` (learning rate, prior strength).
     calibrated_sigma : bool
         For ``method="model"``: apply the model's fitted σ model (default); ``False`` returns the raw
-        Monte-Carlo spread, which is what the σ model is fitted on (:mod:`napari_se3afm.uncertainty`).
+        Monte-Carlo spread, which is what the σ model is fitted on (:mod:`napari_se3afm.lab.calibration`).
     consistency : {"none", "tip", "image", "tight"}
         For ``method="model"``: clip the network's tips to the blind (BTR) upper bound (``"tip"``), and
         also raise the surface until, dilated by the tip, it reproduces the image within the image's
@@ -142,16 +142,46 @@ def iter_reconstruct(
     px = pixel_pair(pixel_nm)
     dev = resolve_device(device)
     with threads_for_free_cores(dev) as threads:
-        result = yield from _iter_method(z, px, dev, method, tip_px, tip_nm, threshold_nm, steps, volume_shape,
-                                         levelling, model, mc_samples, finetune_steps, finetune_options,
-                                         calibrated_sigma, consistency)
+        result = yield from _iter_method(
+            z,
+            px,
+            dev,
+            method,
+            tip_px,
+            tip_nm,
+            threshold_nm,
+            steps,
+            volume_shape,
+            levelling,
+            model,
+            mc_samples,
+            finetune_steps,
+            finetune_options,
+            calibrated_sigma,
+            consistency,
+        )
     result.info["threads"] = threads if dev.type == "cpu" else None
     return result
 
 
-def _iter_method(z, px, dev, method, tip_px, tip_nm, threshold_nm, steps, volume_shape, levelling, model,
-                 mc_samples, finetune_steps, finetune_options, calibrated_sigma,
-                 consistency) -> ProgressGenerator[Reconstruction]:
+def _iter_method(
+    z,
+    px,
+    dev,
+    method,
+    tip_px,
+    tip_nm,
+    threshold_nm,
+    steps,
+    volume_shape,
+    levelling,
+    model,
+    mc_samples,
+    finetune_steps,
+    finetune_options,
+    calibrated_sigma,
+    consistency,
+) -> ProgressGenerator[Reconstruction]:
     """The work of :func:`iter_reconstruct` once its arguments are checked."""
     from .btr import iter_blind_tip
     from .dbtr import iter_differentiable_tip
@@ -160,8 +190,21 @@ def _iter_method(z, px, dev, method, tip_px, tip_nm, threshold_nm, steps, volume
 
     if method == "model":
         z, applied = level(z, levelling or ())
-        return (yield from _iter_model(z, px, dev, model, mc_samples, finetune_steps, volume_shape, applied,
-                                       finetune_options or {}, calibrated_sigma, consistency))
+        return (
+            yield from _iter_model(
+                z,
+                px,
+                dev,
+                model,
+                mc_samples,
+                finetune_steps,
+                volume_shape,
+                applied,
+                finetune_options or {},
+                calibrated_sigma,
+                consistency,
+            )
+        )
     k = choose_tip_size(z.shape, px, tip_px, tip_nm)
     z, applied = level(z, levelling or ())
     info: dict = {"tip_px": k, "device": str(dev), "levelling": applied}
@@ -203,16 +246,27 @@ def _sigma_model(weights: Path) -> dict | None:
     return json.loads(weights.with_suffix(".json").read_text()).get("sigma_model")
 
 
-def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied,
-                finetune_options: dict, calibrated_sigma: bool, consistency: str) -> ProgressGenerator[Reconstruction]:
+def _iter_model(
+    z,
+    px,
+    dev,
+    name,
+    samples,
+    finetune_steps,
+    volume_shape,
+    applied,
+    finetune_options: dict,
+    calibrated_sigma: bool,
+    consistency: str,
+) -> ProgressGenerator[Reconstruction]:
     """The model branch of :func:`iter_reconstruct`: (fine-tune,) MC-dropout samples, consistency, certainty, volume."""
     from . import consistency as physics
     from .finetune import FINETUNE_OPTIONS, iter_finetune
     from .morphology import certainty_map, erode
     from .noise import estimate_noise
     from .registry import find_model, load_model
+    from .sigma import apply_sigma_model, sigma_inputs
     from .tip.geometry import tip_to_volume
-    from .uncertainty import apply_sigma_model, sigma_inputs
 
     if int(samples) < 2:
         raise ParameterError(f"--mc-samples must be >= 2 to estimate a standard deviation, got {samples!r}")
@@ -223,17 +277,29 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
     net = load_model(weights, str(dev))
     k = net.config.tip_px
     if min(z.shape) < 2 * k:
-        raise ParameterError(f"image of {z.shape[0]}x{z.shape[1]} px is too small for the model's {k} px tip "
-                             f"(it needs at least {2 * k}x{2 * k} px)")
+        raise ParameterError(
+            f"image of {z.shape[0]}x{z.shape[1]} px is too small for the model's {k} px tip "
+            f"(it needs at least {2 * k}x{2 * k} px)"
+        )
     pixel = float(np.sqrt(px[0] * px[1]))  # the model works on square pixels
     sigma_model = _sigma_model(weights) if calibrated_sigma else None
-    info: dict = {"tip_px": k, "device": str(dev), "levelling": applied, "model": str(weights),
-                  "mc_samples": int(samples), "finetune_steps": int(finetune_steps),
-                  "sigma_calibrated": sigma_model is not None, "consistency": consistency, "bound_tightened": False}
+    info: dict = {
+        "tip_px": k,
+        "device": str(dev),
+        "levelling": applied,
+        "model": str(weights),
+        "mc_samples": int(samples),
+        "finetune_steps": int(finetune_steps),
+        "sigma_calibrated": sigma_model is not None,
+        "consistency": consistency,
+        "bound_tightened": False,
+    }
     bound_mode, lift = physics.STEPS[consistency]
     bound_nm = (yield from physics.iter_tip_bound(z, k, mode=bound_mode)) if bound_mode else None
     if finetune_steps:
-        tuned = yield from iter_finetune(net, z, pixel, steps=int(finetune_steps), tip_bound=bound_nm, **finetune_options)
+        tuned = yield from iter_finetune(
+            net, z, pixel, steps=int(finetune_steps), tip_bound=bound_nm, **finetune_options
+        )
         net = tuned.model
         info["finetune_losses"] = tuned.losses
     tip_samples, surface_samples = yield from _iter_samples(net, z, pixel, dev, int(samples), bound_nm)
@@ -253,20 +319,29 @@ def _iter_model(z, px, dev, name, samples, finetune_steps, volume_shape, applied
         tolerance = physics.FIT_NOISE_FACTOR * info["noise_nm"]
         surface, info["raised_pixels"] = physics.raise_to_image(z, tip, surface, tolerance, bound=bound)
     certainty = certainty_map(z, tip, bound)
-    s_feats, t_feats, stats = sigma_inputs(z, surface, tip, bound, surface_samples.std(0).numpy(),
-                                           tip_samples.std(0).numpy(), info["noise_nm"], pixel)
+    s_feats, t_feats, stats = sigma_inputs(
+        z, surface, tip, bound, surface_samples.std(0).numpy(), tip_samples.std(0).numpy(), info["noise_nm"], pixel
+    )
     surface_std = apply_sigma_model(sigma_model and sigma_model["surface"], s_feats, stats)
     tip_std = apply_sigma_model(sigma_model and sigma_model["tip"], t_feats, stats)
     tip_std[k // 2, k // 2] = 0.0  # the apex is fixed by convention
     return Reconstruction(
-        image=z, surface=surface, tip=tip, certainty=certainty,
-        tip_volume=tip_to_volume(tip, px, shape=volume_shape), pixel_nm=px, method="model",
-        surface_std=surface_std, tip_std=tip_std, info=info,
+        image=z,
+        surface=surface,
+        tip=tip,
+        certainty=certainty,
+        tip_volume=tip_to_volume(tip, px, shape=volume_shape),
+        pixel_nm=px,
+        method="model",
+        surface_std=surface_std,
+        tip_std=tip_std,
+        info=info,
     )
 
 
-def _iter_samples(net, z: np.ndarray, pixel: float, dev, samples: int,
-                  bound_nm: np.ndarray | None) -> ProgressGenerator[tuple]:
+def _iter_samples(
+    net, z: np.ndarray, pixel: float, dev, samples: int, bound_nm: np.ndarray | None
+) -> ProgressGenerator[tuple]:
     """Monte-Carlo dropout tips (M, K, K) and surfaces (M, H, W), float64 on the CPU, tips held to
     ``bound_nm`` when given; in chunks that bound the memory of large scans."""
     import torch

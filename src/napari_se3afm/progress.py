@@ -31,9 +31,7 @@ class Progress:
 ProgressGenerator = Generator[Progress, None, T]
 
 
-def run_to_completion(
-    gen: Generator[Progress, None, T], callback: Callable[[Progress], None] | None = None
-) -> T:
+def run_to_completion(gen: Generator[Progress, None, T], callback: Callable[[Progress], None] | None = None) -> T:
     """Exhaust a progress generator, pass each report to ``callback``, and return its result."""
     while True:
         try:

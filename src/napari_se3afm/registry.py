@@ -63,7 +63,7 @@ def find_model(name_or_path: str | Path = DEFAULT_MODEL) -> Path:
             return candidate
     raise ParameterError(
         f"no model {str(name_or_path)!r} found in {', '.join(str(d) for d in _search_dirs())}; train one "
-        "with 'se3afm train' and export it with 'se3afm export-model', or use --method btr"
+        "with 'se3afm lab train' and export it with 'se3afm lab export-model', or use --method btr"
     )
 
 
@@ -72,7 +72,9 @@ def _read_sidecar(weights: Path) -> dict:
     try:
         return json.loads(sidecar.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise ModelIntegrityError(f"model {weights.name}: its description {sidecar.name} is missing or damaged ({exc})") from None
+        raise ModelIntegrityError(
+            f"model {weights.name}: its description {sidecar.name} is missing or damaged ({exc})"
+        ) from None
 
 
 @lru_cache(maxsize=8)
@@ -106,8 +108,14 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu", *,
     return _cached(str(path.resolve()), path.stat().st_mtime, str(device))
 
 
-def export_model(checkpoint_dir: str | Path, outdir: str | Path, name: str = DEFAULT_MODEL, *,
-                 card: str = "", overwrite: bool = False) -> Path:
+def export_model(
+    checkpoint_dir: str | Path,
+    outdir: str | Path,
+    name: str = DEFAULT_MODEL,
+    *,
+    card: str = "",
+    overwrite: bool = False,
+) -> Path:
     """Write a training run's weights as ``outdir/NAME.safetensors`` with its ``.json`` sidecar and ``.md`` card."""
     from safetensors.torch import load_file, save_file
 
@@ -123,9 +131,16 @@ def export_model(checkpoint_dir: str | Path, outdir: str | Path, name: str = DEF
     outdir.mkdir(parents=True, exist_ok=True)
     target = outdir / f"{name}.safetensors"
     atomic_write(target, lambda tmp: save_file(weights, str(tmp), metadata={"name": name}), overwrite=overwrite)
-    meta = {"name": name, "config": state["model_config"], "sha256": sha256_of(target), "steps": state["step"],
-            "train_config": state["train_config"]}
-    atomic_write(target.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(meta, indent=1)), overwrite=overwrite)
+    meta = {
+        "name": name,
+        "config": state["model_config"],
+        "sha256": sha256_of(target),
+        "steps": state["step"],
+        "train_config": state["train_config"],
+    }
+    atomic_write(
+        target.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(meta, indent=1)), overwrite=overwrite
+    )
     if card:
         atomic_write(target.with_suffix(".md"), lambda tmp: tmp.write_text(card), overwrite=overwrite)
     return target

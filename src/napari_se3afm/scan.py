@@ -94,8 +94,7 @@ class Scan:
         if not heights:
             raise ChannelNotFoundError(
                 self.source,
-                "no height channel in nm; channels: "
-                + ", ".join(f"{c.label} [{c.unit}]" for c in self.channels),
+                "no height channel in nm; channels: " + ", ".join(f"{c.label} [{c.unit}]" for c in self.channels),
             )
 
         def rank(c: Channel) -> tuple[int, int, int]:

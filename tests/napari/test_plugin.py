@@ -123,14 +123,26 @@ def test_reconstruct_widget_adds_result_layers_once(make_napari_viewer, qtbot, e
 def tiny_model_dir(tmp_path_factory):
     """A one-step tiny model exported as se3afm-v1 (the plugin's default name)."""
     pytest.importorskip("e3nn")
+    from napari_se3afm.lab.training import TrainConfig, train
     from napari_se3afm.registry import export_model
-    from napari_se3afm.training import TrainConfig, train
 
     root = tmp_path_factory.mktemp("tiny-model")
-    tiny = {"tip_px": 7, "hidden": "4x0e + 2x1o", "layers": 1, "shells": 2, "lmax": 1, "patches": 2,
-            "stride": 3, "unet_base": 8, "unet_depth": 1, "dropout": 0.2}
-    train(TrainConfig(model=tiny, simtip={"image_px": 32, "tip_px": 7}, steps=1, batch_size=1,
-                      validation_size=1), root / "run")
+    tiny = {
+        "tip_px": 7,
+        "hidden": "4x0e + 2x1o",
+        "layers": 1,
+        "shells": 2,
+        "lmax": 1,
+        "patches": 2,
+        "stride": 3,
+        "unet_base": 8,
+        "unet_depth": 1,
+        "dropout": 0.2,
+    }
+    train(
+        TrainConfig(model=tiny, simtip={"image_px": 32, "tip_px": 7}, steps=1, batch_size=1, validation_size=1),
+        root / "run",
+    )
     export_model(root / "run", root / "models", "se3afm-v1")
     return root / "models"
 
@@ -177,8 +189,11 @@ def test_finetune_widget_shows_the_loss_and_can_revert(tiny_model_dir, make_napa
     assert "SimTip sample scan surface (fine-tuned)" in tuned
     widget._revert.clicked.emit()
     assert not any(layer.name.endswith("(fine-tuned)") for layer in viewer.layers)
-    assert [layer.name for layer in viewer.layers][:3] == ["SimTip sample scan", "SimTip sample true surface",
-                                                           "SimTip sample true tip"]  # nothing else lost
+    assert [layer.name for layer in viewer.layers][:3] == [
+        "SimTip sample scan",
+        "SimTip sample true surface",
+        "SimTip sample true tip",
+    ]  # nothing else lost
     widget._steps.value = 100000
     widget._run.clicked.emit()
     qtbot.waitUntil(lambda: len(widget.curve.losses) >= 2, timeout=60_000)
@@ -196,7 +211,7 @@ def test_finetune_without_weights_says_so(make_napari_viewer, monkeypatch, tmp_p
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Fine-tune")
     widget._image.value = viewer.layers["spikes sample scan"]
     widget._run.clicked.emit()
-    assert len(errors) == 1 and "se3afm train" in errors[0] and widget.worker is None
+    assert len(errors) == 1 and "se3afm lab train" in errors[0] and widget.worker is None
 
 
 def test_reconstruct_can_be_cancelled(make_napari_viewer, qtbot, errors):

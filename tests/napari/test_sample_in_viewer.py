@@ -18,8 +18,11 @@ def test_open_sample_through_the_manifest(make_napari_viewer):
 def test_open_simtip_sample_with_its_truth(make_napari_viewer):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-se3afm", "simtip")
-    assert [layer.name for layer in viewer.layers] == ["SimTip sample scan", "SimTip sample true surface",
-                                                       "SimTip sample true tip"]
+    assert [layer.name for layer in viewer.layers] == [
+        "SimTip sample scan",
+        "SimTip sample true surface",
+        "SimTip sample true tip",
+    ]
     scan, surface, tip = viewer.layers
     assert scan.scale[0] == scan.scale[1] > 0 and tuple(surface.scale) == tuple(scan.scale)
     # the scan and the surface share contrast so they compare at a glance

@@ -7,17 +7,27 @@ import pytest
 import torch
 
 pytest.importorskip("e3nn")
-from e3nn import o3  # noqa: E402
+from e3nn import o3
 
-from napari_se3afm.morphology import dilate, erode  # noqa: E402
-from napari_se3afm.errors import ParameterError  # noqa: E402
-from napari_se3afm.nn.model import SE3AFM, ModelConfig, enable_mc_dropout, grow_shells, mc_samples  # noqa: E402
-from napari_se3afm.nn.points import scan_patches  # noqa: E402
-from napari_se3afm.nn.tip_net import TipNet, radius_graph, render_tip  # noqa: E402
-from napari_se3afm.tip import pyramid_tip  # noqa: E402
+from napari_se3afm.errors import ParameterError
+from napari_se3afm.morphology import dilate, erode
+from napari_se3afm.nn.model import SE3AFM, ModelConfig, enable_mc_dropout, grow_shells, mc_samples
+from napari_se3afm.nn.points import scan_patches
+from napari_se3afm.nn.tip_net import TipNet, radius_graph, render_tip
+from napari_se3afm.tip import pyramid_tip
 
-TINY = ModelConfig(tip_px=15, hidden="6x0e + 3x1o + 2x2e", layers=2, shells=4, lmax=2, patches=4, stride=2,
-                   unet_base=8, unet_depth=2, dropout=0.0)
+TINY = ModelConfig(
+    tip_px=15,
+    hidden="6x0e + 3x1o + 2x2e",
+    layers=2,
+    shells=4,
+    lmax=2,
+    patches=4,
+    stride=2,
+    unet_base=8,
+    unet_depth=2,
+    dropout=0.0,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -60,8 +70,12 @@ def test_radius_graph_is_every_close_pair_within_a_graph_in_order(sizes):
     graph = torch.cat([torch.full((n,), g) for g, n in enumerate(sizes)])
     pos = torch.rand(len(graph), 3)
     src, dst = radius_graph(pos, graph, 0.5)
-    expected = [(int(d), int(s)) for d in range(len(graph)) for s in range(len(graph))
-                if d != s and graph[d] == graph[s] and float(torch.linalg.norm(pos[d] - pos[s])) < 0.5]
+    expected = [
+        (int(d), int(s))
+        for d in range(len(graph))
+        for s in range(len(graph))
+        if d != s and graph[d] == graph[s] and float(torch.linalg.norm(pos[d] - pos[s])) < 0.5
+    ]
     assert list(zip(dst.tolist(), src.tolist(), strict=True)) == expected and len(expected) > 50
 
 
@@ -103,11 +117,18 @@ def test_grown_shells_keep_the_tips_and_can_learn_beyond_them():
     assert float(tip.detach().min()) < -0.1
     tip.sum().backward()  # the new shells' weights get gradients: training can move them
     head = grown.tip_net.head
-    new = torch.cat([head.weight_view_for_instruction(i, head.weight.grad)[:, TINY.shells:].flatten()
-                     for i in range(len(head.instructions))])
+    new = torch.cat(
+        [
+            head.weight_view_for_instruction(i, head.weight.grad)[:, TINY.shells :].flatten()
+            for i in range(len(head.instructions))
+        ]
+    )
     assert float(new.abs().max()) > 1e-6
-    for bad in ({"shells": 7, "shell_extent": 2.0}, {"shells": 3, "shell_extent": 1.0},
-                {"shells": 7, "shell_extent": 3.0, "lmax": 1}):
+    for bad in (
+        {"shells": 7, "shell_extent": 2.0},
+        {"shells": 3, "shell_extent": 1.0},
+        {"shells": 7, "shell_extent": 3.0, "lmax": 1},
+    ):
         with pytest.raises(ParameterError, match="cannot grow"):
             grow_shells(source, ModelConfig(**{**TINY.as_dict(), **bad}))
 
@@ -147,7 +168,7 @@ def test_surface_is_physically_consistent_and_mc_dropout_samples():
 
 def test_patches_are_offsets_from_the_sharpest_maxima():
     img = torch.from_numpy(spikes())[None]
-    pos, graph, scan, length = scan_patches(img, torch.tensor([1.0]), 15, patches=4, stride=7)
+    pos, _graph, scan, length = scan_patches(img, torch.tensor([1.0]), 15, patches=4, stride=7)
     assert scan.tolist() == [0, 0, 0, 0] and float(length[0]) == 7.0
     assert pos.shape == (4 * 9, 3)
     centres = pos[pos[:, :2].abs().sum(1) == 0]
@@ -169,7 +190,9 @@ def test_large_scans_go_through_the_surface_network_in_tiles():
         whole = model.surface(img, tips)
         model.tile, model.overlap = 40, 8  # 100 px: several tiles, the last ones shifted back inside
         tiled = model.surface(img, tips)
-    assert torch.equal(whole, tiled)
+    # blending weights that add up to 1 only to rounding: equal to float precision, never a gap
+    assert torch.isfinite(tiled).all()
+    torch.testing.assert_close(whole, tiled, rtol=1e-12, atol=1e-12)
 
 
 def test_ablation_switches():

@@ -10,19 +10,32 @@ import torch
 
 pytest.importorskip("e3nn")
 
-from napari_se3afm.cli import main  # noqa: E402
-from napari_se3afm.errors import ModelIntegrityError, ParameterError  # noqa: E402
-from napari_se3afm.finetune import finetune, iter_finetune  # noqa: E402
-from napari_se3afm.pipeline import reconstruct  # noqa: E402
-from napari_se3afm.registry import export_model, find_model, load_model  # noqa: E402
-from napari_se3afm.simtip import SimTipConfig, simulate  # noqa: E402
-from napari_se3afm.training import TrainConfig, train  # noqa: E402
+from napari_se3afm.cli import main
+from napari_se3afm.errors import ModelIntegrityError, ParameterError
+from napari_se3afm.finetune import finetune, iter_finetune
+from napari_se3afm.lab.simtip import SimTipConfig, simulate
+from napari_se3afm.lab.training import TrainConfig, train
+from napari_se3afm.pipeline import reconstruct
+from napari_se3afm.registry import export_model, find_model, load_model
 
 TINY = {
-    "model": {"tip_px": 7, "hidden": "4x0e + 2x1o", "layers": 1, "shells": 2, "lmax": 1, "patches": 2,
-              "stride": 3, "unet_base": 8, "unet_depth": 1, "dropout": 0.2},
+    "model": {
+        "tip_px": 7,
+        "hidden": "4x0e + 2x1o",
+        "layers": 1,
+        "shells": 2,
+        "lmax": 1,
+        "patches": 2,
+        "stride": 3,
+        "unet_base": 8,
+        "unet_depth": 1,
+        "dropout": 0.2,
+    },
     "simtip": {"image_px": 32, "tip_px": 7},
-    "batch_size": 2, "validate_every": 5, "validation_size": 2, "checkpoint_every": 1,
+    "batch_size": 2,
+    "validate_every": 5,
+    "validation_size": 2,
+    "checkpoint_every": 1,
 }
 
 
@@ -49,7 +62,7 @@ def test_damaged_weights_are_refused(exported, tmp_path):
     bad.with_suffix(".json").write_text(exported.with_suffix(".json").read_text())
     with pytest.raises(ModelIntegrityError, match="sha256"):
         load_model(bad)
-    with pytest.raises(ParameterError, match="se3afm train"):
+    with pytest.raises(ParameterError, match="se3afm lab train"):
         find_model("no-such-model")
 
 
@@ -65,8 +78,24 @@ def test_reconstruct_with_the_model_gives_uncertainty(exported, tmp_path):
     path = tmp_path / "scan.npy"
     np.save(path, img)
     out = tmp_path / "out"
-    argv = ["reconstruct", str(path), "--pixel-nm", str(px), "--method", "model", "--model", str(exported),
-            "--mc-samples", "2", "--finetune-steps", "2", "--no-level", "-o", str(out), "-q"]
+    argv = [
+        "reconstruct",
+        str(path),
+        "--pixel-nm",
+        str(px),
+        "--method",
+        "model",
+        "--model",
+        str(exported),
+        "--mc-samples",
+        "2",
+        "--finetune-steps",
+        "2",
+        "--no-level",
+        "-o",
+        str(out),
+        "-q",
+    ]
     assert main(argv) == 0
     with np.load(out / "scan.npz") as res:
         assert {"surface_std", "tip_std"} <= set(res.files)
@@ -80,8 +109,10 @@ def test_model_output_is_held_to_the_blind_tip_bound_and_to_the_image(exported):
 
     b = simulate(1, seed=8, config=SimTipConfig(image_px=48, tip_px=7), dtype=torch.float64)
     img, px = b.image[0].numpy(), float(b.pixel_nm[0])
-    runs = {c: reconstruct(img, px, method="model", model=str(exported), mc_samples=3, levelling=(), consistency=c)
-            for c in ("none", "tip", "image", "tight")}
+    runs = {
+        c: reconstruct(img, px, method="model", model=str(exported), mc_samples=3, levelling=(), consistency=c)
+        for c in ("none", "tip", "image", "tight")
+    }
     bound = run_to_completion(iter_tip_bound(img, 7))
     tight = run_to_completion(iter_tip_bound(img, 7, mode="residual"))
     assert np.all(tight <= bound + 1e-12)
@@ -110,9 +141,15 @@ def test_finetuning_lowers_the_loss_and_can_stop(exported):
     # the reconstruction misfit through the simulator falls as the copy adapts to this scan
     assert np.mean(tuned.losses[-3:]) < 0.85 * np.mean(tuned.losses[:3])
     assert tuned.losses[-1] <= min(tuned.losses[:5])
-    assert not all(torch.equal(a, b) for a, b in zip(tuned.model.surface_net.parameters(), model.surface_net.parameters()))
+    assert not all(
+        torch.equal(a, b)
+        for a, b in zip(tuned.model.surface_net.parameters(), model.surface_net.parameters(), strict=False)
+    )
     tip_only = finetune(model, img, px, steps=5, learning_rate=1e-2)  # the default adapts the tip network alone
-    assert all(torch.equal(a, b) for a, b in zip(tip_only.model.surface_net.parameters(), model.surface_net.parameters()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(tip_only.model.surface_net.parameters(), model.surface_net.parameters(), strict=False)
+    )
     with pytest.raises(ParameterError, match="adapts"):
         finetune(model, img, px, steps=1, adapt="surface")
     gen = iter_finetune(model, img, px, steps=1000)
@@ -124,13 +161,14 @@ def test_finetuning_lowers_the_loss_and_can_stop(exported):
 
 
 def _scan_stats(level: float) -> dict:
-    from napari_se3afm.uncertainty import SCAN_STATS
+    from napari_se3afm.sigma import SCAN_STATS
 
     return {n: (level if n == "bound_gap" else 1.0) for n in SCAN_STATS}
 
 
 def test_sigma_fit_recovers_the_shape_within_scans_and_the_scale_between_them():
-    from napari_se3afm.uncertainty import apply_sigma_model, fit_sigma_model
+    from napari_se3afm.lab.calibration import fit_sigma_model
+    from napari_se3afm.sigma import apply_sigma_model
 
     # errors of known structure: σ = s · sqrt((2·f1)² + 1) with the scan's scale s = 3 · bound_gap^0.5
     # (the other statistics constant); f2 is irrelevant
@@ -148,8 +186,9 @@ def test_sigma_fit_recovers_the_shape_within_scans_and_the_scale_between_them():
     model = {"terms": ["a", "b"], **fit}
     f = {"a": np.array([0.0, 1.0]), "b": np.array([0.5, 0.5])}
     for level in (0.1, 1.0, 10.0):  # the scale between scans: within 10 % of the truth
-        np.testing.assert_allclose(apply_sigma_model(model, f, _scan_stats(level)),
-                                   3 * level**0.5 * np.sqrt([1.0, 5.0]), rtol=0.1)
+        np.testing.assert_allclose(
+            apply_sigma_model(model, f, _scan_stats(level)), 3 * level**0.5 * np.sqrt([1.0, 5.0]), rtol=0.1
+        )
     # a scan far outside the fitted ones gets the largest scale seen in the fit, not an extrapolated one
     largest = 3 * levels.max() ** 0.5
     assert apply_sigma_model(model, f, _scan_stats(1e12))[0] == pytest.approx(largest, rel=0.1)
@@ -159,10 +198,11 @@ def test_sigma_fit_recovers_the_shape_within_scans_and_the_scale_between_them():
 def test_sigma_calibration_is_fitted_and_applied(exported, tmp_path):
     import shutil
 
-    from napari_se3afm.metrics import probe_depth
+    from napari_se3afm.lab.calibration import calibrate_model
+    from napari_se3afm.lab.metrics import probe_depth
     from napari_se3afm.morphology import erode
     from napari_se3afm.noise import estimate_noise
-    from napari_se3afm.uncertainty import calibrate_model, scan_scale, scan_statistics, surface_features, tip_features
+    from napari_se3afm.sigma import scan_scale, scan_statistics, surface_features, tip_features
 
     copy = tmp_path / "cal.safetensors"
     shutil.copy(exported, copy)
@@ -178,12 +218,18 @@ def test_sigma_calibration_is_fitted_and_applied(exported, tmp_path):
     # σ recomputed here from its definition (module docstring), independently of the pipeline
     feats = surface_features(raw.surface_std, img, erode(img, raw.tip), raw.surface)
     depth = np.minimum(np.abs(raw.tip), probe_depth(img, 7))  # deeper than the scan probes: held at that depth
-    stats = scan_statistics(img, feats, tip_features(raw.tip_std, raw.tip, probe_depth(img, 7)),
-                            estimate_noise(img), px, probe_depth(img, 7))
+    stats = scan_statistics(
+        img,
+        feats,
+        tip_features(raw.tip_std, raw.tip, probe_depth(img, 7)),
+        estimate_noise(img),
+        px,
+        probe_depth(img, 7),
+    )
     assert stats["noise"] == raw.info["noise_nm"] and stats["bound_gap"] == pytest.approx(feats["bound_gap"].mean())
     w, c = model["surface"]["weights"], model["surface"]["floor_nm"]
     assert model["surface"]["terms"] == ["mc", "bound_gap", "slope", "contact_gap"]
-    shape = np.sqrt(sum((wk * feats[t]) ** 2 for wk, t in zip(w, model["surface"]["terms"])) + c**2)
+    shape = np.sqrt(sum((wk * feats[t]) ** 2 for wk, t in zip(w, model["surface"]["terms"], strict=False)) + c**2)
     np.testing.assert_allclose(cal.surface_std, shape * scan_scale(model["surface"]["scale"], stats), rtol=1e-9)
     tw, tc = model["tip"]["weights"], model["tip"]["floor_nm"]
     expected_tip = np.sqrt((tw[0] * raw.tip_std) ** 2 + (tw[1] * depth) ** 2 + tc**2)
@@ -195,17 +241,18 @@ def test_sigma_calibration_is_fitted_and_applied(exported, tmp_path):
     meta["sigma_model"]["surface"] = {"terms": ["mc", "bound_gap", "slope"], "weights": w[:3], "floor_nm": 0.3}
     copy.with_suffix(".json").write_text(json.dumps(meta))
     old = reconstruct(img, px, method="model", model=str(copy), mc_samples=4, levelling=())
-    expected = np.sqrt(sum((wk * feats[t]) ** 2 for wk, t in zip(w, ["mc", "bound_gap", "slope"])) + 0.3**2)
+    expected = np.sqrt(
+        sum((wk * feats[t]) ** 2 for wk, t in zip(w, ["mc", "bound_gap", "slope"], strict=False)) + 0.3**2
+    )
     np.testing.assert_allclose(old.surface_std, expected, rtol=1e-9)
 
 
-def test_benchmark_scores_the_model_with_calibration(exported, tmp_path, monkeypatch):
-    from napari_se3afm.benchmark import benchmark, tables_markdown
-    from napari_se3afm.simtip.storage import read_split, write_split
+def test_benchmark_scores_the_model_with_calibration(exported, tmp_path):
+    from napari_se3afm.lab.benchmark import benchmark, tables_markdown
+    from napari_se3afm.lab.simtip.storage import read_split, write_split
 
-    monkeypatch.setenv("SE3AFM_BENCH_MODEL", str(exported))
     split = read_split(write_split(tmp_path / "s.npz", 2, seed=4, config=SimTipConfig(image_px=32, tip_px=7)))
-    result = benchmark(split, ["btr", "model"])
+    result = benchmark(split, ["btr", "model"], model=str(exported))
     model_rows = [r for r in result.records if r["method"] == "model"]
     # (an untrained tiny tip saturates at the clamp, so its tip σ may be 0 and tip calibration absent)
     assert all({"tip_rmse", "surface_rmse", "surface_ece", "surface_spearman"} <= set(r) for r in model_rows)
@@ -226,15 +273,16 @@ def test_cli_calibrate_model_rewrites_only_the_sigma_model(exported, tmp_path, c
     shutil.copy(exported, copy)
     shutil.copy(exported.with_suffix(".json"), copy.with_suffix(".json"))
     before = json.loads(copy.with_suffix(".json").read_text())
-    assert main(["calibrate-model", str(copy), "-n", "1"]) == 2
+    assert main(["lab", "calibrate-model", str(copy), "-n", "1"]) == 2
     assert "at least 2 validation scans" in capsys.readouterr().err
     assert json.loads(copy.with_suffix(".json").read_text()) == before  # nothing written
-    assert main(["calibrate-model", str(tmp_path / "missing.safetensors")]) == 2
-    assert main(["calibrate-model", str(copy), "-n", "2"]) == 0
+    assert main(["lab", "calibrate-model", str(tmp_path / "missing.safetensors")]) == 2
+    assert main(["lab", "calibrate-model", str(copy), "-n", "2"]) == 0
     after = json.loads(copy.with_suffix(".json").read_text())
     assert after["sigma_model"]["validation_scans"] == 2 and "scale" in after["sigma_model"]["tip"]
     assert {k: v for k, v in after.items() if k != "sigma_model"} == {
-        k: v for k, v in before.items() if k != "sigma_model"}
+        k: v for k, v in before.items() if k != "sigma_model"
+    }
     load_model(copy)  # the weights' sha256 still verifies
 
 
@@ -260,7 +308,7 @@ def test_cli_auto_method_uses_the_model_only_when_it_can(exported, tmp_path, mon
 def test_interrupted_calibration_keeps_the_previous_sigma_model(exported, tmp_path):
     import shutil
 
-    from napari_se3afm.uncertainty import iter_calibrate_model
+    from napari_se3afm.lab.calibration import iter_calibrate_model
 
     copy = tmp_path / "cal.safetensors"
     shutil.copy(exported, copy)
@@ -286,7 +334,9 @@ def test_finetuning_sees_the_tips_that_inference_uses(exported, monkeypatch):
 
     def tip_net_moved(**options) -> bool:
         tuned = finetune(model, img, px, steps=2, **options).model
-        return any(not torch.equal(a, b) for a, b in zip(tuned.tip_net.parameters(), model.tip_net.parameters()))
+        return any(
+            not torch.equal(a, b) for a, b in zip(tuned.tip_net.parameters(), model.tip_net.parameters(), strict=False)
+        )
 
     assert tip_net_moved() and not tip_net_moved(tip_bound=np.full((31, 31), -1e3))
     b = simulate(1, seed=5, config=SimTipConfig(image_px=32, tip_px=7))
@@ -302,12 +352,32 @@ def test_finetuning_sees_the_tips_that_inference_uses(exported, monkeypatch):
     monkeypatch.setattr(ft, "iter_finetune", spy)
     reconstruct(img, px, method="model", model=exported, mc_samples=2, finetune_steps=1, levelling=(), device="cpu")
     np.testing.assert_array_equal(seen["bound"], tip_bound(img, 7))
-    reconstruct(img, px, method="model", model=exported, mc_samples=2, finetune_steps=1, levelling=(), device="cpu",
-                consistency="none")
+    reconstruct(
+        img,
+        px,
+        method="model",
+        model=exported,
+        mc_samples=2,
+        finetune_steps=1,
+        levelling=(),
+        device="cpu",
+        consistency="none",
+    )
     assert seen["bound"] is None
-    with pytest.raises(ParameterError, match=r"unknown fine-tuning setting\(s\) lr, tip_bound; known: adapt, bluntness, learning_rate"):
-        reconstruct(img, px, method="model", model=exported, mc_samples=2, finetune_steps=1, levelling=(), device="cpu",
-                    finetune_options={"lr": 1e-3, "tip_bound": None})
+    with pytest.raises(
+        ParameterError, match=r"unknown fine-tuning setting\(s\) lr, tip_bound; known: adapt, bluntness, learning_rate"
+    ):
+        reconstruct(
+            img,
+            px,
+            method="model",
+            model=exported,
+            mc_samples=2,
+            finetune_steps=1,
+            levelling=(),
+            device="cpu",
+            finetune_options={"lr": 1e-3, "tip_bound": None},
+        )
     # the caller chooses how to fit, the pipeline what is fitted
     assert {"learning_rate", "prior_strength", "adapt", "noise_tolerance"} <= set(ft.FINETUNE_OPTIONS)
     assert not {"model", "image", "pixel_nm", "steps", "tip_bound"} & set(ft.FINETUNE_OPTIONS)

@@ -13,8 +13,8 @@ import pytest
 
 pytest.importorskip("e3nn")
 
-from napari_se3afm.registry import DEFAULT_MODEL, load_model, sha256_of  # noqa: E402
-from napari_se3afm.training import TrainConfig, load_train_config  # noqa: E402
+from napari_se3afm.lab.training import TrainConfig, load_train_config
+from napari_se3afm.registry import DEFAULT_MODEL, load_model, sha256_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(p.stem for p in (ROOT / "models").glob("*.safetensors"))
@@ -51,8 +51,9 @@ def test_shipped_model_verifies_and_can_be_made_again(name):
     assert model.config.as_dict() == {**model.config.as_dict(), **sidecar["config"]}
     # the training configuration stored with the weights is one of configs/, to the last setting
     trained = dataclasses.asdict(TrainConfig(**sidecar["train_config"]))
-    sources = [p for p in sorted((ROOT / "configs").glob("*.json"))
-               if dataclasses.asdict(load_train_config(p)) == trained]
+    sources = [
+        p for p in sorted((ROOT / "configs").glob("*.json")) if dataclasses.asdict(load_train_config(p)) == trained
+    ]
     assert sources, f"no file in configs/ holds {name}'s training configuration"
     assert f"configs/{sources[0].name}" in card
     # and what it started from is shipped, or the card says which commit of this repository holds it

@@ -11,17 +11,31 @@ import pytest
 import torch
 
 pytest.importorskip("e3nn")
-from safetensors.torch import load_file  # noqa: E402
+from safetensors.torch import load_file
 
-from napari_se3afm.cli import main  # noqa: E402
-from napari_se3afm.errors import ParameterError  # noqa: E402
-from napari_se3afm.training import TrainConfig, train  # noqa: E402
+from napari_se3afm.cli import main
+from napari_se3afm.errors import ParameterError
+from napari_se3afm.lab.training import TrainConfig, train
 
 TINY = {
-    "model": {"tip_px": 7, "hidden": "4x0e + 2x1o", "layers": 1, "shells": 2, "lmax": 1, "patches": 2,
-              "stride": 3, "unet_base": 8, "unet_depth": 1, "dropout": 0.1},
+    "model": {
+        "tip_px": 7,
+        "hidden": "4x0e + 2x1o",
+        "layers": 1,
+        "shells": 2,
+        "lmax": 1,
+        "patches": 2,
+        "stride": 3,
+        "unet_base": 8,
+        "unet_depth": 1,
+        "dropout": 0.1,
+    },
     "simtip": {"image_px": 32, "tip_px": 7},
-    "batch_size": 2, "validate_every": 2, "validation_size": 2, "checkpoint_every": 2, "learning_rate": 0.01,
+    "batch_size": 2,
+    "validate_every": 2,
+    "validation_size": 2,
+    "checkpoint_every": 2,
+    "learning_rate": 0.01,
 }
 
 
@@ -35,7 +49,9 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
         assert torch.allclose(a[key].float(), b[key].float(), atol=1e-6), key
     log = [json.loads(line) for line in (whole / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3, 4]
-    assert {"val_tip_rmse", "val_surface_rmse"} <= set(log[1]) and all(torch.isfinite(torch.tensor(r["total"])) for r in log)
+    assert {"val_tip_rmse", "val_surface_rmse"} <= set(log[1]) and all(
+        torch.isfinite(torch.tensor(r["total"])) for r in log
+    )
 
 
 def test_time_limit_stops_at_a_checkpoint_that_resumes_exactly(tmp_path, capsys):
@@ -51,7 +67,7 @@ def test_time_limit_stops_at_a_checkpoint_that_resumes_exactly(tmp_path, capsys)
         assert torch.allclose(a[key].float(), b[key].float(), atol=1e-6), key
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps(TINY))
-    run = ["train", "--config", str(cfg), "--steps", "3", "-o", str(tmp_path / "cli"), "-q"]
+    run = ["lab", "train", "--config", str(cfg), "--steps", "3", "-o", str(tmp_path / "cli"), "-q"]
     assert main([*run, "--max-minutes", "0"]) == 0
     assert "stopped at step 1 of 3 after 0 min; rerun the same command to continue" in capsys.readouterr().out
     assert main([*run, "--max-minutes", "-1"]) == 2
@@ -63,19 +79,19 @@ def test_time_limit_stops_at_a_checkpoint_that_resumes_exactly(tmp_path, capsys)
 def test_cli_train_and_bad_configs(tmp_path, capsys):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps(TINY))
-    assert main(["train", "--config", str(cfg), "--steps", "1", "-o", str(tmp_path / "run"), "-q"]) == 0
+    assert main(["lab", "train", "--config", str(cfg), "--steps", "1", "-o", str(tmp_path / "run"), "-q"]) == 0
     assert (tmp_path / "run" / "checkpoint.safetensors").exists()
     other = dict(TINY, learning_rate=0.5)
     cfg.write_text(json.dumps(other))
-    assert main(["train", "--config", str(cfg), "--steps", "2", "-o", str(tmp_path / "run"), "-q"]) == 2
+    assert main(["lab", "train", "--config", str(cfg), "--steps", "2", "-o", str(tmp_path / "run"), "-q"]) == 2
     assert "another configuration" in capsys.readouterr().err
     cfg.write_text(json.dumps({"epochs": 3}))
-    assert main(["train", "--config", str(cfg), "-o", str(tmp_path / "x")]) == 2
+    assert main(["lab", "train", "--config", str(cfg), "-o", str(tmp_path / "x")]) == 2
     assert "epochs" in capsys.readouterr().err
     with pytest.raises(ParameterError, match="tip_px"):
         TrainConfig(model={"tip_px": 9}, simtip={"tip_px": 7})
     cfg.write_text(json.dumps({"model": {"shell_extnt": 3.0}}))  # a typo in the architecture: named, not a TypeError
-    assert main(["train", "--config", str(cfg), "-o", str(tmp_path / "y")]) == 2
+    assert main(["lab", "train", "--config", str(cfg), "-o", str(tmp_path / "y")]) == 2
     assert "shell_extnt" in capsys.readouterr().err
     with pytest.raises(ParameterError, match="shell_extent"):
         TrainConfig(model={"shell_extent": 0.0})
@@ -85,28 +101,50 @@ def test_two_processes_with_gloo(tmp_path):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({**TINY, "steps": 2}))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "napari_se3afm.cli", "train", "--config", str(cfg), "-o", str(tmp_path / "ddp"), "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "napari_se3afm.cli",
+        "lab",
+        "train",
+        "--config",
+        str(cfg),
+        "-o",
+        str(tmp_path / "ddp"),
+        "-q",
+    ]
     subprocess.run(cmd, check=True, env=env, timeout=300, capture_output=True)
     log = [json.loads(line) for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2]  # only rank 0 writes
     # a time limit: the processes agree to stop at the same step (else one would wait forever)
-    subprocess.run([*cmd[:-3], "--steps", "3", "--max-minutes", "0", "-o", str(tmp_path / "ddp-limited"), "-q"],
-                   check=True, env=env, timeout=300, capture_output=True)
+    subprocess.run(
+        [*cmd[:-3], "--steps", "3", "--max-minutes", "0", "-o", str(tmp_path / "ddp-limited"), "-q"],
+        check=True,
+        env=env,
+        timeout=300,
+        capture_output=True,
+    )
     assert json.loads((tmp_path / "ddp-limited" / "checkpoint.json").read_text())["step"] == 1
 
 
 @pytest.mark.parametrize(
     ("device", "gpus", "local_rank", "expected", "backend"),
-    [("cuda", 2, 1, "cuda:1", "nccl"),  # one GPU per process
-     ("cuda", 1, 1, "cuda:0", "gloo"),  # two processes share one GPU: NCCL would refuse
-     ("cpu", 2, 1, "cpu", "gloo")],     # the CPU asked for on a GPU machine
+    [
+        ("cuda", 2, 1, "cuda:1", "nccl"),  # one GPU per process
+        ("cuda", 1, 1, "cuda:0", "gloo"),  # two processes share one GPU: NCCL would refuse
+        ("cpu", 2, 1, "cpu", "gloo"),
+    ],  # the CPU asked for on a GPU machine
 )
-def test_each_torchrun_process_gets_its_own_device_and_a_backend_that_fits(monkeypatch, device, gpus, local_rank,
-                                                                           expected, backend):
+def test_each_torchrun_process_gets_its_own_device_and_a_backend_that_fits(
+    monkeypatch, device, gpus, local_rank, expected, backend
+):
     import torch.distributed as dist
 
-    from napari_se3afm import training
+    from napari_se3afm.lab import training
 
     for name, value in {"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "LOCAL_RANK": str(local_rank)}.items():
         monkeypatch.setenv(name, value)
@@ -123,17 +161,17 @@ def test_each_torchrun_process_gets_its_own_device_and_a_backend_that_fits(monke
 def test_probe_depths_in_torch_match_the_metric():
     import numpy as np
 
-    from napari_se3afm.metrics import probe_depth
-    from napari_se3afm.training import probe_depths
+    from napari_se3afm.lab.metrics import probe_depth
+    from napari_se3afm.lab.training import probe_depths
 
     surfaces = torch.from_numpy(np.cumsum(np.random.default_rng(1).normal(size=(3, 40, 40)), axis=2))
     np.testing.assert_allclose(probe_depths(surfaces, 7).numpy(), [probe_depth(s, 7) for s in surfaces.numpy()])
 
 
 def test_validation_in_chunks_equals_one_pass():
+    from napari_se3afm.lab.simtip import config_from_dict, simulate
+    from napari_se3afm.lab.training import _tip_bounds, _validate
     from napari_se3afm.nn.model import SE3AFM, ModelConfig
-    from napari_se3afm.simtip import config_from_dict, simulate
-    from napari_se3afm.training import _tip_bounds, _validate
 
     torch.manual_seed(0)
     model = SE3AFM(ModelConfig(**TINY["model"]))
@@ -180,12 +218,14 @@ def test_init_from_starts_at_the_given_weights(tmp_path):
     assert all(torch.allclose(a[k], d[f"model.{k}"], atol=1e-9) for k in a if not k.startswith("tip_net.head."))
     assert d["model.tip_net.head.weight"].numel() == a["tip_net.head.weight"].numel() * 3 // 2
     with pytest.raises(ParameterError, match="cannot grow"):
-        train(TrainConfig(**{**wider, "model": {**wider["model"], "shell_extent": 2.0}}, steps=1,
-                          init_from=str(source)), tmp_path / "sixth")
+        train(
+            TrainConfig(**{**wider, "model": {**wider["model"], "shell_extent": 2.0}}, steps=1, init_from=str(source)),
+            tmp_path / "sixth",
+        )
 
 
 def test_training_on_tips_held_to_the_blind_bound(tmp_path, monkeypatch):
-    import napari_se3afm.training as training
+    import napari_se3afm.lab.training as training
     from napari_se3afm.consistency import tip_bound
 
     seen = []
@@ -209,12 +249,12 @@ def test_training_on_tips_held_to_the_blind_bound(tmp_path, monkeypatch):
 def test_rmse_supervision_is_the_benchmarks_own_figure():
     """``supervision="rmse"``: the tip and surface terms are the mean over scans of the benchmark's
     per-scan tip RMSE (clipped at the probe depth) and surface RMSE (border excluded), as
-    :mod:`napari_se3afm.metrics` computes them; the default keeps the normalised MSE."""
+    :mod:`napari_se3afm.lab.metrics` computes them; the default keeps the normalised MSE."""
     import numpy as np
 
-    from napari_se3afm.metrics import probe_depth, surface_errors, tip_errors
-    from napari_se3afm.simtip import config_from_dict, simulate
-    from napari_se3afm.training import RMSE_EPS_NM2, losses
+    from napari_se3afm.lab.metrics import probe_depth, surface_errors, tip_errors
+    from napari_se3afm.lab.simtip import config_from_dict, simulate
+    from napari_se3afm.lab.training import RMSE_EPS_NM2, losses
 
     cfg = TrainConfig(**TINY, supervision="rmse")
     batch = simulate(3, seed=5, config=config_from_dict({"image_px": 32, "tip_px": 7}))

@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 
 from napari_se3afm.errors import AfmFileError, FileExistsSe3afmError, ParameterError
 from napari_se3afm.io import read_height_map, read_scan, write_reconstruction
-from napari_se3afm.io.writers import read_tip_volume, tip_from_volume_file, write_gwy_channels, write_tip
+from napari_se3afm.io.writers import (
+    read_tip_volume,
+    tip_from_volume_file,
+    write_gwy_channels,
+    write_tip,
+)
 from napari_se3afm.results import Reconstruction
 from napari_se3afm.tip import pyramid_tip, tip_to_mesh, tip_to_volume
 from synthetic import random_asymmetric_tip
@@ -22,15 +27,28 @@ def result(rng):
     image = rng.normal(0, 3, (40, 48))
     tip = random_asymmetric_tip(9, rng)
     return Reconstruction(
-        image=image, surface=image - 1.0, tip=tip, certainty=image > 1, tip_volume=tip_to_volume(tip, (1.5, 2.0)),
-        pixel_nm=(1.5, 2.0), method="btr", surface_std=np.abs(image) / 10, info={"noise_nm": 0.1},
+        image=image,
+        surface=image - 1.0,
+        tip=tip,
+        certainty=image > 1,
+        tip_volume=tip_to_volume(tip, (1.5, 2.0)),
+        pixel_nm=(1.5, 2.0),
+        method="btr",
+        surface_std=np.abs(image) / 10,
+        info={"noise_nm": 0.1},
     )
 
 
 def test_gwy_round_trip_is_exact_with_titles_and_nm(result, tmp_path):
     path = write_reconstruction(result, tmp_path / "r.gwy")
     scan = read_scan(path)
-    assert [c.name for c in scan.channels] == ["Surface", "Image (levelled)", "Certainty", "Surface uncertainty σ", "Tip"]
+    assert [c.name for c in scan.channels] == [
+        "Surface",
+        "Image (levelled)",
+        "Certainty",
+        "Surface uncertainty σ",
+        "Tip",
+    ]
     assert scan.pixel_nm == pytest.approx((1.5, 2.0))
     np.testing.assert_allclose(scan.channel("Surface").data, result.surface, rtol=1e-15, atol=1e-12)
     np.testing.assert_array_equal(scan.channel("Certainty").data, result.certainty)
@@ -116,7 +134,13 @@ def test_bad_files_raise_one_error_naming_the_file(tmp_path, make, message):
 
 
 @pytest.mark.parametrize(
-    "name", ["nanoafmr__kpg20080408.007", "pyspm__test.sxm", "nanoafmr__AR_20211011.ibw", "scifireaders__PTO_110_Virgin0001_1.gwy"]
+    "name",
+    [
+        "nanoafmr__kpg20080408.007",
+        "pyspm__test.sxm",
+        "nanoafmr__AR_20211011.ibw",
+        "scifireaders__PTO_110_Virgin0001_1.gwy",
+    ],
 )
 def test_truncated_real_files_are_reported(real_data_dir, tmp_path, name):
     data = (real_data_dir / name).read_bytes()
@@ -147,8 +171,12 @@ def test_nan_constant_and_huge_files(tmp_path, monkeypatch):
 
 
 FUZZ_FILES = [
-    "nanoafmr__kpg20080408.007", "scifireaders__PTO_110_Virgin0001_1.gwy", "nanoafmr__AR_20211011.ibw",
-    "topostats__file.jpk", "pyspm__test.sxm", "nanoafmr__Park_20210916_034.tiff",
+    "nanoafmr__kpg20080408.007",
+    "scifireaders__PTO_110_Virgin0001_1.gwy",
+    "nanoafmr__AR_20211011.ibw",
+    "topostats__file.jpk",
+    "pyspm__test.sxm",
+    "nanoafmr__Park_20210916_034.tiff",
 ]
 
 

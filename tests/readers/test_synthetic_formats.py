@@ -56,10 +56,14 @@ def test_gwy_masks_and_non_height_units(tmp_path, rng):
     height = rng.normal(0, 1e-9, (16, 24))
     mask = (rng.random((16, 24)) > 0.7).astype(float)
     c = GwyContainer()
-    c["/0/data"] = GwyDataField(height, xreal=2.4e-6, yreal=1.6e-6, si_unit_xy=GwySIUnit(unitstr="m"), si_unit_z=GwySIUnit(unitstr="m"))
+    c["/0/data"] = GwyDataField(
+        height, xreal=2.4e-6, yreal=1.6e-6, si_unit_xy=GwySIUnit(unitstr="m"), si_unit_z=GwySIUnit(unitstr="m")
+    )
     c["/0/data/title"] = "Topography"
     c["/0/mask"] = GwyDataField(mask, xreal=2.4e-6, yreal=1.6e-6)
-    c["/1/data"] = GwyDataField(height * 1e9, xreal=2.4e-6, yreal=1.6e-6, si_unit_xy=GwySIUnit(unitstr="m"), si_unit_z=GwySIUnit(unitstr="V"))
+    c["/1/data"] = GwyDataField(
+        height * 1e9, xreal=2.4e-6, yreal=1.6e-6, si_unit_xy=GwySIUnit(unitstr="m"), si_unit_z=GwySIUnit(unitstr="V")
+    )
     c["/1/data/title"] = "Amplitude"
     path = tmp_path / "m.gwy"
     c.tofile(str(path))

@@ -35,7 +35,7 @@ class LossCurve(QWidget):
         self.losses = list(losses)
         self.update()
 
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+    def paintEvent(self, event) -> None:
         import math
 
         painter = QPainter(self)
@@ -62,20 +62,48 @@ class FineTuneWidget(WorkerPanel):
         self._image = create_widget(annotation="napari.layers.Image", label="scan")
         self._steps = SpinBox(label="steps", min=1, max=100000, value=100)
         self._learning_rate = FloatSpinBox(label="learning rate", min=1e-6, max=1.0, step=1e-5, value=1e-4)
-        self._prior = FloatSpinBox(label="prior strength", min=0.0, max=1e4, step=0.1, value=1.0,
-                                   tooltip="pull towards the pretrained weights (0 = none)")
-        self._adapt = ComboBox(label="adapt", choices=[("tip network", "tip"), ("whole model", "all")], value="tip",
-                               tooltip="the whole model also moves the surface network (measured: a worse surface)")
+        self._prior = FloatSpinBox(
+            label="prior strength",
+            min=0.0,
+            max=1e4,
+            step=0.1,
+            value=1.0,
+            tooltip="pull towards the pretrained weights (0 = none)",
+        )
+        self._adapt = ComboBox(
+            label="adapt",
+            choices=[("tip network", "tip"), ("whole model", "all")],
+            value="tip",
+            tooltip="the whole model also moves the surface network (measured: a worse surface)",
+        )
         self._mc_samples = SpinBox(label="MC samples", min=2, max=256, value=16)
-        self._consistency = ComboBox(label="consistency", choices=CONSISTENCY_CHOICES, value=DEFAULT_CONSISTENCY,
-                                     tooltip="how the fine-tuned tip and surface are held to the scan "
-                                             "(docs/model.md, 'Consistency with the image')")
+        self._consistency = ComboBox(
+            label="consistency",
+            choices=CONSISTENCY_CHOICES,
+            value=DEFAULT_CONSISTENCY,
+            tooltip="how the fine-tuned tip and surface are held to the scan "
+            "(docs/model.md, 'Consistency with the image')",
+        )
         self._model = model_choice()
         self._keep = PushButton(text="Keep", enabled=False)
         self._revert = PushButton(text="Revert", enabled=False)
-        self.extend([self._image, self._model, self._steps, self._learning_rate, self._prior, self._adapt,
-                     self._mc_samples, self._consistency, self._run,
-                     self._progress, self._status, self._keep, self._revert])
+        self.extend(
+            [
+                self._image,
+                self._model,
+                self._steps,
+                self._learning_rate,
+                self._prior,
+                self._adapt,
+                self._mc_samples,
+                self._consistency,
+                self._run,
+                self._progress,
+                self._status,
+                self._keep,
+                self._revert,
+            ]
+        )
         self.curve = LossCurve()
         self.native.layout().addWidget(self.curve)
         self._added: list = []
@@ -92,10 +120,17 @@ class FineTuneWidget(WorkerPanel):
         find_model(self._model.value)  # fail now, with the reason, when no weights are installed
         self.curve.set_losses([])
         kwargs = {
-            "method": "model", "model": self._model.value, "mc_samples": self._mc_samples.value, "finetune_steps": self._steps.value,
-            "finetune_options": {"learning_rate": self._learning_rate.value, "prior_strength": self._prior.value,
-                                 "adapt": self._adapt.value},
-            "consistency": self._consistency.value, "levelling": DEFAULT_STEPS,
+            "method": "model",
+            "model": self._model.value,
+            "mc_samples": self._mc_samples.value,
+            "finetune_steps": self._steps.value,
+            "finetune_options": {
+                "learning_rate": self._learning_rate.value,
+                "prior_strength": self._prior.value,
+                "adapt": self._adapt.value,
+            },
+            "consistency": self._consistency.value,
+            "levelling": DEFAULT_STEPS,
         }
         pixel = tuple(float(v) for v in layer.scale[-2:])
         return iter_reconstruct, (np.asarray(layer.data, dtype=np.float64), pixel), kwargs
@@ -113,7 +148,9 @@ class FineTuneWidget(WorkerPanel):
             kwargs["name"] += SUFFIX
         self._added = put_layers(self._viewer, layers)
         self._keep.enabled = self._revert.enabled = True
-        self._status.value = f"done: loss {result.info['finetune_losses'][0]:.3g} → {result.info['finetune_losses'][-1]:.3g}"
+        self._status.value = (
+            f"done: loss {result.info['finetune_losses'][0]:.3g} → {result.info['finetune_losses'][-1]:.3g}"
+        )
 
     def _on_keep(self, *_) -> None:
         self._added = []

@@ -38,13 +38,21 @@ def scan_layers(scan, name: str) -> list[tuple]:
     layers = []
     for ch in channels:
         meta = {
-            "unit": ch.unit, "kind": ch.kind, "channel": ch.label, "source": scan.source,
-            "format": scan.format, "pixel_nm": scale if known else None,
+            "unit": ch.unit,
+            "kind": ch.kind,
+            "channel": ch.label,
+            "source": scan.source,
+            "format": scan.format,
+            "pixel_nm": scale if known else None,
             "scan_metadata": dict(scan.metadata),
         }
         kwargs = {
-            "name": f"{name} {ch.label}", "scale": scale, "units": units, "metadata": meta,
-            "colormap": CHANNEL_COLORMAPS.get(ch.kind, "gray"), "contrast_limits": robust_limits(ch.data),
+            "name": f"{name} {ch.label}",
+            "scale": scale,
+            "units": units,
+            "metadata": meta,
+            "colormap": CHANNEL_COLORMAPS.get(ch.kind, "gray"),
+            "contrast_limits": robust_limits(ch.data),
             "visible": ch is channels[0],
         }
         layers.append((np.asarray(ch.data, dtype=np.float32), kwargs, "image"))
@@ -67,39 +75,98 @@ def reconstruction_layers(result, name: str, contrast_limits: tuple[float, float
     layers = []
     if levelled:
         layers.append(
-            (result.image.astype(np.float32),
-             {"name": f"{name} levelled", "scale": scale, "units": ("nm", "nm"), "colormap": "afmhot",
-              "contrast_limits": limits, "visible": False,
-              "metadata": {**base, "unit": "nm", "kind": "height", "levelling": list(result.info["levelling"])}},
-             "image"))
+            (
+                result.image.astype(np.float32),
+                {
+                    "name": f"{name} levelled",
+                    "scale": scale,
+                    "units": ("nm", "nm"),
+                    "colormap": "afmhot",
+                    "contrast_limits": limits,
+                    "visible": False,
+                    "metadata": {**base, "unit": "nm", "kind": "height", "levelling": list(result.info["levelling"])},
+                },
+                "image",
+            )
+        )
     layers += [
-        (result.surface.astype(np.float32),
-         {"name": f"{name} surface", "scale": scale, "units": ("nm", "nm"), "colormap": "afmhot",
-          "contrast_limits": limits, "metadata": {**base, "unit": "nm", "kind": "height"}}, "image"),
-        (result.certainty.astype(np.float32),
-         {"name": f"{name} certainty", "scale": scale, "units": ("nm", "nm"), "colormap": "green",
-          "contrast_limits": (0.0, 1.0), "opacity": 0.4, "blending": "additive",
-          "metadata": {**base, "unit": "", "kind": "certainty"}}, "image"),
+        (
+            result.surface.astype(np.float32),
+            {
+                "name": f"{name} surface",
+                "scale": scale,
+                "units": ("nm", "nm"),
+                "colormap": "afmhot",
+                "contrast_limits": limits,
+                "metadata": {**base, "unit": "nm", "kind": "height"},
+            },
+            "image",
+        ),
+        (
+            result.certainty.astype(np.float32),
+            {
+                "name": f"{name} certainty",
+                "scale": scale,
+                "units": ("nm", "nm"),
+                "colormap": "green",
+                "contrast_limits": (0.0, 1.0),
+                "opacity": 0.4,
+                "blending": "additive",
+                "metadata": {**base, "unit": "", "kind": "certainty"},
+            },
+            "image",
+        ),
     ]
     if result.surface_std is not None:
         layers.append(
-            (result.surface_std.astype(np.float32),
-             {"name": f"{name} uncertainty σ", "scale": scale, "units": ("nm", "nm"), "colormap": "magma",
-              "contrast_limits": robust_limits(result.surface_std), "visible": False,
-              "metadata": {**base, "unit": "nm", "kind": "uncertainty"}}, "image"))
+            (
+                result.surface_std.astype(np.float32),
+                {
+                    "name": f"{name} uncertainty σ",
+                    "scale": scale,
+                    "units": ("nm", "nm"),
+                    "colormap": "magma",
+                    "contrast_limits": robust_limits(result.surface_std),
+                    "visible": False,
+                    "metadata": {**base, "unit": "nm", "kind": "uncertainty"},
+                },
+                "image",
+            )
+        )
     try:
         descriptors = describe_tip(result.tip, result.pixel_nm).as_dict()
     except Exception:  # descriptors are a courtesy; a degenerate tip still shows
         descriptors = {}
     tip_meta = {**base, "unit": "nm", "kind": "tip", "tip": np.asarray(result.tip), "descriptors": descriptors}
     layers.append(
-        (result.tip.astype(np.float32),
-         {"name": f"{name} tip", "scale": scale, "units": ("nm", "nm"), "colormap": "viridis",
-          "visible": False, "metadata": tip_meta}, "image"))
+        (
+            result.tip.astype(np.float32),
+            {
+                "name": f"{name} tip",
+                "scale": scale,
+                "units": ("nm", "nm"),
+                "colormap": "viridis",
+                "visible": False,
+                "metadata": tip_meta,
+            },
+            "image",
+        )
+    )
     vol = result.tip_volume
     layers.append(
-        (np.asarray(vol.data, dtype=np.float32),
-         {"name": f"{name} tip 3D", "scale": tuple(float(v) for v in vol.voxel_nm), "units": ("nm",) * 3,
-          "rendering": "iso", "iso_threshold": 0.5, "colormap": "bone", "visible": False,
-          "metadata": {**tip_meta, "kind": "tip volume", "voxel_nm": tuple(vol.voxel_nm)}}, "image"))
+        (
+            np.asarray(vol.data, dtype=np.float32),
+            {
+                "name": f"{name} tip 3D",
+                "scale": tuple(float(v) for v in vol.voxel_nm),
+                "units": ("nm",) * 3,
+                "rendering": "iso",
+                "iso_threshold": 0.5,
+                "colormap": "bone",
+                "visible": False,
+                "metadata": {**tip_meta, "kind": "tip volume", "voxel_nm": tuple(vol.voxel_nm)},
+            },
+            "image",
+        )
+    )
     return layers

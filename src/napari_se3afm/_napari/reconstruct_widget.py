@@ -8,7 +8,15 @@ as napari notifications; layers already shown are never touched by a failed run.
 
 from typing import TYPE_CHECKING
 
-from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, Label, PushButton, SpinBox, create_widget
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    FloatSpinBox,
+    Label,
+    PushButton,
+    SpinBox,
+    create_widget,
+)
 
 from ..consistency import DEFAULT_CONSISTENCY
 from .workers import WorkerPanel, model_choice
@@ -16,11 +24,18 @@ from .workers import WorkerPanel, model_choice
 if TYPE_CHECKING:
     import napari
 
-METHOD_CHOICES = [("pretrained SE(3) model", "model"), ("classical BTR", "btr"),
-                  ("classical BTR, all points", "btr-full"), ("differentiable BTR", "dbtr")]
-CONSISTENCY_CHOICES = [("reproduce the image (tip bound, tightened where needed; surface raised)", "image"),
-                       ("reproduce the image, tightest tip bound (slower)", "tight"),
-                       ("tip within the blind bound", "tip"), ("network output as it is", "none")]
+METHOD_CHOICES = [
+    ("pretrained SE(3) model", "model"),
+    ("classical BTR", "btr"),
+    ("classical BTR, all points", "btr-full"),
+    ("differentiable BTR", "dbtr"),
+]
+CONSISTENCY_CHOICES = [
+    ("reproduce the image (tip bound, tightened where needed; surface raised)", "image"),
+    ("reproduce the image, tightest tip bound (slower)", "tight"),
+    ("tip within the blind bound", "tip"),
+    ("network output as it is", "none"),
+]
 DEFAULTS = {"tip_nm": 0.0, "mc_samples": 16, "device": "auto", "level": True, "steps": 200}
 
 
@@ -63,22 +78,52 @@ class ReconstructWidget(WorkerPanel):
         self._viewer = viewer
         self._image = create_widget(annotation="napari.layers.Image", label="scan")
         self._method = ComboBox(label="method", choices=METHOD_CHOICES, value=default_method())
-        self._tip_nm = FloatSpinBox(label="tip size (nm)", min=0.0, max=1e5, step=5.0, value=DEFAULTS["tip_nm"],
-                                    tooltip="tip window in nm; 0 = automatic (31 px or what fits)")
+        self._tip_nm = FloatSpinBox(
+            label="tip size (nm)",
+            min=0.0,
+            max=1e5,
+            step=5.0,
+            value=DEFAULTS["tip_nm"],
+            tooltip="tip window in nm; 0 = automatic (31 px or what fits)",
+        )
         self._steps = SpinBox(label="dBTR steps", min=1, max=10000, value=DEFAULTS["steps"])
-        self._mc_samples = SpinBox(label="MC samples", min=2, max=256, value=DEFAULTS["mc_samples"],
-                                   tooltip="Monte-Carlo dropout samples of the pretrained model (σ maps)")
+        self._mc_samples = SpinBox(
+            label="MC samples",
+            min=2,
+            max=256,
+            value=DEFAULTS["mc_samples"],
+            tooltip="Monte-Carlo dropout samples of the pretrained model (σ maps)",
+        )
         self._model = model_choice()
-        self._consistency = ComboBox(label="consistency", choices=CONSISTENCY_CHOICES, value=DEFAULT_CONSISTENCY,
-                                     tooltip="how the model's tip and surface are held to the scan "
-                                             "(docs/model.md, 'Consistency with the image')")
+        self._consistency = ComboBox(
+            label="consistency",
+            choices=CONSISTENCY_CHOICES,
+            value=DEFAULT_CONSISTENCY,
+            tooltip="how the model's tip and surface are held to the scan "
+            "(docs/model.md, 'Consistency with the image')",
+        )
         self._device = ComboBox(label="device", choices=["auto", "cpu", "cuda"], value=DEFAULTS["device"])
         self._device_used = Label(label="running on", value="-")
         self._level = CheckBox(text="level the scan first (robust plane)", value=DEFAULTS["level"])
         self._restore = PushButton(text="Restore defaults")
-        self.extend([self._image, self._method, self._model, self._tip_nm, self._steps, self._mc_samples,
-                     self._consistency, self._device,
-                     self._device_used, self._level, self._run, self._restore, self._progress, self._status])
+        self.extend(
+            [
+                self._image,
+                self._method,
+                self._model,
+                self._tip_nm,
+                self._steps,
+                self._mc_samples,
+                self._consistency,
+                self._device,
+                self._device_used,
+                self._level,
+                self._run,
+                self._restore,
+                self._progress,
+                self._status,
+            ]
+        )
         self._restore.changed.connect(self.restore_defaults)
         self._method.changed.connect(self._sync_enabled)
         self._sync_enabled()
@@ -116,9 +161,12 @@ class ReconstructWidget(WorkerPanel):
         self._device_used.value = str(device)
         self._limits = tuple(layer.contrast_limits)
         kwargs = {
-            "method": self._method.value, "steps": self._steps.value, "device": str(device),
+            "method": self._method.value,
+            "steps": self._steps.value,
+            "device": str(device),
             "tip_nm": (self._tip_nm.value or None) if self._method.value != "model" else None,
-            "mc_samples": self._mc_samples.value, "model": self._model.value,
+            "mc_samples": self._mc_samples.value,
+            "model": self._model.value,
             "consistency": self._consistency.value,
             "levelling": DEFAULT_STEPS if self._level.value else (),
         }

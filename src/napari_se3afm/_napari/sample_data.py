@@ -14,12 +14,28 @@ def _sample_layers(filename: str, label: str, source: str) -> list[tuple]:
         scale = tuple(float(v) for v in npz["pixel_nm_yx"])
     meta = {"units": "nm", "source": source}
     contrast = (float(min(image.min(), surface.min())), float(max(image.max(), surface.max())))
-    common = {"scale": scale, "units": ("nm", "nm"), "colormap": "afmhot", "contrast_limits": contrast, "metadata": meta}
+    common = {
+        "scale": scale,
+        "units": ("nm", "nm"),
+        "colormap": "afmhot",
+        "contrast_limits": contrast,
+        "metadata": meta,
+    }
     return [
         (image, {"name": f"{label} scan", **common}, "image"),
         (surface, {"name": f"{label} true surface", "visible": False, **common}, "image"),
-        (tip, {"name": f"{label} true tip", "scale": scale, "units": ("nm", "nm"), "colormap": "viridis", "visible": False,
-               "metadata": meta}, "image"),
+        (
+            tip,
+            {
+                "name": f"{label} true tip",
+                "scale": scale,
+                "units": ("nm", "nm"),
+                "colormap": "viridis",
+                "visible": False,
+                "metadata": meta,
+            },
+            "image",
+        ),
     ]
 
 

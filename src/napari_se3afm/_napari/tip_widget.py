@@ -46,7 +46,9 @@ class TipWidget(Container):
 
     def _show(self, *_) -> None:
         info = self._tip_info()
-        self._descriptors.value = _format(info["descriptors"]) if info else "choose the 'tip' or 'tip 3D' layer of a reconstruction"
+        self._descriptors.value = (
+            _format(info["descriptors"]) if info else "choose the 'tip' or 'tip 3D' layer of a reconstruction"
+        )
 
     def _on_export(self, *_) -> None:
         from napari.utils.notifications import show_error, show_info

@@ -14,8 +14,11 @@ def model_choice() -> ComboBox:
     """A choice of the installed model weights (the default model first)."""
     from ..registry import DEFAULT_MODEL, available_models
 
-    return ComboBox(label="model", choices=available_models() or [DEFAULT_MODEL],
-                    tooltip="installed weights (models/ or $SE3AFM_MODEL_DIR)")
+    return ComboBox(
+        label="model",
+        choices=available_models() or [DEFAULT_MODEL],
+        tooltip="installed weights (models/ or $SE3AFM_MODEL_DIR)",
+    )
 
 
 class WorkerPanel(Container):
@@ -91,7 +94,7 @@ class WorkerPanel(Container):
     def _on_progress(self, report) -> None:
         if self._cancelling:
             return
-        self._progress.value = int(round(100 * report.fraction))
+        self._progress.value = round(100 * report.fraction)
         loss = f" (loss {report.loss:.3g})" if report.loss is not None else ""
         self._status.value = f"{report.message}{loss}"
         self.on_progress(report)

@@ -42,7 +42,9 @@ def _sniff(path: Path, head: bytes) -> str:
         return "npz"
     if suffix == ".ibw" and ibw.is_ibw(head):
         return "ibw"
-    known = suffix in (".gwy", ".spm", ".ibw", ".jpk", ".sxm", ".tif", ".tiff", ".npy", ".npz") or re.fullmatch(r"\.\d{3}", suffix)
+    known = suffix in (".gwy", ".spm", ".ibw", ".jpk", ".sxm", ".tif", ".tiff", ".npy", ".npz") or re.fullmatch(
+        r"\.\d{3}", suffix
+    )
     if known:
         raise AfmFileError(path, f"content does not match its {suffix} suffix (corrupted or mislabelled)")
     raise AfmFileError(path, f"unsupported format {suffix or '(no suffix)'}; supported: {', '.join(SUFFIXES)}")

@@ -55,7 +55,9 @@ def read_gwy(path: Path) -> Scan:
             title = str(container.get(f"/{i}/data/title", f"Channel {i}"))
             xy_factor = length_factor_to_nm(_unit(field, "si_unit_xy") or "m")
             if xy_factor is None:
-                raise AfmFileError(path, f"channel {title!r} has lateral unit {_unit(field, 'si_unit_xy')!r}, not a length")
+                raise AfmFileError(
+                    path, f"channel {title!r} has lateral unit {_unit(field, 'si_unit_xy')!r}, not a length"
+                )
             this_pixel = (float(field["yreal"]) * xy_factor / ny, float(field["xreal"]) * xy_factor / nx)
             mask = None
             if f"/{i}/mask" in keys:

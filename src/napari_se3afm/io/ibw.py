@@ -89,7 +89,11 @@ def _note_metadata(note: str) -> dict:
         key, sep, value = line.partition(":")
         if sep:
             values[key.strip()] = value.strip()
-    number = lambda k: float(m.group()) if (m := re.search(r"[-+]?[\d.]+(?:[eE][-+]?\d+)?", values.get(k, ""))) else None  # noqa: E731
+
+    def number(k: str) -> float | None:
+        m = re.search(r"[-+]?[\d.]+(?:[eE][-+]?\d+)?", values.get(k, ""))
+        return float(m.group()) if m else None
+
     return {
         "instrument": values.get("MicroscopeModel") or "Asylum Research",
         "date": " ".join(filter(None, [values.get("Date"), values.get("Time")])) or None,

@@ -3,8 +3,8 @@
 Page 0 holds the scan geometry (tags 32834/32835: scan lengths u, v in m; 32838/32839: pixels) and
 a thumbnail; each further page is one channel (32848 name, 32849 retrace flag) of raw integers with
 linear calibrations ("slots", tags from 32912 in steps of 48: name, type, parent, ..., unit at +18,
-multiplier at +20, offset at +21). The default slot (32897) scales the raw counts. Rows are flipped so row 0 is the top row (JPK
-stores the first line at the bottom).
+multiplier at +20, offset at +21). The default slot (32897) scales the raw counts. Rows are flipped
+so row 0 is the top row (JPK stores the first line at the bottom).
 """
 
 from __future__ import annotations
@@ -72,4 +72,6 @@ def read_jpk(path: Path, pages: list[tuple[np.ndarray | None, dict]]) -> Scan:
     if not channels:
         raise AfmFileError(path, "JPK file holds no image channel")
     meta = {"instrument": "JPK", "date": str(geometry.get(32771, "")) or None}
-    return Scan(channels=channels, pixel_nm=(vlen * 1e9 / ny, ulen * 1e9 / nx), source=str(path), format="jpk", metadata=meta)
+    return Scan(
+        channels=channels, pixel_nm=(vlen * 1e9 / ny, ulen * 1e9 / nx), source=str(path), format="jpk", metadata=meta
+    )

@@ -139,12 +139,16 @@ def read_nanoscope(path: Path) -> Scan:
         count = samps * lines
         if offset < 0 or offset + count * bpp > len(blob):
             raise AfmFileError(
-                path, f"image {index + 1} needs bytes {offset}..{offset + count * bpp} but the file has {len(blob)} (truncated)"
+                path,
+                f"image {index + 1} needs bytes {offset}..{offset + count * bpp} "
+                f"but the file has {len(blob)} (truncated)",
             )
         raw = np.frombuffer(blob, dtype="<i2" if bpp == 2 else "<i4", count=count, offset=offset)
         image_data = next((v for k, v in section.items() if k.endswith("Image Data")), "")
         quoted = re.search(r'"([^"]*)"', image_data)
-        name = quoted.group(1) if quoted else (re.search(r"\[([^\]]+)\]", image_data) or [None, f"Channel {index + 1}"])[1]
+        name = (
+            quoted.group(1) if quoted else (re.search(r"\[([^\]]+)\]", image_data) or [None, f"Channel {index + 1}"])[1]
+        )
         z_scale = next((v for k, v in section.items() if re.fullmatch(r"@?(\d+:)?Z scale", k)), None)
         if z_scale is None:
             raise AfmFileError(path, f"channel {name!r} has no Z scale in its header")

@@ -53,6 +53,16 @@ def read_park(path: Path, tags: dict) -> Scan:
     if unit == "nm" and kind == "other":
         kind = "height"  # Park names its height channel "Topography" or "Z Height"
     channel = Channel(name=name, data=data * (factor or 1.0), unit=unit, kind=kind)
-    meta = {"instrument": "Park Systems", "mode": mode, "scan_rate_hz": scan_rate,
-            "setpoint": f"{set_point:g} {set_point_unit}".strip()}
-    return Scan(channels=[channel], pixel_nm=(yreal * 1e3 / ny, xreal * 1e3 / nx), source=str(path), format="park", metadata=meta)
+    meta = {
+        "instrument": "Park Systems",
+        "mode": mode,
+        "scan_rate_hz": scan_rate,
+        "setpoint": f"{set_point:g} {set_point_unit}".strip(),
+    }
+    return Scan(
+        channels=[channel],
+        pixel_nm=(yreal * 1e3 / ny, xreal * 1e3 / nx),
+        source=str(path),
+        format="park",
+        metadata=meta,
+    )

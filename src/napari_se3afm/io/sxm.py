@@ -81,4 +81,6 @@ def read_sxm(path: Path) -> Scan:
         "z_controller": head.get("Z-CONTROLLER"),
         "instrument": "Nanonis",
     }
-    return Scan(channels=channels, pixel_nm=(ry * 1e9 / ny, rx * 1e9 / nx), source=str(path), format="sxm", metadata=meta)
+    return Scan(
+        channels=channels, pixel_nm=(ry * 1e9 / ny, rx * 1e9 / nx), source=str(path), format="sxm", metadata=meta
+    )

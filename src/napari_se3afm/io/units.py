@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 _LENGTH_TO_NM = {
-    "m": 1e9, "mm": 1e6, "um": 1e3, "µm": 1e3, "μm": 1e3, "~m": 1e3, "nm": 1.0, "pm": 1e-3, "a": 0.1, "å": 0.1,
+    "m": 1e9,
+    "mm": 1e6,
+    "um": 1e3,
+    "µm": 1e3,
+    "μm": 1e3,
+    "~m": 1e3,
+    "nm": 1.0,
+    "pm": 1e-3,
+    "a": 0.1,
+    "å": 0.1,
 }
 
 

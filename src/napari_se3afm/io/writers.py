@@ -73,8 +73,11 @@ def write_gwy_channels(channels, path: str | Path, *, overwrite: bool = False) -
 def _write_npz(result, path: Path, overwrite: bool) -> Path:
     dy, dx = result.pixel_nm
     arrays = {
-        "image": result.image, "surface": result.surface, "tip": result.tip,
-        "certainty": result.certainty, "tip_volume": result.tip_volume.data,
+        "image": result.image,
+        "surface": result.surface,
+        "tip": result.tip,
+        "certainty": result.certainty,
+        "tip_volume": result.tip_volume.data,
     }
     if result.surface_std is not None:
         arrays["surface_std"] = result.surface_std
@@ -110,8 +113,13 @@ def write_tif_channels(channels, path: str | Path, *, overwrite: bool = False, *
 
     def write(tmp: Path) -> None:
         tifffile.imwrite(
-            tmp, stack, photometric="minisblack", description=desc,
-            resolution=(1e7 / dx, 1e7 / dy), resolutionunit="CENTIMETER", metadata=None,
+            tmp,
+            stack,
+            photometric="minisblack",
+            description=desc,
+            resolution=(1e7 / dx, 1e7 / dy),
+            resolutionunit="CENTIMETER",
+            metadata=None,
         )
 
     return atomic_write(Path(path), write, overwrite=overwrite)
@@ -135,7 +143,9 @@ def write_reconstruction(result, path: str | Path, *, overwrite: bool = False) -
     if suffix in (".tif", ".tiff"):
         maps = [c for c in _result_channels(result) if c[0] != "Tip" and not c[0].startswith("Tip ")]
         return write_tif_channels(maps, path, overwrite=overwrite, method=result.method)
-    raise ParameterError(f"cannot write a reconstruction as {suffix!r}; choose one of {', '.join(RECONSTRUCTION_SUFFIXES)}")
+    raise ParameterError(
+        f"cannot write a reconstruction as {suffix!r}; choose one of {', '.join(RECONSTRUCTION_SUFFIXES)}"
+    )
 
 
 def write_tip(
@@ -146,7 +156,7 @@ def write_tip(
     volume: TipVolume | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Export the physical tip: voxel stack ``.tif``/``.npy``, volume ``.vti``/``.vtk``, mesh ``.stl``/``.ply``/``.obj``.
+    """Export the physical tip: voxels ``.tif``/``.npy``, volume ``.vti``/``.vtk``, mesh ``.stl``/``.ply``/``.obj``.
 
     Volumes hold the filled fraction of each voxel, axes ``(z, y, x)``, z = 0 at the apex; their voxel
     size in nm is in the ``.tif`` description, beside a ``.npy`` as ``<name>.json``, and in the
@@ -181,7 +191,10 @@ def write_tip(
     import tifffile
 
     return atomic_write(
-        path, lambda tmp: tifffile.imwrite(tmp, np.asarray(vol.data, np.float32), photometric="minisblack", description=json.dumps(meta), metadata=None),
+        path,
+        lambda tmp: tifffile.imwrite(
+            tmp, np.asarray(vol.data, np.float32), photometric="minisblack", description=json.dumps(meta), metadata=None
+        ),
         overwrite=overwrite,
     )
 

@@ -19,9 +19,15 @@ class CNNTipNet(nn.Module):
     def __init__(self, out_dim: int, width: int = 32, dropout: float = 0.1) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),
-            nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.SiLU(), nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(1, width, 3, padding=1),
+            nn.SiLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.SiLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(2 * width, 2 * width, 3, padding=1),
+            nn.SiLU(),
+            nn.AdaptiveAvgPool2d(1),
         )
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(2 * width, out_dim)

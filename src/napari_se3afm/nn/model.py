@@ -48,7 +48,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if int(self.shells) < 1 or not self.shell_extent > 0:
             raise ParameterError(
-                f"need shells >= 1 and shell_extent > 0, got {self.shells!r} and {self.shell_extent!r}")
+                f"need shells >= 1 and shell_extent > 0, got {self.shells!r} and {self.shell_extent!r}"
+            )
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -78,14 +79,22 @@ class SE3AFM(nn.Module):
             windows, scan, length = scan_windows(images, pixel_nm, cfg.tip_px, patches=cfg.patches)
             coeffs = self.tip_net(windows, scan, images.shape[0])
         else:
-            pos, graph, scan, length = scan_patches(images, pixel_nm, cfg.tip_px, patches=cfg.patches,
-                                                    stride=cfg.stride)
+            pos, graph, scan, length = scan_patches(
+                images, pixel_nm, cfg.tip_px, patches=cfg.patches, stride=cfg.stride
+            )
             approach = torch.tensor([0.0, 0.0, -1.0], dtype=images.dtype, device=images.device)
             coeffs = self.tip_net(pos, approach, graph, scan, images.shape[0])
         tips = [
-            render_tip(coeffs[b : b + 1], cfg.shells, cfg.lmax, tip_px=cfg.tip_px, pixel_nm=float(pixel_nm[b]),
-                       length_nm=float(length[b]), depth_nm=cfg.depth_ratio * float(length[b]),
-                       shell_extent=cfg.shell_extent)[1]
+            render_tip(
+                coeffs[b : b + 1],
+                cfg.shells,
+                cfg.lmax,
+                tip_px=cfg.tip_px,
+                pixel_nm=float(pixel_nm[b]),
+                length_nm=float(length[b]),
+                depth_nm=cfg.depth_ratio * float(length[b]),
+                shell_extent=cfg.shell_extent,
+            )[1]
             for b in range(images.shape[0])
         ]
         return torch.cat(tips)
@@ -96,7 +105,7 @@ class SE3AFM(nn.Module):
         The losses never score the ``K − 1`` pixels along the edges, so the U-Net is trained only
         away from them. At inference it therefore reads the scan mirrored by that margin on every
         side (:meth:`context`): each pixel of the scan then lies where the network was trained, and
-        no frame appears along the edges (measured: docs/benchmarks.md, *Seams*).
+        no frame appears along the edges (measured: docs/benchmarks.md, *No frame, no seam*).
         """
         bound = erode(images, tips)
         if torch.is_grad_enabled():
@@ -130,21 +139,24 @@ class SE3AFM(nn.Module):
         t, o = self.tile, self.overlap
         if h <= t and w <= t:
             return self.surface_net(feats)
-        guard = self.context()
+        guard = min(self.context(), o // 3)  # an overlap too narrow for the full guard still blends
         out = torch.zeros(feats.shape[0], h, w, dtype=feats.dtype, device=feats.device)
         total = torch.zeros(h, w, dtype=feats.dtype, device=feats.device)
         for r0 in _tile_starts(h, t, o):
             for c0 in _tile_starts(w, t, o):
                 tile = self.surface_net(feats[..., r0 : r0 + t, c0 : c0 + t])
                 th, tw = tile.shape[-2:]
-                weight = (_ramp(th, guard, o, r0 > 0, r0 + th < h, tile)[:, None]
-                          * _ramp(tw, guard, o, c0 > 0, c0 + tw < w, tile)[None, :])
+                weight = (
+                    _ramp(th, guard, o, r0 > 0, r0 + th < h, tile)[:, None]
+                    * _ramp(tw, guard, o, c0 > 0, c0 + tw < w, tile)[None, :]
+                )
                 out[:, r0 : r0 + th, c0 : c0 + tw] += tile * weight
                 total[r0 : r0 + th, c0 : c0 + tw] += weight
         return out / total
 
-    def forward(self, images: torch.Tensor, pixel_nm: torch.Tensor, *, joint: bool = True,
-                tip_bound: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, images: torch.Tensor, pixel_nm: torch.Tensor, *, joint: bool = True, tip_bound: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Tips and surfaces; ``joint=False`` stops surface gradients at the tip (the ablation).
 
         ``tip_bound`` ((K, K) or (B, K, K)), when given, clips the tips from above before the surface
@@ -219,8 +231,14 @@ def enable_mc_dropout(model: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
-def dropout_samples(model: SE3AFM, images: torch.Tensor, pixel_nm: torch.Tensor, samples: int,
-                    seed: int = 0, tip_bound: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def dropout_samples(
+    model: SE3AFM,
+    images: torch.Tensor,
+    pixel_nm: torch.Tensor,
+    samples: int,
+    seed: int = 0,
+    tip_bound: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``samples`` dropout passes in one batch: tips (M, B, K, K) and surfaces (M, B, H, W).
 
     ``tip_bound`` (K, K), when given, clips every sampled tip from above before the surface network

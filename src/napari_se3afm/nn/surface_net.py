@@ -19,8 +19,12 @@ __all__ = ["SurfaceUNet"]
 
 def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, padding_mode="replicate"), nn.GroupNorm(4, cout), nn.SiLU(),
-        nn.Conv2d(cout, cout, 3, padding=1, padding_mode="replicate"), nn.GroupNorm(4, cout), nn.SiLU(),
+        nn.Conv2d(cin, cout, 3, padding=1, padding_mode="replicate"),
+        nn.GroupNorm(4, cout),
+        nn.SiLU(),
+        nn.Conv2d(cout, cout, 3, padding=1, padding_mode="replicate"),
+        nn.GroupNorm(4, cout),
+        nn.SiLU(),
     )
 
 
@@ -46,7 +50,9 @@ class SurfaceUNet(nn.Module):
         super().__init__()
         chans = [base * 2**i for i in range(depth + 1)]
         self.depth = depth
-        self.down = nn.ModuleList([_block(self.inputs, chans[0])] + [_block(chans[i], chans[i + 1]) for i in range(depth)])
+        self.down = nn.ModuleList(
+            [_block(self.inputs, chans[0])] + [_block(chans[i], chans[i + 1]) for i in range(depth)]
+        )
         self.up = nn.ModuleList([nn.ConvTranspose2d(chans[i + 1], chans[i], 2, stride=2) for i in range(depth)])
         self.gates = nn.ModuleList([AttentionGate(chans[i]) for i in range(depth)])
         self.dec = nn.ModuleList([_block(2 * chans[i], chans[i]) for i in range(depth)])

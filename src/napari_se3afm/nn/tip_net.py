@@ -35,8 +35,17 @@ def coefficient_irreps(shells: int, lmax: int) -> o3.Irreps:
 class PointConvolution(torch.nn.Module):
     """``out_i = self(x_i) + Σ_j TP(x_j, Y(r_ij); w(|r_ij|)) / √n`` over neighbours within the cutoff."""
 
-    def __init__(self, irreps_in, irreps_out, irreps_sh, *, radial_basis: int, radial_hidden: int,
-                 cutoff: float, avg_neighbours: float) -> None:
+    def __init__(
+        self,
+        irreps_in,
+        irreps_out,
+        irreps_sh,
+        *,
+        radial_basis: int,
+        radial_hidden: int,
+        cutoff: float,
+        avg_neighbours: float,
+    ) -> None:
         super().__init__()
         self.irreps_in, self.irreps_out = o3.Irreps(irreps_in), o3.Irreps(irreps_out)
         self.irreps_sh = o3.Irreps(irreps_sh)
@@ -50,8 +59,12 @@ class PointConvolution(torch.nn.Module):
     def forward(self, x: torch.Tensor, pos: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         vec = pos[src] - pos[dst]
         sh = o3.spherical_harmonics(self.irreps_sh, vec, normalize=True, normalization="component")
-        emb = soft_one_hot_linspace(vec.norm(dim=1), 0.0, self.cutoff, self.radial_basis,
-                                    basis="smooth_finite", cutoff=True) * self.radial_basis**0.5
+        emb = (
+            soft_one_hot_linspace(
+                vec.norm(dim=1), 0.0, self.cutoff, self.radial_basis, basis="smooth_finite", cutoff=True
+            )
+            * self.radial_basis**0.5
+        )
         messages = self.tp(x[src], sh, self.radial(emb))
         out = torch.zeros(x.shape[0], self.irreps_out.dim, dtype=x.dtype, device=x.device)
         out.index_add_(0, dst, messages)
@@ -98,9 +111,20 @@ class TipNet(torch.nn.Module):
         Probability of dropping a whole irrep after each gate (e3nn Dropout; Monte-Carlo samples).
     """
 
-    def __init__(self, hidden: str = "16x0e + 8x1o + 8x2e", layers: int = 2, shells: int = 8, lmax: int = 3,
-                 *, lmax_edges: int = 2, cutoff: float = 0.6, radial_basis: int = 8, radial_hidden: int = 32,
-                 avg_neighbours: float = 12.0, dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        hidden: str = "16x0e + 8x1o + 8x2e",
+        layers: int = 2,
+        shells: int = 8,
+        lmax: int = 3,
+        *,
+        lmax_edges: int = 2,
+        cutoff: float = 0.6,
+        radial_basis: int = 8,
+        radial_hidden: int = 32,
+        avg_neighbours: float = 12.0,
+        dropout: float = 0.1,
+    ) -> None:
         super().__init__()
         self.irreps_in = o3.Irreps("1x0e + 1x1o")  # a constant and the approach direction
         self.irreps_sh = o3.Irreps.spherical_harmonics(lmax_edges)
@@ -113,17 +137,24 @@ class TipNet(torch.nn.Module):
         irreps = self.irreps_in
         blocks = []
         for _ in range(layers):
-            gate = Gate(scalars, [torch.nn.functional.silu] * len(scalars), gates,
-                        [torch.sigmoid] * len(gates), gated)
-            conv = PointConvolution(irreps, gate.irreps_in, self.irreps_sh, radial_basis=radial_basis,
-                                    radial_hidden=radial_hidden, cutoff=cutoff, avg_neighbours=avg_neighbours)
+            gate = Gate(scalars, [torch.nn.functional.silu] * len(scalars), gates, [torch.sigmoid] * len(gates), gated)
+            conv = PointConvolution(
+                irreps,
+                gate.irreps_in,
+                self.irreps_sh,
+                radial_basis=radial_basis,
+                radial_hidden=radial_hidden,
+                cutoff=cutoff,
+                avg_neighbours=avg_neighbours,
+            )
             blocks.append(torch.nn.ModuleList([conv, gate, Dropout(gate.irreps_out, dropout)]))
             irreps = gate.irreps_out
         self.blocks = torch.nn.ModuleList(blocks)
         self.head = o3.Linear(irreps, self.irreps_out)
 
-    def forward(self, pos: torch.Tensor, approach: torch.Tensor, graph: torch.Tensor, scan: torch.Tensor,
-                n_scans: int) -> torch.Tensor:
+    def forward(
+        self, pos: torch.Tensor, approach: torch.Tensor, graph: torch.Tensor, scan: torch.Tensor, n_scans: int
+    ) -> torch.Tensor:
         """Coefficients ``(n_scans, irreps_out.dim)``.
 
         ``pos`` (N, 3) points, ``approach`` (3,) or (n_scans, 3) unit vector(s), ``graph`` (N,) patch
@@ -143,9 +174,19 @@ class TipNet(torch.nn.Module):
         return self.head(per_scan)
 
 
-def render_tip(coefficients: torch.Tensor, shells: int, lmax: int, *, tip_px: int, pixel_nm: float,
-               length_nm: float, depth_nm: float, levels: int = 32, sharpness: float = 8.0,
-               shell_extent: float = 1.5) -> tuple[torch.Tensor, torch.Tensor]:
+def render_tip(
+    coefficients: torch.Tensor,
+    shells: int,
+    lmax: int,
+    *,
+    tip_px: int,
+    pixel_nm: float,
+    length_nm: float,
+    depth_nm: float,
+    levels: int = 32,
+    sharpness: float = 8.0,
+    shell_extent: float = 1.5,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Evaluate the tip density on a voxel grid and convert it to ``P``.
 
     The grid holds the physical tip: lateral offsets ``u`` of ``tip_px`` pixels of ``pixel_nm``,

@@ -127,9 +127,7 @@ def volume_to_tip(volume: TipVolume, size_px: int | None = None) -> np.ndarray:
     return np.minimum(tip - tip[c, c], 0.0)
 
 
-def tip_to_mesh(
-    tip: np.ndarray, pixel_nm: float | tuple[float, float], *, depth_nm: float | None = None
-) -> TipMesh:
+def tip_to_mesh(tip: np.ndarray, pixel_nm: float | tuple[float, float], *, depth_nm: float | None = None) -> TipMesh:
     """Closed triangle mesh of the physical tip solid ``{p(u) <= z <= depth}`` over the tip window.
 
     The lower surface is the height field triangulated on the pixel centres, the top a flat lid at
@@ -169,8 +167,6 @@ def tip_to_mesh(
     )
     ring_arr = np.array(ring)
     nxt = np.roll(ring_arr, -1)
-    walls = np.concatenate(
-        [np.stack([ring_arr, nxt, nxt + n], 1), np.stack([ring_arr, nxt + n, ring_arr + n], 1)]
-    )
+    walls = np.concatenate([np.stack([ring_arr, nxt, nxt + n], 1), np.stack([ring_arr, nxt + n, ring_arr + n], 1)])
     faces = np.concatenate([bottom_faces, top_faces, walls]).astype(np.int64)
     return TipMesh(vertices=vertices, faces=faces)

@@ -71,9 +71,7 @@ def _rotated_stretched(
     return yr * s, xr / s
 
 
-def _gauge(
-    size_px: int, pixel_nm, sides: int | None, rotation_deg: float, anisotropy: float
-) -> np.ndarray:
+def _gauge(size_px: int, pixel_nm, sides: int | None, rotation_deg: float, anisotropy: float) -> np.ndarray:
     """Distance from the axis of each *physical* tip position ``u = -v`` (round or polygonal)."""
     y, x = tip_offsets_nm(size_px, pixel_nm)
     y, x = _rotated_stretched(-y, -x, rotation_deg, anisotropy)
@@ -135,9 +133,7 @@ def cone_tip(
     return _as_image_tip(_rounded_cone_profile(r, apex_radius_nm, half_angle_deg))
 
 
-def paraboloid_tip(
-    size_px: int, pixel_nm: float | tuple[float, float], *, apex_radius_nm: float = 10.0
-) -> np.ndarray:
+def paraboloid_tip(size_px: int, pixel_nm: float | tuple[float, float], *, apex_radius_nm: float = 10.0) -> np.ndarray:
     """Return the paraboloid ``h = r**2 / (2 R)``: apex radius of curvature ``R`` exactly."""
     return elliptic_paraboloid_tip(size_px, pixel_nm, apex_radius_nm=apex_radius_nm)
 

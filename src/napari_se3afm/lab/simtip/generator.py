@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..errors import ParameterError
+from ...errors import ParameterError
 from .config import SPLIT_SEEDS, SURFACE_TYPES, TIP_TYPES, SimTipConfig, choose_family
 from .imaging import apply_artefacts, dilate_canvas, drift_margin
 from .surfaces import random_surfaces
@@ -104,11 +104,16 @@ def simulate(
     canvas = canvas - base
     extended = dilate_canvas(canvas, tip)
     clean = extended[:, margin : margin + h, margin : margin + w]
-    image = apply_artefacts(extended, margin, [s[2] for s in streams], cfg.imaging,
-                            [p["imaging"] for p in params])
+    image = apply_artefacts(extended, margin, [s[2] for s in streams], cfg.imaging, [p["imaging"] for p in params])
     return SimTipBatch(
-        image=image, clean=clean.contiguous(), surface=(surface - base).contiguous(), tip=tip,
-        pixel_nm=pixel.to(dtype), tip_type=tip_types, surface_type=surface_types, params=params,
+        image=image,
+        clean=clean.contiguous(),
+        surface=(surface - base).contiguous(),
+        tip=tip,
+        pixel_nm=pixel.to(dtype),
+        tip_type=tip_types,
+        surface_type=surface_types,
+        params=params,
         indices=idx,
     )
 

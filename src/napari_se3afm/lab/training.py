@@ -1,4 +1,4 @@
-"""Training the joint model on SimTip generated on the fly (``se3afm train --config FILE``).
+"""Training the joint model on SimTip generated on the fly (``se3afm lab train --config FILE``).
 
 Losses (the paper's Eq. 4–7, as implemented here; by default every term is divided by the image's
 variance plus 1 nm², or by the probe depth squared, so rough and flat scans weigh alike):
@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import ParameterError, reject_unknown_settings
+from ..errors import ParameterError, reject_unknown_settings
+from ..morphology import dilate
+from ..nn.model import SE3AFM, ModelConfig, grow_shells
+from ..progress import Progress, ProgressGenerator, run_to_completion
 from .metrics import probe_depth, surface_errors, tip_errors
-from .morphology import dilate
-from .nn.model import SE3AFM, ModelConfig, grow_shells
-from .progress import Progress, ProgressGenerator, run_to_completion
 from .simtip import SPLIT_SEEDS, config_from_dict, simulate
 from .simtip.config import read_json_file
 
@@ -155,7 +155,7 @@ def _clipped_tip_mse(pred: torch.Tensor, true: torch.Tensor, depth: torch.Tensor
 
 
 def probe_depths(surfaces: torch.Tensor, tip_size: int) -> torch.Tensor:
-    """:func:`napari_se3afm.metrics.probe_depth` of each surface (B, H, W), on the surfaces' device.
+    """:func:`napari_se3afm.lab.metrics.probe_depth` of each surface (B, H, W), on the surfaces' device.
 
     Computed in torch so that a GPU training step never copies the batch to the CPU.
     """
@@ -164,7 +164,9 @@ def probe_depths(surfaces: torch.Tensor, tip_size: int) -> torch.Tensor:
     return (rise - surfaces[:, c : surfaces.shape[1] - c, c : surfaces.shape[2] - c]).flatten(1).amax(dim=1)
 
 
-def losses(model_out: tuple[torch.Tensor, torch.Tensor], batch, cfg: TrainConfig, border: int) -> dict[str, torch.Tensor]:
+def losses(
+    model_out: tuple[torch.Tensor, torch.Tensor], batch, cfg: TrainConfig, border: int
+) -> dict[str, torch.Tensor]:
     """The loss terms for one batch (each a scalar tensor) and their weighted sum ``total``."""
     tips, surfaces = model_out
     img = batch.image
@@ -179,11 +181,16 @@ def losses(model_out: tuple[torch.Tensor, torch.Tensor], batch, cfg: TrainConfig
         tip, surf = (tip_mse + RMSE_EPS_NM2).sqrt(), (surf_mse + RMSE_EPS_NM2).sqrt()
     else:
         tip, surf = tip_mse / depth.clamp_min(0.1) ** 2, surf_mse / var
-    smooth = (torch.diff(surfaces, dim=-1) ** 2).flatten(1).mean(dim=1) / var + \
-        (torch.diff(surfaces, dim=-2) ** 2).flatten(1).mean(dim=1) / var
+    smooth = (torch.diff(surfaces, dim=-1) ** 2).flatten(1).mean(dim=1) / var + (
+        torch.diff(surfaces, dim=-2) ** 2
+    ).flatten(1).mean(dim=1) / var
     terms = {"reconstruction": rec.mean(), "tip": tip.mean(), "surface": surf.mean(), "smooth": smooth.mean()}
-    terms["total"] = (cfg.w_reconstruction * terms["reconstruction"] + cfg.w_tip * terms["tip"]
-                      + cfg.w_surface * terms["surface"] + cfg.w_smooth * terms["smooth"])
+    terms["total"] = (
+        cfg.w_reconstruction * terms["reconstruction"]
+        + cfg.w_tip * terms["tip"]
+        + cfg.w_surface * terms["surface"]
+        + cfg.w_smooth * terms["smooth"]
+    )
     return terms
 
 
@@ -221,7 +228,7 @@ def _tip_bounds(images: torch.Tensor, tip_px: int) -> torch.Tensor:
     (measured 1.7× on 2 cores for a batch of 32), which matters when a GPU waits for it."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from .consistency import tip_bound
+    from ..consistency import tip_bound
 
     scans = [image.detach().double().cpu().numpy() for image in images]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -230,8 +237,9 @@ def _tip_bounds(images: torch.Tensor, tip_px: int) -> torch.Tensor:
     return torch.tensor(np.stack(bounds), dtype=images.dtype, device=images.device)
 
 
-def _validate(model: SE3AFM, val, device, border: int, bounds: torch.Tensor | None,
-              chunk: int = 16) -> dict[str, float]:
+def _validate(
+    model: SE3AFM, val, device, border: int, bounds: torch.Tensor | None, chunk: int = 16
+) -> dict[str, float]:
     """Mean tip and surface RMSE on the validation scans, as the benchmark measures them.
 
     The scans go through the model ``chunk`` at a time (each scan's output does not depend on the
@@ -240,8 +248,11 @@ def _validate(model: SE3AFM, val, device, border: int, bounds: torch.Tensor | No
     tips, surfaces = [], []
     with torch.no_grad():
         for a in range(0, len(val), chunk):
-            t, s = model(val.image[a : a + chunk].to(device), val.pixel_nm[a : a + chunk].to(device),
-                         tip_bound=None if bounds is None else bounds[a : a + chunk].to(device))
+            t, s = model(
+                val.image[a : a + chunk].to(device),
+                val.pixel_nm[a : a + chunk].to(device),
+                tip_bound=None if bounds is None else bounds[a : a + chunk].to(device),
+            )
             tips.append(t.cpu())
             surfaces.append(s.cpu())
     tips, surfaces = torch.cat(tips), torch.cat(surfaces)
@@ -262,7 +273,7 @@ def _initial_weights(name_or_path: str, mcfg: ModelConfig) -> dict[str, torch.Te
     A model with fewer radial shells at the same spacing is grown into ``mcfg`` (:func:`grow_shells`:
     the same tips until training moves the new shells); any other difference is an error.
     """
-    from .registry import load_model
+    from ..registry import load_model
 
     source = load_model(name_or_path, "cpu", fresh=True)
     if source.config == mcfg:
@@ -282,7 +293,7 @@ def iter_train(cfg: TrainConfig, outdir: str | Path, *, max_seconds: float | Non
         raise ParameterError(f"the time limit must be >= 0 s, got {max_seconds!r}")
     from safetensors.torch import load_file, save_file
 
-    from .device import resolve_device
+    from ..device import resolve_device
 
     rank, world, device = _distributed(resolve_device(cfg.device))
     outdir = Path(outdir)
@@ -315,7 +326,9 @@ def iter_train(cfg: TrainConfig, outdir: str | Path, *, max_seconds: float | Non
         model.load_state_dict(_initial_weights(cfg.init_from, mcfg))
     ddp = model
     if world > 1:
-        ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        ddp = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     use_amp = cfg.amp and device.type == "cuda"
     border = mcfg.tip_px - 1
     val = simulate(cfg.validation_size, seed=SPLIT_SEEDS["validation"], config=sim_cfg) if rank == 0 else None
@@ -327,8 +340,12 @@ def iter_train(cfg: TrainConfig, outdir: str | Path, *, max_seconds: float | Non
         first = (step * world + rank) * cfg.batch_size  # each process its own slice of the stream
         batch = simulate(range(first, first + cfg.batch_size), seed=cfg.seed, config=sim_cfg, device=device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            out = ddp(batch.image, batch.pixel_nm, joint=cfg.joint,
-                      tip_bound=_tip_bounds(batch.image, mcfg.tip_px) if cfg.tip_bound else None)
+            out = ddp(
+                batch.image,
+                batch.pixel_nm,
+                joint=cfg.joint,
+                tip_bound=_tip_bounds(batch.image, mcfg.tip_px) if cfg.tip_bound else None,
+            )
         terms = losses((out[0].float(), out[1].float()), batch, cfg, border)
         for group in opt.param_groups:
             group["lr"] = cfg.learning_rate_at(step)
@@ -337,8 +354,11 @@ def iter_train(cfg: TrainConfig, outdir: str | Path, *, max_seconds: float | Non
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
-        record = {"step": step, **{k: float(v.detach()) for k, v in terms.items()},
-                  "seconds": time.perf_counter() - start}
+        record = {
+            "step": step,
+            **{k: float(v.detach()) for k, v in terms.items()},
+            "seconds": time.perf_counter() - start,
+        }
         last = step == cfg.steps or _out_of_time(start, max_seconds, world, device)
         if rank == 0 and (step % cfg.validate_every == 0 or last):
             record.update(_validate(model, val, device, border, val_bounds))
@@ -350,8 +370,16 @@ def iter_train(cfg: TrainConfig, outdir: str | Path, *, max_seconds: float | Non
                 tmp = outdir / (CHECKPOINT + ".part")
                 save_file(tensors, str(tmp), metadata={"step": str(step)})
                 os.replace(tmp, ckpt)
-                state_path.write_text(json.dumps({"step": step, "train_config": dataclasses.asdict(cfg),
-                                                  "model_config": mcfg.as_dict(), "optimizer": scalars}))
+                state_path.write_text(
+                    json.dumps(
+                        {
+                            "step": step,
+                            "train_config": dataclasses.asdict(cfg),
+                            "model_config": mcfg.as_dict(),
+                            "optimizer": scalars,
+                        }
+                    )
+                )
         yield Progress(step, cfg.steps, f"training (loss {record['total']:.4g})", loss=record["total"])
         if last:
             break

@@ -3,7 +3,7 @@
 Ranges are ``(low, high)`` pairs drawn uniformly unless the name says ``log`` (log-uniform). Lengths
 and heights are in nm, angles in degrees. Defaults follow the paper's §4.1.1 (tip families, surface
 families, imaging artefacts); :func:`config_from_dict` accepts a partial nested dictionary (the JSON
-file of ``se3afm simulate --config``) and rejects unknown keys by name.
+file of ``se3afm lab simulate --config``) and rejects unknown keys by name.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ParameterError, reject_unknown_settings
+from ...errors import ParameterError, reject_unknown_settings
 
 #: stream seeds of the fixed splits: no training stream (seed 0 upwards from the training run's own) reaches them
 SPLIT_SEEDS = {"validation": 1_000_001, "test": 2_000_002}
@@ -181,13 +181,21 @@ def _check(cfg: SimTipConfig) -> None:
         low, high = getattr(cfg.tips, name)
         if not (0 < low and high < 90):
             raise ParameterError(f"tips.{name} must lie inside (0, 90) degrees, got {(low, high)!r}")
-    for name in ("pyramid_apex_radius_nm", "cone_apex_radius_nm", "sphere_radius_nm", "anisotropy",
-                 "damaged_apex_radius_nm"):
+    for name in (
+        "pyramid_apex_radius_nm",
+        "cone_apex_radius_nm",
+        "sphere_radius_nm",
+        "anisotropy",
+        "damaged_apex_radius_nm",
+    ):
         _check_range(f"tips.{name}", getattr(cfg.tips, name), positive=True)
     for name in ("roughness_correlation_nm", "particle_diameter_nm", "terrace_width_nm", "period_nm"):
         _check_range(f"surfaces.{name}", getattr(cfg.surfaces, name), positive=True)
-    for section, name in (("tips", "pyramid_three_sided"), ("tips", "double_tip_probability"),
-                          ("surfaces", "particle_packed_probability")):
+    for section, name in (
+        ("tips", "pyramid_three_sided"),
+        ("tips", "double_tip_probability"),
+        ("surfaces", "particle_packed_probability"),
+    ):
         value = getattr(getattr(cfg, section), name)
         if not 0 <= value <= 1:
             raise ParameterError(f"{section}.{name} is a probability in [0, 1], got {value!r}")

@@ -20,9 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ParameterError
+from ..io.atomic import atomic_write
+from ..noise import estimate_noise
+from ..progress import Progress, ProgressGenerator, run_to_completion
 from .baselines import BASELINES, DEFAULT_METHODS, run_method
-from .errors import ParameterError
-from .io.atomic import atomic_write
 from .metrics import (
     calibration,
     measurable_tip_difference,
@@ -31,13 +33,10 @@ from .metrics import (
     surface_errors,
     tip_errors,
 )
-from .noise import estimate_noise
-from .progress import Progress, ProgressGenerator, run_to_completion
 from .simtip.config import SURFACE_TYPES, TIP_TYPES
 from .simtip.storage import SimTipSplit
 
 __all__ = ["DEFAULT_METHODS", "BenchmarkResult", "benchmark", "iter_benchmark", "tables_markdown"]
-
 
 
 class _PeakMemory:
@@ -122,9 +121,16 @@ def pooled_calibration(pool: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, f
 
 
 def iter_benchmark(
-    split: SimTipSplit, methods: Sequence[str] = DEFAULT_METHODS, *, limit: int | None = None
+    split: SimTipSplit,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    *,
+    limit: int | None = None,
+    model: str | None = None,
+    consistency: str | None = None,
 ) -> ProgressGenerator[BenchmarkResult]:
-    """Score ``methods`` on the scans of ``split`` (the first ``limit`` only, if given)."""
+    """Score ``methods`` on the scans of ``split`` (the first ``limit`` only, if given); ``model`` and
+    ``consistency`` choose the weights and the consistency of the ``"model"`` method (defaults: the
+    pipeline's)."""
     methods = list(methods)
     unknown = [m for m in methods if m not in BASELINES]
     if unknown:
@@ -145,11 +151,18 @@ def iter_benchmark(
         for j, name in enumerate(methods):
             start = time.perf_counter()
             with _PeakMemory() as mem:
-                out = run_method(name, image, k, true_tip, float(split.pixel_nm[i]))
+                out = run_method(
+                    name, image, k, true_tip, float(split.pixel_nm[i]), model=model, consistency=consistency
+                )
             rec = {
-                "method": name, "scan": int(split.indices[i]), "tip_type": split.tip_type[i],
-                "surface_type": split.surface_type[i], "pixel_nm": float(split.pixel_nm[i]),
-                "probe_depth_nm": depth, "time_s": time.perf_counter() - start, "peak_mb": mem.peak_mb,
+                "method": name,
+                "scan": int(split.indices[i]),
+                "tip_type": split.tip_type[i],
+                "surface_type": split.surface_type[i],
+                "pixel_nm": float(split.pixel_nm[i]),
+                "probe_depth_nm": depth,
+                "time_s": time.perf_counter() - start,
+                "peak_mb": mem.peak_mb,
             }
             rec.update(surface_errors(out.surface, truth, border=k - 1))
             if out.tip is not None:
@@ -160,15 +173,26 @@ def iter_benchmark(
                 rec.update({f"surface_{key}": v for key, v in _calibration(err, sig, pools[name, "surface"]).items()})
             if out.tip_std is not None:
                 diff, seen = measurable_tip_difference(out.tip, true_tip, depth)
-                rec.update({f"tip_{key}": v
-                            for key, v in _calibration(diff[seen], out.tip_std[seen], pools[name, "tip"]).items()})
+                rec.update(
+                    {
+                        f"tip_{key}": v
+                        for key, v in _calibration(diff[seen], out.tip_std[seen], pools[name, "tip"]).items()
+                    }
+                )
             rec.update(plausibility(out.surface, out.tip, image, noise, border=k - 1))
             records.append(rec)
             yield Progress(i * len(methods) + j + 1, total, f"scan {i + 1}/{n}: {name}")
-    pooled = {m: {f"{q}_{key}": v for q in ("surface", "tip") for key, v in pooled_calibration(pools[m, q]).items()}
-              for m in methods}
-    return BenchmarkResult(records=records, methods=methods, n_scans=n, environment=_environment(),
-                           pooled={m: v for m, v in pooled.items() if v})
+    pooled = {
+        m: {f"{q}_{key}": v for q in ("surface", "tip") for key, v in pooled_calibration(pools[m, q]).items()}
+        for m in methods
+    }
+    return BenchmarkResult(
+        records=records,
+        methods=methods,
+        n_scans=n,
+        environment=_environment(),
+        pooled={m: v for m, v in pooled.items() if v},
+    )
 
 
 def benchmark(split: SimTipSplit, methods: Sequence[str] = DEFAULT_METHODS, **options) -> BenchmarkResult:
@@ -184,8 +208,7 @@ def _cell(values: list[float], digits: int = 3) -> str:
 
 
 def _table(records: list[dict], methods: list[str], columns: list[tuple[str, str, int]]) -> list[str]:
-    lines = ["| method | " + " | ".join(c[1] for c in columns) + " |",
-             "|---|" + "---|" * len(columns)]
+    lines = ["| method | " + " | ".join(c[1] for c in columns) + " |", "|---|" + "---|" * len(columns)]
     for m in methods:
         rows = [r for r in records if r["method"] == m]
         cells = [_cell([r.get(key) for r in rows], digits) for key, _, digits in columns]
@@ -209,68 +232,120 @@ def tables_markdown(result: BenchmarkResult, title: str = "SimTip benchmark") ->
     """Render the paper's tables (2, 3, 4, 6, 8) as markdown, mean ± std over scans."""
     rec, methods = result.records, result.methods
     out = [f"### {title}: {result.n_scans} scans", ""]
-    out += ["**Overall (Table 2).** Tip errors are clipped at each scan's probe depth; surface errors "
-            "exclude K − 1 border pixels. The second table gives each method's reduction of the mean RMSE against classical BTR (positive: better than BTR; the paper's headline is +72 % for the tip and +50 % for the surface).", ""]
-    out += _table(rec, methods, [("tip_rmse", "tip RMSE (nm)", 3), ("tip_mae", "tip MAE (nm)", 3),
-                                 ("surface_rmse", "surface RMSE (nm)", 3), ("surface_ssim", "surface SSIM", 3)])
+    out += [
+        "**Overall (Table 2).** Tip errors are clipped at each scan's probe depth; surface errors "
+        "exclude K − 1 border pixels. The second table gives each method's reduction of the mean RMSE against "
+        "classical BTR (positive: better than BTR; the paper's headline is +72 % for the tip and +50 % for the "
+        "surface).",
+        "",
+    ]
+    out += _table(
+        rec,
+        methods,
+        [
+            ("tip_rmse", "tip RMSE (nm)", 3),
+            ("tip_mae", "tip MAE (nm)", 3),
+            ("surface_rmse", "surface RMSE (nm)", 3),
+            ("surface_ssim", "surface SSIM", 3),
+        ],
+    )
     tip_rel, surf_rel = _relative(rec, methods, "tip_rmse"), _relative(rec, methods, "surface_rmse")
     out += ["", "| method | tip RMSE reduction vs BTR | surface RMSE reduction vs BTR |", "|---|---|---|"]
     out += [f"| {m} | {tip_rel[m]} | {surf_rel[m]} |" for m in methods]
-    for label, key, groups, table in (("tip type", "tip_type", TIP_TYPES, 3),
-                                      ("surface type", "surface_type", SURFACE_TYPES, 4)):
+    for label, key, groups, table in (
+        ("tip type", "tip_type", TIP_TYPES, 3),
+        ("surface type", "surface_type", SURFACE_TYPES, 4),
+    ):
         out += ["", f"**By {label} (Table {table}).** tip RMSE / surface RMSE in nm (number of scans).", ""]
         present = [g for g in groups if any(r[key] == g for r in rec)]
-        out += ["| method | " + " | ".join(
-            f"{g} ({sum(1 for r in rec if r[key] == g and r['method'] == methods[0])})" for g in present) + " |",
-            "|---|" + "---|" * len(present)]
+        out += [
+            "| method | "
+            + " | ".join(f"{g} ({sum(1 for r in rec if r[key] == g and r['method'] == methods[0])})" for g in present)
+            + " |",
+            "|---|" + "---|" * len(present),
+        ]
         for m in methods:
             cells = []
             for g in present:
                 rows = [r for r in rec if r["method"] == m and r[key] == g]
-                cells.append(f"{_cell([r.get('tip_rmse') for r in rows], 2)} / "
-                             f"{_cell([r.get('surface_rmse') for r in rows], 2)}")
+                cells.append(
+                    f"{_cell([r.get('tip_rmse') for r in rows], 2)} / {_cell([r.get('surface_rmse') for r in rows], 2)}"
+                )
             out.append(f"| {m} | " + " | ".join(cells) + " |")
     cal = [m for m in methods if any("surface_ece" in r or "tip_ece" in r for r in rec if r["method"] == m)]
     out += ["", "**Uncertainty calibration (Table 6).**", ""]
     if cal:
         out += ["Per scan (mean ± std over scans): σ must be right within each scan, its overall level included.", ""]
-        out += _table(rec, cal, [("surface_ece", "surface ECE", 3), ("surface_nll", "surface NLL", 2),
-                                 ("surface_spearman", "ρ(σ, |err|)", 2), ("tip_ece", "tip ECE", 3),
-                                 ("tip_spearman", "tip ρ", 2)])
+        out += _table(
+            rec,
+            cal,
+            [
+                ("surface_ece", "surface ECE", 3),
+                ("surface_nll", "surface NLL", 2),
+                ("surface_spearman", "ρ(σ, |err|)", 2),
+                ("tip_ece", "tip ECE", 3),
+                ("tip_spearman", "tip ρ", 2),
+            ],
+        )
         pooled = [m for m in cal if m in result.pooled]
         if pooled:
-            out += ["", "Pooled over all pixels of all scans (the usual regression ECE).", "",
-                    "| method | surface ECE | ρ(σ, |err|) | tip ECE | tip ρ |", "|---|---|---|---|---|"]
+            out += [
+                "",
+                "Pooled over all pixels of all scans (the usual regression ECE).",
+                "",
+                "| method | surface ECE | ρ(σ, |err|) | tip ECE | tip ρ |",
+                "|---|---|---|---|---|",
+            ]
             for m in pooled:
                 v = result.pooled[m]
-                out.append(f"| {m} | " + " | ".join(
-                    f"{v[key]:.{d}f}" if key in v else "–"
-                    for key, d in (("surface_ece", 3), ("surface_spearman", 2), ("tip_ece", 3), ("tip_spearman", 2)))
-                    + " |")
+                out.append(
+                    f"| {m} | "
+                    + " | ".join(
+                        f"{v[key]:.{d}f}" if key in v else "–"
+                        for key, d in (("surface_ece", 3), ("surface_spearman", 2), ("tip_ece", 3), ("tip_spearman", 2))
+                    )
+                    + " |"
+                )
     else:
         out.append("None of these methods gives an uncertainty.")
-    out += ["", "**Physical plausibility.** Fraction of tip pixels above the apex and of surface "
-            "pixels above the erosion bound (+3σ noise).", ""]
-    out += _table(rec, methods, [("tip_above_apex", "tip above apex", 4),
-                                 ("surface_above_bound", "surface above bound", 4)])
+    out += [
+        "",
+        "**Physical plausibility.** Fraction of tip pixels above the apex and of surface "
+        "pixels above the erosion bound (+3σ noise).",
+        "",
+    ]
+    out += _table(
+        rec, methods, [("tip_above_apex", "tip above apex", 4), ("surface_above_bound", "surface above bound", 4)]
+    )
     env = result.environment
     gpu = f" (the model on {env['gpu']}; its GPU memory is not counted)" if env.get("gpu") else ""
-    out += ["", f"**Compute (Table 8).** Per 128² image on {env.get('cpu')} with "
-            f"{env.get('cpu_threads')} torch thread(s){gpu}; peak memory is resident memory above the "
-            "level at the start of the call.", ""]
+    out += [
+        "",
+        f"**Compute (Table 8).** Per 128² image on {env.get('cpu')} with "
+        f"{env.get('cpu_threads')} torch thread(s){gpu}; peak memory is resident memory above the "
+        "level at the start of the call.",
+        "",
+    ]
     out += _table(rec, methods, [("time_s", "time per image (s)", 3), ("peak_mb", "peak memory (MB)", 1)])
     return "\n".join(out) + "\n"
 
 
-def write_results(result: BenchmarkResult, outdir: str | Path, *, overwrite: bool = False,
-                  title: str = "SimTip benchmark") -> tuple[Path, Path]:
+def write_results(
+    result: BenchmarkResult, outdir: str | Path, *, overwrite: bool = False, title: str = "SimTip benchmark"
+) -> tuple[Path, Path]:
     """Write ``records.json`` and ``tables.md`` into ``outdir`` (created if needed)."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    payload = {"methods": result.methods, "n_scans": result.n_scans, "environment": result.environment,
-               "records": result.records, "pooled": result.pooled}
-    rec_path = atomic_write(outdir / "records.json", lambda p: p.write_text(json.dumps(payload, indent=1)),
-                            overwrite=overwrite)
+    payload = {
+        "methods": result.methods,
+        "n_scans": result.n_scans,
+        "environment": result.environment,
+        "records": result.records,
+        "pooled": result.pooled,
+    }
+    rec_path = atomic_write(
+        outdir / "records.json", lambda p: p.write_text(json.dumps(payload, indent=1)), overwrite=overwrite
+    )
     md = tables_markdown(result, title)
     md_path = atomic_write(outdir / "tables.md", lambda p: p.write_text(md), overwrite=overwrite)
     return rec_path, md_path

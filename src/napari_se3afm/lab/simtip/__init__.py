@@ -7,7 +7,15 @@ the physics, :mod:`.generator` for on-the-fly batches and :mod:`.storage` for th
 from importlib import import_module
 from typing import Any
 
-from .config import SPLIT_SEEDS, SURFACE_TYPES, TIP_TYPES, SimTipConfig, config_from_dict, config_to_dict, load_config
+from .config import (
+    SPLIT_SEEDS,
+    SURFACE_TYPES,
+    TIP_TYPES,
+    SimTipConfig,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+)
 
 #: the generator needs torch: imported when one of these is first used, so that the configuration
 #: (and the command line's help) stays light

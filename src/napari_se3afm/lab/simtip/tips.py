@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..tip.shapes import cone_tip, double_tip, pyramid_tip, sphere_tip, tip_offsets_nm
+from ...tip.shapes import cone_tip, double_tip, pyramid_tip, sphere_tip, tip_offsets_nm
 from .config import TIP_TYPES, SimTipConfig, choose_family
 
 __all__ = ["SimulatedTip", "border_depth", "random_tip"]
@@ -76,9 +76,7 @@ def _recentre(p: np.ndarray, k: int) -> np.ndarray:
     return np.minimum(out - out[c, c], 0.0)
 
 
-def _damage(
-    base: np.ndarray, pixel: float, cfg: SimTipConfig, rng: np.random.Generator, params: dict
-) -> np.ndarray:
+def _damage(base: np.ndarray, pixel: float, cfg: SimTipConfig, rng: np.random.Generator, params: dict) -> np.ndarray:
     """Wear, chip and roughen a tip given on a larger grid, in the ``P`` (image) convention."""
     t = cfg.tips
     kb = base.shape[0]
@@ -124,15 +122,15 @@ def random_tip(cfg: SimTipConfig, rng: np.random.Generator, kind: str | None = N
         params.update(sides=sides, half_angle_deg=angle, apex_radius_nm=radius, anisotropy=aniso)
 
         def build(n: int, px: float) -> np.ndarray:
-            return pyramid_tip(n, px, half_angle_deg=angle, apex_radius_nm=radius, sides=sides,
-                               rotation_deg=rotation, anisotropy=aniso)
+            return pyramid_tip(
+                n, px, half_angle_deg=angle, apex_radius_nm=radius, sides=sides, rotation_deg=rotation, anisotropy=aniso
+            )
     elif kind == "conical":
         angle, radius = _uniform(rng, t.cone_half_angle_deg), _uniform(rng, t.cone_apex_radius_nm)
         params.update(half_angle_deg=angle, apex_radius_nm=radius, anisotropy=aniso)
 
         def build(n: int, px: float) -> np.ndarray:
-            return cone_tip(n, px, half_angle_deg=angle, apex_radius_nm=radius, rotation_deg=rotation,
-                            anisotropy=aniso)
+            return cone_tip(n, px, half_angle_deg=angle, apex_radius_nm=radius, rotation_deg=rotation, anisotropy=aniso)
     elif kind == "spherical":
         radius, stick = _uniform(rng, t.sphere_radius_nm), _uniform(rng, t.sphere_stick_half_angle_deg)
         params.update(radius_nm=radius, stick_half_angle_deg=stick)
@@ -147,10 +145,16 @@ def random_tip(cfg: SimTipConfig, rng: np.random.Generator, kind: str | None = N
 
         def build(n: int, px: float) -> np.ndarray:
             if sides:
-                return pyramid_tip(n, px, half_angle_deg=angle, apex_radius_nm=radius, sides=sides,
-                                   rotation_deg=rotation, anisotropy=aniso)
-            return cone_tip(n, px, half_angle_deg=angle, apex_radius_nm=radius, rotation_deg=rotation,
-                            anisotropy=aniso)
+                return pyramid_tip(
+                    n,
+                    px,
+                    half_angle_deg=angle,
+                    apex_radius_nm=radius,
+                    sides=sides,
+                    rotation_deg=rotation,
+                    anisotropy=aniso,
+                )
+            return cone_tip(n, px, half_angle_deg=angle, apex_radius_nm=radius, rotation_deg=rotation, anisotropy=aniso)
     else:
         raise ValueError(f"unknown tip family {kind!r}; known: {', '.join(TIP_TYPES)}")
     depth = cfg.tip_fit_depth_nm
@@ -164,12 +168,13 @@ def random_tip(cfg: SimTipConfig, rng: np.random.Generator, kind: str | None = N
             dist = max(_uniform(rng, t.double_tip_distance_nm) / pixel, 2.0)
             direction = rng.uniform(0, 2 * math.pi)
             c = k // 2
-            off = (int(np.clip(round(dist * math.sin(direction)), -(c - 1), c - 1)),
-                   int(np.clip(round(dist * math.cos(direction)), -(c - 1), c - 1)))
+            off = (
+                int(np.clip(round(dist * math.sin(direction)), -(c - 1), c - 1)),
+                int(np.clip(round(dist * math.cos(direction)), -(c - 1), c - 1)),
+            )
             depth = _uniform(rng, t.double_tip_depth_nm)
             p = double_tip(p, off, depth)
             params.update(double_tip_offset_px=off, double_tip_depth_nm=depth)
     else:
         p = build(k, pixel)
-    return SimulatedTip(tip=np.ascontiguousarray(p, dtype=np.float64), pixel_nm=pixel, kind=kind,
-                        params=params)
+    return SimulatedTip(tip=np.ascontiguousarray(p, dtype=np.float64), pixel_nm=pixel, kind=kind, params=params)

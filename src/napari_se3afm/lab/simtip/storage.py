@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AfmFileError, FileExistsSe3afmError, ParameterError
-from ..io.atomic import atomic_write
-from ..progress import Progress, ProgressGenerator, run_to_completion
+from ...errors import AfmFileError, FileExistsSe3afmError, ParameterError
+from ...io.atomic import atomic_write
+from ...progress import Progress, ProgressGenerator, run_to_completion
 from .config import SURFACE_TYPES, TIP_TYPES, SimTipConfig, config_from_dict, config_to_dict
 
 __all__ = ["SimTipSplit", "iter_generate_split", "iter_write_split", "read_split", "write_split"]
@@ -74,9 +74,15 @@ def iter_generate_split(
         params += batch.params
         yield Progress(min(int(n), start + batch_size), int(n), "generating SimTip samples")
     arrays = {k: np.concatenate(v) for k, v in parts.items()}
-    return SimTipSplit(**arrays, tip_type=tip_type, surface_type=surface_type,
-                       params=json.loads(json.dumps(params, default=_json_default)),
-                       indices=np.arange(int(n)), seed=int(seed), config=cfg)
+    return SimTipSplit(
+        **arrays,
+        tip_type=tip_type,
+        surface_type=surface_type,
+        params=json.loads(json.dumps(params, default=_json_default)),
+        indices=np.arange(int(n)),
+        seed=int(seed),
+        config=cfg,
+    )
 
 
 def iter_write_split(
@@ -100,11 +106,18 @@ def iter_write_split(
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
             np.savez_compressed(
-                fh, image=split.image, surface=split.surface, tip=split.tip, pixel_nm=split.pixel_nm,
+                fh,
+                image=split.image,
+                surface=split.surface,
+                tip=split.tip,
+                pixel_nm=split.pixel_nm,
                 tip_type=np.asarray([TIP_TYPES.index(t) for t in split.tip_type], np.int8),
                 surface_type=np.asarray([SURFACE_TYPES.index(s) for s in split.surface_type], np.int8),
-                indices=split.indices, seed=np.int64(split.seed), format=np.str_(_FORMAT),
-                config=np.str_(json.dumps(config_to_dict(split.config))), params=np.str_(json.dumps(split.params)),
+                indices=split.indices,
+                seed=np.int64(split.seed),
+                format=np.str_(_FORMAT),
+                config=np.str_(json.dumps(config_to_dict(split.config))),
+                params=np.str_(json.dumps(split.params)),
             )
 
     return atomic_write(path, write, overwrite=overwrite)
@@ -121,7 +134,7 @@ def read_split(path: str | Path) -> SimTipSplit:
     try:
         with np.load(path, allow_pickle=False) as z:
             if "format" not in z.files or str(z["format"]) != _FORMAT:
-                raise AfmFileError(path, "it is not a SimTip split written by se3afm simulate")
+                raise AfmFileError(path, "it is not a SimTip split written by se3afm lab simulate")
             data = {k: z[k] for k in z.files}
     except AfmFileError:
         raise
@@ -131,10 +144,15 @@ def read_split(path: str | Path) -> SimTipSplit:
         raise AfmFileError(path, f"it cannot be read as a SimTip split ({exc})") from None
     try:
         return SimTipSplit(
-            image=data["image"], surface=data["surface"], tip=data["tip"], pixel_nm=data["pixel_nm"],
+            image=data["image"],
+            surface=data["surface"],
+            tip=data["tip"],
+            pixel_nm=data["pixel_nm"],
             tip_type=[TIP_TYPES[i] for i in data["tip_type"]],
             surface_type=[SURFACE_TYPES[i] for i in data["surface_type"]],
-            params=json.loads(str(data["params"])), indices=data["indices"], seed=int(data["seed"]),
+            params=json.loads(str(data["params"])),
+            indices=data["indices"],
+            seed=int(data["seed"]),
             config=config_from_dict(json.loads(str(data["config"]))),
         )
     except (KeyError, IndexError, ValueError, ParameterError) as exc:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 __all__ = ["BASELINES", "MethodOutput", "run_method", "wiener_surface"]
 
@@ -42,7 +42,7 @@ def _identity(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pix
 
 
 def _true_tip_erosion(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
-    from .morphology import erode
+    from ..morphology import erode
 
     if true_tip is None:
         raise ParameterError("the true-tip-erosion oracle needs the true tip")
@@ -50,8 +50,8 @@ def _true_tip_erosion(image: np.ndarray, tip_size: int, true_tip: np.ndarray | N
 
 
 def _btr(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
-    from .btr import blind_tip
-    from .morphology import erode
+    from ..btr import blind_tip
+    from ..morphology import erode
 
     tip = blind_tip(image, tip_size).tip
     return MethodOutput(surface=erode(image, tip), tip=tip)
@@ -62,8 +62,8 @@ DBTR_BENCH_STEPS = 50
 
 
 def _dbtr(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
-    from .dbtr import differentiable_tip
-    from .morphology import erode
+    from ..dbtr import differentiable_tip
+    from ..morphology import erode
 
     tip = differentiable_tip(image, tip_size, steps=DBTR_BENCH_STEPS, device="cpu").tip
     return MethodOutput(surface=erode(image, tip), tip=tip)
@@ -81,11 +81,12 @@ def wiener_surface(image: np.ndarray, tip: np.ndarray, noise_nm: float) -> np.nd
     kernel is the tip's height above the window's deepest point, ``h(v) ∝ P(v) - min P`` (normalised
     to sum 1; broad for blunt tips, a spike for sharp ones). The estimate is
     ``F⁻¹[H* Î / (|H|² + λ)]`` with the Wiener noise-to-signal ratio ``λ = (σ / std I)²``, at least
-    :data:`WIENER_MIN_REGULARISATION` (chosen on the SimTip validation split), on the image mirrored at its borders to avoid wrap-around. Linear filtering cannot undo
-    the upward shift that dilation adds, so the result is shifted to the mean of the erosion by the
-    same tip, the level a morphological method would give.
+    :data:`WIENER_MIN_REGULARISATION` (chosen on the SimTip validation split), on the image mirrored at
+    its borders to avoid wrap-around. Linear filtering cannot undo the upward shift that dilation
+    adds, so the result is shifted to the mean of the erosion by the same tip, the level a
+    morphological method would give.
     """
-    from .morphology import erode
+    from ..morphology import erode
 
     img = np.asarray(image, dtype=np.float64)
     p = np.asarray(tip, dtype=np.float64)
@@ -106,29 +107,41 @@ def wiener_surface(image: np.ndarray, tip: np.ndarray, noise_nm: float) -> np.nd
 
 
 def _wiener(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
-    from .btr import blind_tip
+    from ..btr import blind_tip
 
     result = blind_tip(image, tip_size)
     return MethodOutput(surface=wiener_surface(image, result.tip, result.noise_nm), tip=result.tip)
 
 
-#: what ``se3afm bench`` runs unless told otherwise
+#: what ``se3afm lab bench`` runs unless told otherwise
 DEFAULT_METHODS = ("identity", "true-tip-erosion", "btr", "dbtr", "wiener")
 #: Monte-Carlo dropout samples of the model in the benchmark
 MODEL_BENCH_SAMPLES = 8
 
 
-def _model(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
-    import os
+def _model(
+    image: np.ndarray,
+    tip_size: int,
+    true_tip: np.ndarray | None,
+    pixel_nm: float,
+    *,
+    model: str | None = None,
+    consistency: str | None = None,
+) -> MethodOutput:
+    from ..consistency import DEFAULT_CONSISTENCY
+    from ..pipeline import reconstruct
+    from ..registry import DEFAULT_MODEL
 
-    from .consistency import DEFAULT_CONSISTENCY
-    from .pipeline import reconstruct
-    from .registry import DEFAULT_MODEL
-
-    name = os.environ.get("SE3AFM_BENCH_MODEL", DEFAULT_MODEL)
-    consistency = os.environ.get("SE3AFM_BENCH_CONSISTENCY", DEFAULT_CONSISTENCY)
-    r = reconstruct(image, pixel_nm, method="model", model=name, mc_samples=MODEL_BENCH_SAMPLES,
-                    levelling=(), device="auto", consistency=consistency)
+    r = reconstruct(
+        image,
+        pixel_nm,
+        method="model",
+        model=model or DEFAULT_MODEL,
+        mc_samples=MODEL_BENCH_SAMPLES,
+        levelling=(),
+        device="auto",
+        consistency=consistency or DEFAULT_CONSISTENCY,
+    )
     if r.tip.shape[0] != tip_size:
         raise ParameterError(f"the model's tip window is {r.tip.shape[0]} px, the split's {tip_size} px")
     return MethodOutput(surface=r.surface, tip=r.tip, surface_std=r.surface_std, tip_std=r.tip_std)
@@ -145,12 +158,22 @@ BASELINES: dict[str, Callable[[np.ndarray, int, np.ndarray | None, float], Metho
 }
 
 
-def run_method(name: str, image: np.ndarray, tip_size: int, true_tip: np.ndarray | None = None,
-               pixel_nm: float = 1.0) -> MethodOutput:
+def run_method(
+    name: str,
+    image: np.ndarray,
+    tip_size: int,
+    true_tip: np.ndarray | None = None,
+    pixel_nm: float = 1.0,
+    *,
+    model: str | None = None,
+    consistency: str | None = None,
+) -> MethodOutput:
     """Run the named method on one image; unknown names raise :class:`ParameterError` listing choices.
 
-    Only the model uses ``pixel_nm`` (its points are in nm); morphology works in pixels.
+    Only the model uses ``pixel_nm`` (its points are in nm; morphology works in pixels), ``model``
+    (a name or weights file; default the default model) and ``consistency`` (default the pipeline's).
     """
     if name not in BASELINES:
         raise ParameterError(f"unknown method {name!r}; choose from {', '.join(BASELINES)}")
-    return BASELINES[name](np.asarray(image, dtype=np.float64), int(tip_size), true_tip, float(pixel_nm))
+    options = {"model": model, "consistency": consistency} if name == "model" else {}
+    return BASELINES[name](np.asarray(image, dtype=np.float64), int(tip_size), true_tip, float(pixel_nm), **options)

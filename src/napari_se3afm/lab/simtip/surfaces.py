@@ -64,9 +64,7 @@ def _rotate(y: torch.Tensor, x: torch.Tensor, theta: torch.Tensor) -> tuple[torc
     return -s * x + c * y, c * x + s * y
 
 
-def gaussian_field(
-    noise: torch.Tensor, correlation_px: torch.Tensor, rms: torch.Tensor
-) -> torch.Tensor:
+def gaussian_field(noise: torch.Tensor, correlation_px: torch.Tensor, rms: torch.Tensor) -> torch.Tensor:
     """Filter white noise ``(B, H, W)`` to a Gaussian-correlated field of the given RMS per sample."""
     _, h, w = noise.shape
     fy = torch.fft.fftfreq(h, device=noise.device, dtype=noise.dtype).view(1, h, 1)
@@ -80,8 +78,7 @@ def gaussian_field(
     return field / std * rms.view(-1, 1, 1)
 
 
-def _lattice_cells(y: torch.Tensor, x: torch.Tensor, theta: torch.Tensor, pitch: torch.Tensor,
-                   hexagonal: torch.Tensor):
+def _lattice_cells(y: torch.Tensor, x: torch.Tensor, theta: torch.Tensor, pitch: torch.Tensor, hexagonal: torch.Tensor):
     """Yield, for each of the 3×3 lattice sites nearest to every pixel, ``(du, dw, row, col)``.
 
     ``du, dw`` are the pixel's offsets (nm) from the site along and across the rotated rows. Rows of
@@ -143,8 +140,9 @@ def _particles(rngs, pixel, shape, cfg, params, device, dtype) -> torch.Tensor:
         packed = bool(r.random() < sc.particle_packed_probability)
         spacing = _uniform(r, sc.particle_spacing_packed if packed else sc.particle_spacing_random)
         coverage = 1.0 if packed else _uniform(r, sc.particle_coverage_random)
-        for key, v in zip(cols, (d, d * spacing, coverage, packed, r.uniform(0, math.pi),
-                                 int(r.integers(0, 2**31))), strict=True):
+        for key, v in zip(
+            cols, (d, d * spacing, coverage, packed, r.uniform(0, math.pi), int(r.integers(0, 2**31))), strict=True
+        ):
             cols[key].append(v)
         p.update(diameter_nm=d, packed=packed, spacing=spacing, coverage=coverage)
     radius = _tensor(cols["diameter"], pixel).view(-1, 1, 1) / 2
@@ -157,8 +155,7 @@ def _particles(rngs, pixel, shape, cfg, params, device, dtype) -> torch.Tensor:
     room = (s - 2 * radius * (1 + spread)).clamp_min(0)
     y, x = _grid_nm(pixel, shape)
     best = torch.zeros_like(y)
-    cells = _lattice_cells(y, x, _tensor(cols["theta"], pixel), pitch,
-                           _tensor(cols["hexa"], pixel, torch.bool))
+    cells = _lattice_cells(y, x, _tensor(cols["theta"], pixel), pitch, _tensor(cols["hexa"], pixel, torch.bool))
     for du, dw, row, col in cells:
         cell = _hash(seed, row.to(torch.int64), col.to(torch.int64))
         occupied, size, ju, jw = (_uniform_from(cell, k, dtype) for k in range(4))
@@ -176,9 +173,19 @@ def _steps(rngs, pixel, shape, cfg, params, device, dtype) -> torch.Tensor:
         height, width = _uniform(r, sc.step_height_nm), _uniform(r, sc.terrace_width_nm)
         meander = min(_uniform(r, sc.step_meander_nm), 0.45 * width)
         amp = r.uniform(0.5, 1.0, 3)
-        for key, v in zip(cols, (height, width, meander, r.uniform(0, 2 * math.pi),
-                                 r.uniform(1 / 200, 1 / 20, 3), amp / amp.sum(),
-                                 int(r.integers(0, 2**31))), strict=True):
+        for key, v in zip(
+            cols,
+            (
+                height,
+                width,
+                meander,
+                r.uniform(0, 2 * math.pi),
+                r.uniform(1 / 200, 1 / 20, 3),
+                amp / amp.sum(),
+                int(r.integers(0, 2**31)),
+            ),
+            strict=True,
+        ):
             cols[key].append(v)
         p.update(step_height_nm=height, terrace_width_nm=width, meander_nm=meander)
     v = {k: _tensor(np.asarray(c), pixel, torch.int64 if k == "seed" else None) for k, c in cols.items()}
@@ -212,8 +219,11 @@ def _periodic(rngs, pixel, shape, cfg, params, device, dtype) -> torch.Tensor:
         height, duty = _uniform(r, sc.pattern_height_nm), _uniform(r, sc.pattern_duty)
         angle = _uniform(r, sc.spike_half_angle_deg)
         hexa = bool(r.random() < 0.5)
-        for key, val in zip(cols, (kind, period, height, duty, r.uniform(0, math.pi), hexa,
-                                   1 / math.tan(math.radians(angle))), strict=True):
+        for key, val in zip(
+            cols,
+            (kind, period, height, duty, r.uniform(0, math.pi), hexa, 1 / math.tan(math.radians(angle))),
+            strict=True,
+        ):
             cols[key].append(val)
         p.update(pattern=PATTERNS[kind], period_nm=period, height_nm=height, duty=duty, hexagonal=hexa)
         if PATTERNS[kind] == "spikes":

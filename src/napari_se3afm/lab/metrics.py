@@ -2,12 +2,12 @@
 
 All heights in nm. Tips follow the project convention (``P``, apex 0 at the centre, values <= 0).
 
-* :func:`probe_depth`: how deep below its apex any tip can touch this surface;
+* :func:`probe_depth` (from :mod:`napari_se3afm.sigma`): how deep below its apex any tip can touch this surface;
 * :func:`tip_errors`: RMSE and MAE between two tips, apex-aligned, both clipped at the probe depth;
 * :func:`surface_errors`: RMSE and SSIM away from the border;
 * :func:`calibration`: expected calibration error, Gaussian NLL and rank correlation of σ with |error|;
 * :func:`plausibility`: fraction of tip pixels above the apex, of surface pixels above the erosion bound;
-* :func:`redilation_residual`: what the surface, imaged by the tip, leaves of the image (issue 5's real-scan bar).
+* :func:`redilation_residual`: what the surface, imaged by the tip, leaves of the image.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .errors import ParameterError
+from ..errors import ParameterError
+from ..sigma import probe_depth
 
 __all__ = [
     "calibration",
@@ -33,28 +34,6 @@ __all__ = [
 
 #: Central-interval probabilities at which calibration is checked (ECE averages over them).
 ECE_LEVELS = tuple(np.round(np.arange(0.05, 1.0, 0.05), 2))
-
-
-def _max_filter(z: np.ndarray, k: int) -> np.ndarray:
-    """Maximum over every valid ``k × k`` window (separable), shape ``(H-k+1, W-k+1)``."""
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    rows = sliding_window_view(z, k, axis=0).max(axis=-1)
-    return sliding_window_view(rows, k, axis=1).max(axis=-1)
-
-
-def probe_depth(surface: np.ndarray, tip_size: int) -> float:
-    """Largest rise of the surface within a tip window above the point under the window's centre.
-
-    A tip pixel deeper than this below the apex can never touch the surface, so it is invisible in
-    the image and no method can (or needs to) recover it.
-    """
-    s = np.asarray(surface, dtype=np.float64)
-    k = int(tip_size)
-    c = k // 2
-    if s.shape[0] < k or s.shape[1] < k:
-        raise ParameterError(f"surface {s.shape} is smaller than the {k} px tip window")
-    return float((_max_filter(s, k) - s[c : s.shape[0] - c, c : s.shape[1] - c]).max())
 
 
 def _fit_window(tip: np.ndarray, k: int) -> np.ndarray:
@@ -99,8 +78,7 @@ def clipped_tip_difference(estimate: np.ndarray, truth: np.ndarray, depth: float
     return e - t
 
 
-def measurable_tip_difference(estimate: np.ndarray, truth: np.ndarray,
-                              depth: float) -> tuple[np.ndarray, np.ndarray]:
+def measurable_tip_difference(estimate: np.ndarray, truth: np.ndarray, depth: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`clipped_tip_difference` and where it measures something: at least one tip above ``-depth``.
 
     Below the probe depth both tips are clipped and their difference is 0 by construction, so these
@@ -200,7 +178,7 @@ def plausibility(
       image by the estimated tip plus three noise standard deviations; with no tip estimate the
       bound is the image itself (an ideal spike).
     """
-    from .morphology import erode
+    from ..morphology import erode
 
     img = np.asarray(image, dtype=np.float64)
     if tip is None:
@@ -220,17 +198,19 @@ def redilation_residual(image: np.ndarray, surface: np.ndarray, tip: np.ndarray)
     """``I − dilate(S, P)`` away from a border of ``K − 1`` pixels, where the dilation leans on
     replicated edge pixels. Never negative for a surface below the erosion bound; for the erosion
     itself it is ``I − opening(I, P)``, what no surface imaged by that tip explains."""
-    from .morphology import dilate
+    from ..morphology import dilate
 
     b = np.asarray(tip).shape[0] - 1
     img = np.asarray(image, dtype=np.float64)
-    return (img - dilate(np.asarray(surface, dtype=np.float64), np.asarray(tip, dtype=np.float64)))[b : img.shape[0] - b, b : img.shape[1] - b]
+    return (img - dilate(np.asarray(surface, dtype=np.float64), np.asarray(tip, dtype=np.float64)))[
+        b : img.shape[0] - b, b : img.shape[1] - b
+    ]
 
 
 def fit_ratio(image: np.ndarray, surface: np.ndarray, tip: np.ndarray) -> float:
     """RMS of :func:`redilation_residual` over the image's white-noise estimate σ_n: how well the
-    surface imaged by the tip reproduces the image (issue 5's bar on real scans: at most 2)."""
-    from .noise import estimate_noise
+    surface imaged by the tip reproduces the image (the real-scan bar: at most 2)."""
+    from ..noise import estimate_noise
 
     residual = redilation_residual(image, surface, tip)
     return float(np.sqrt(np.mean(residual**2)) / estimate_noise(np.asarray(image, dtype=np.float64)))

@@ -1,6 +1,6 @@
 """SimTip imaging: exact dilation on a larger canvas, then the scanner's and the electronics' artefacts.
 
-Order and parameters (each switchable in :class:`~napari_se3afm.simtip.config.ImagingConfig`):
+Order and parameters (each switchable in :class:`~napari_se3afm.lab.simtip.config.ImagingConfig`):
 
 1. ``clean``: the exact dilation ``I = max_v S(x - v) + P(v)`` evaluated from a surface canvas that is
    larger than the field of view by the tip radius and the drift margin, so no pixel of the image
@@ -23,7 +23,7 @@ import math
 import numpy as np
 import torch
 
-from ..morphology import _maxplus
+from ...morphology import _maxplus
 from .config import ImagingConfig
 
 __all__ = ["apply_artefacts", "dilate_canvas", "drift_margin"]
@@ -35,7 +35,7 @@ def drift_margin(cfg: ImagingConfig) -> int:
     It depends on the ranges only, not on the switches, so that switching drift or creep off leaves
     every surface (drawn on the canvas) exactly as it was.
     """
-    return int(math.ceil(cfg.drift_px[1] + cfg.creep_px[1])) + 1
+    return math.ceil(cfg.drift_px[1] + cfg.creep_px[1]) + 1
 
 
 def dilate_canvas(canvas: torch.Tensor, tips: torch.Tensor) -> torch.Tensor:
@@ -80,8 +80,10 @@ def apply_artefacts(
     b, hp, wp = extended.shape
     h, w = hp - 2 * margin, wp - 2 * margin
     dev, dt = extended.device, extended.dtype
-    t = (torch.arange(h, device=dev, dtype=torch.float64).view(h, 1)
-         + torch.arange(w, device=dev, dtype=torch.float64).view(1, w) / w) / h
+    t = (
+        torch.arange(h, device=dev, dtype=torch.float64).view(h, 1)
+        + torch.arange(w, device=dev, dtype=torch.float64).view(1, w) / w
+    ) / h
     dy = torch.zeros((b, h, w), device=dev, dtype=torch.float64)
     dx = torch.zeros_like(dy)
     for i, (r, p) in enumerate(zip(rngs, params, strict=True)):
@@ -95,9 +97,11 @@ def apply_artefacts(
             amount, tau = _uniform(r, cfg.creep_px), _uniform(r, cfg.creep_fraction)
             dy[i] -= amount * torch.exp(-t / tau)
             p.update(creep_px=amount, creep_fraction=tau)
-    image = _warp(extended, dy, dx, margin) if (cfg.drift or cfg.creep) else extended[
-        :, margin : margin + h, margin : margin + w
-    ].clone()
+    image = (
+        _warp(extended, dy, dx, margin)
+        if (cfg.drift or cfg.creep)
+        else extended[:, margin : margin + h, margin : margin + w].clone()
+    )
     extra = np.zeros((b, h, w))
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     for i, (r, p) in enumerate(zip(rngs, params, strict=True)):

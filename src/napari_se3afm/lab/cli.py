@@ -1,0 +1,290 @@
+"""``se3afm lab``: the commands that make and judge models — SimTip splits, the benchmark, training,
+export and σ calibration. Users of the software need none of them; see CONTRIBUTING.md."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..consistency import CONSISTENCY
+from ..console import ProgressBar, odd_int
+from .baselines import DEFAULT_METHODS
+from .simtip.config import SPLIT_SEEDS
+
+__all__ = ["COMMANDS", "add_commands", "run"]
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add the lab's commands to ``se3afm lab``'s sub-parsers (light: no torch is imported)."""
+
+    sim = sub.add_parser(
+        "simulate",
+        help="generate SimTip synthetic tip-surface-image triplets",
+        description=(
+            "Generate N SimTip triplets (true tip, true surface, simulated AFM image; heights in nm) "
+            "and write them to one compressed .npz. Sample i of a seed is always the same, whatever "
+            "the batch size or device. --split names the fixed validation or test split "
+            f"({', '.join(f'{k}: seed {v}' for k, v in SPLIT_SEEDS.items())})."
+        ),
+    )
+    sim.add_argument("-n", "--count", type=int, required=True, help="number of triplets")
+    sim.add_argument("-o", "--output", type=Path, required=True, help="output file (.npz)")
+    seed = sim.add_mutually_exclusive_group()
+    seed.add_argument("--split", choices=sorted(SPLIT_SEEDS), help="write the fixed validation or test split")
+    seed.add_argument("--seed", type=int, default=0, help="stream seed (default 0; the training stream)")
+    sim.add_argument("--config", type=Path, help="JSON file overriding SimTip parameter ranges (see docs/simtip.md)")
+    sim.add_argument("--image-px", type=int, help="image size in pixels (default 128)")
+    sim.add_argument("--tip-px", type=odd_int, help="tip window in pixels (odd; default 31)")
+    sim.add_argument("--clean", action="store_true", help="switch every imaging artefact off (noise, drift, ...)")
+    sim.add_argument("--batch-size", type=int, default=64, help="triplets generated at once (default 64)")
+    sim.add_argument("--device", default="cpu", help="cpu (default), auto, cuda or cuda:N")
+    sim.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    sim.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+    bench = sub.add_parser(
+        "bench",
+        help="score methods on a SimTip split and write the benchmark tables",
+        description=(
+            "Run METHODS on the scans of a SimTip split (a file from se3afm lab simulate, or the fixed "
+            "test split generated on the fly) and write OUTDIR/records.json (every metric of every "
+            "scan) and OUTDIR/tables.md (overall, by tip type, by surface type, calibration, "
+            "compute; mean +- std). Metrics are defined in docs/metrics.md."
+        ),
+    )
+    bench.add_argument("--split", type=Path, help="SimTip split file (default: the test split, generated)")
+    bench.add_argument("-n", "--count", type=int, default=400, help="scans of the generated test split (default 400)")
+    bench.add_argument(
+        "--methods",
+        default=",".join(DEFAULT_METHODS),
+        help=f"comma-separated methods (default {','.join(DEFAULT_METHODS)})",
+    )
+    bench.add_argument("--limit", type=int, help="use only the first LIMIT scans of the split")
+    bench.add_argument(
+        "--model", help="model name or .safetensors file of the 'model' method (default: the default model)"
+    )
+    bench.add_argument(
+        "--consistency", choices=CONSISTENCY, help="consistency of the 'model' method (default: the pipeline's)"
+    )
+    bench.add_argument("-o", "--outdir", type=Path, required=True, help="folder for records.json and tables.md")
+    bench.add_argument("--overwrite", action="store_true", help="replace existing result files")
+    bench.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+    tr = sub.add_parser(
+        "train",
+        help="train the joint model on SimTip generated on the fly",
+        description=(
+            "Train (or resume) the SE(3)-equivariant joint model into OUTDIR: checkpoint.safetensors "
+            "and checkpoint.json (resumable; rerun the same command to continue), log.jsonl (losses "
+            "every step, validation tip and surface RMSE on the fixed validation split). Run under "
+            "torchrun for several processes or GPUs. The config is JSON; see docs/model.md."
+        ),
+    )
+    tr.add_argument("--config", type=Path, help="JSON training configuration (default: the built-in CPU-sized one)")
+    tr.add_argument("--steps", type=int, help="override the number of optimiser steps")
+    tr.add_argument(
+        "--max-minutes",
+        type=float,
+        metavar="M",
+        help="stop (checkpointed) after the step that ends M minutes in; rerun to continue",
+    )
+    tr.add_argument("-o", "--outdir", type=Path, required=True, help="run folder (created; resumed if it holds a run)")
+    tr.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+    ex = sub.add_parser(
+        "export-model",
+        help="turn a training run into shipped weights (safetensors + sha256 + card)",
+        description="Write RUN's weights as OUTDIR/NAME.safetensors with NAME.json (architecture, sha256, "
+        "training configuration); an existing model is replaced only with --overwrite.",
+    )
+    ex.add_argument("run", type=Path, metavar="RUN", help="training run folder (from se3afm lab train)")
+    ex.add_argument("-o", "--outdir", type=Path, default=Path("models"), help="folder for the model (default models/)")
+    ex.add_argument("--name", default="se3afm-v1", help="model name (default se3afm-v1)")
+    ex.add_argument("--card", type=Path, help="markdown model card to copy beside the weights")
+    ex.add_argument("--overwrite", action="store_true", help="replace an existing model of that name")
+    ex.add_argument(
+        "--calibrate",
+        type=int,
+        default=256,
+        metavar="N",
+        help="fit the σ model on N validation scans (default 256; 0 = leave σ raw)",
+    )
+
+    cal = sub.add_parser(
+        "calibrate-model",
+        help="re-fit a model's σ on the SimTip validation split (rewrites its sidecar's σ model)",
+        description="Reconstruct N validation scans with MODEL (a name in models/ or a .safetensors path) "
+        "and fit its σ model to their errors (docs/model.md, Uncertainty). Only the sigma_model entry of "
+        "MODEL.json changes, atomically once the fit is done; the weights and their sha256 do not.",
+    )
+    cal.add_argument("model", metavar="MODEL", help="model name or .safetensors path")
+    cal.add_argument("-n", type=int, default=256, metavar="N", help="validation scans (default 256)")
+
+
+def _train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from ..errors import ParameterError
+    from ..progress import Progress, run_to_completion
+    from .training import TrainConfig, iter_train, load_train_config
+
+    cfg = load_train_config(args.config) if args.config else TrainConfig()
+    if args.steps is not None:
+        cfg = dataclasses.replace(cfg, steps=args.steps)
+    if args.max_minutes is not None and not args.max_minutes >= 0:
+        raise ParameterError(f"--max-minutes must be >= 0, got {args.max_minutes!r}")
+    bar, last = ProgressBar("train", args.quiet), [None]
+
+    def report(progress: Progress) -> None:
+        last[0] = progress
+        bar(progress)
+
+    limit = None if args.max_minutes is None else 60.0 * args.max_minutes
+    try:
+        path = run_to_completion(iter_train(cfg, args.outdir, max_seconds=limit), report)
+    finally:
+        bar.close()
+    if last[0] is not None and last[0].step < cfg.steps:
+        print(
+            f"stopped at step {last[0].step} of {cfg.steps} after {args.max_minutes:g} min; "
+            "rerun the same command to continue"
+        )
+    print(f"wrote {path}")
+    return 0
+
+
+def _calibrate(model: str | Path, n: int) -> None:
+    """Fit and store ``model``'s σ model on ``n`` validation scans, with a progress bar and a summary."""
+    from ..progress import run_to_completion
+    from .calibration import iter_calibrate_model
+
+    bar = ProgressBar("calibrate", False)
+    try:
+        fit = run_to_completion(iter_calibrate_model(model, n), bar)
+    finally:
+        bar.close()
+    surf = ", ".join(f"{t} {w:.3g}" for t, w in zip(fit["surface"]["terms"], fit["surface"]["weights"], strict=False))
+    print(
+        f"sigma model (surface): {surf}, times a scan scale from {len(fit['surface']['scale']['stats'])} "
+        "scan statistics"
+    )
+
+
+def _calibrate_model(args: argparse.Namespace) -> int:
+    from ..registry import find_model
+
+    path = find_model(args.model)
+    _calibrate(path, args.n)
+    print(f"wrote {path.with_suffix('.json')}")
+    return 0
+
+
+def _export_model(args: argparse.Namespace) -> int:
+    from ..errors import ParameterError
+    from ..registry import export_model
+
+    card = ""
+    if args.card is not None:
+        try:
+            card = args.card.read_text()
+        except OSError as exc:
+            raise ParameterError(f"cannot read model card {args.card}: {exc.strerror or exc}") from None
+    if args.calibrate != 0:  # checked before anything is written
+        from .calibration import check_calibration_scans
+
+        check_calibration_scans(args.calibrate)
+    path = export_model(args.run, args.outdir, args.name, card=card, overwrite=args.overwrite)
+    if args.calibrate > 0:
+        _calibrate(path, args.calibrate)
+    print(f"wrote {path}")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from ..device import resolve_device
+    from ..errors import ParameterError
+    from ..progress import run_to_completion
+    from .simtip import SPLIT_SEEDS, SimTipConfig, load_config
+    from .simtip.config import ImagingConfig
+    from .simtip.storage import iter_write_split
+
+    if args.count < 1 or args.batch_size < 1:
+        raise ParameterError("-n and --batch-size must be >= 1")
+    cfg = load_config(args.config) if args.config else SimTipConfig()
+    changes = {k: v for k, v in (("image_px", args.image_px), ("tip_px", args.tip_px)) if v is not None}
+    if args.clean:
+        off = {f.name: False for f in dataclasses.fields(ImagingConfig) if f.type in (bool, "bool")}
+        changes["imaging"] = dataclasses.replace(cfg.imaging, **off)
+    cfg = dataclasses.replace(cfg, **changes) if changes else cfg
+    seed = SPLIT_SEEDS[args.split] if args.split else args.seed
+    device = str(resolve_device(args.device))
+    bar = ProgressBar(args.output.name, args.quiet)
+    try:
+        path = run_to_completion(
+            iter_write_split(
+                args.output,
+                args.count,
+                seed=seed,
+                config=cfg,
+                batch_size=args.batch_size,
+                device=device,
+                overwrite=args.overwrite,
+            ),
+            bar,
+        )
+    finally:
+        bar.close()
+    print(f"wrote {path}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from ..errors import ParameterError
+    from ..progress import run_to_completion
+    from .benchmark import iter_benchmark, write_results
+    from .simtip import SPLIT_SEEDS
+    from .simtip.storage import read_split
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if args.limit is not None and args.limit < 1:
+        raise ParameterError(f"--limit must be >= 1, got {args.limit}")
+    if not args.overwrite:
+        existing = [str(p) for p in (args.outdir / "records.json", args.outdir / "tables.md") if p.exists()]
+        if existing:
+            raise ParameterError(f"{', '.join(existing)} exist(s); use --overwrite to replace")
+    if args.split is not None:
+        split = read_split(args.split)
+        title = f"SimTip benchmark on {args.split.name}"
+    else:
+        from .simtip.storage import iter_generate_split
+
+        if args.count < 1:
+            raise ParameterError(f"-n must be >= 1, got {args.count}")
+        split = run_to_completion(iter_generate_split(args.count, seed=SPLIT_SEEDS["test"]))
+        title = f"SimTip test split (seed {SPLIT_SEEDS['test']})"
+    bar = ProgressBar("bench", args.quiet)
+    try:
+        result = run_to_completion(
+            iter_benchmark(split, methods, limit=args.limit, model=args.model, consistency=args.consistency), bar
+        )
+    finally:
+        bar.close()
+    for path in write_results(result, args.outdir, overwrite=args.overwrite, title=title):
+        print(f"wrote {path}")
+    return 0
+
+
+#: each command of ``se3afm lab`` and the function that runs it
+COMMANDS = {
+    "simulate": _simulate,
+    "bench": _bench,
+    "train": _train,
+    "export-model": _export_model,
+    "calibrate-model": _calibrate_model,
+}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the lab command that ``args`` name; returns the exit status."""
+    return COMMANDS[args.lab_command](args)

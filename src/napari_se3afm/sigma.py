@@ -1,0 +1,188 @@
+"""The calibrated σ maps of a model reconstruction: where to trust the surface and the tip.
+
+The spread of Monte-Carlo dropout samples alone is far too small and ranks the errors poorly, so
+the σ of a reconstruction combines it with physical indicators of where the surface is unknown, in
+quadrature, times a scale predicted for the scan as a whole:
+
+    σ_S = s · sqrt((a · σ_MC)² + (b · (R − S))² + (g · |∇S|)² + (h · (I − R))² + c²)
+
+with ``R − S`` how far the network lowered the surface below the erosion bound (the tip never
+touched there), ``|∇S|`` the surface slope per pixel (drift and creep displace steep edges),
+``I − R`` how far below the image the bound lies (the tip's flank, not its apex, touched there) and
+a floor ``c``. For the tip, ``σ_P = s · sqrt((a · σ_MC)² + (b · min(|P|, D))² + c²)`` with ``D``
+the image's probe depth (:func:`probe_depth`), and 0 at the apex, which is fixed.
+
+The weights and the scale's regression on the scan statistics :data:`SCAN_STATS` are fitted on
+validation scans by :mod:`napari_se3afm.lab.calibration` and stored in the model's sidecar as
+``sigma_model``; :func:`apply_sigma_model` applies them. A scan unlike any validation scan gets its
+statistics clipped to :data:`STAT_CLIP` standard deviations and its scale clipped to the range of
+the validation scans' scales: never an extrapolated one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import ParameterError
+
+__all__ = [
+    "SCAN_STATS",
+    "SURFACE_TERMS",
+    "TIP_TERMS",
+    "apply_sigma_model",
+    "log_statistics",
+    "probe_depth",
+    "scan_scale",
+    "scan_statistics",
+    "sigma_inputs",
+]
+
+SURFACE_TERMS = ("mc", "bound_gap", "slope", "contact_gap")
+TIP_TERMS = ("mc", "depth")
+#: statistics of a whole scan from which its σ scale is predicted (each used as ``log(x + STAT_EPS)``)
+SCAN_STATS = (
+    "noise",
+    "pixel",
+    "reach",
+    "image_std",
+    "surface_mc",
+    "bound_gap",
+    "bound_gap_p90",
+    "bound_gap_p99",
+    "bound_gap_frac",
+    "contact_gap",
+    "slope",
+    "slope_p90",
+    "tip_mc",
+    "tip_depth",
+)
+#: keeps the logarithm of a statistic that is 0 (a flat scan, a noise-free image) finite (nm)
+STAT_EPS = 1e-3
+#: standardised statistics are clipped to this many validation standard deviations
+STAT_CLIP = 4.0
+
+
+def _max_filter(z: np.ndarray, k: int) -> np.ndarray:
+    """Maximum over every valid ``k × k`` window (separable), shape ``(H-k+1, W-k+1)``."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    rows = sliding_window_view(z, k, axis=0).max(axis=-1)
+    return sliding_window_view(rows, k, axis=1).max(axis=-1)
+
+
+def probe_depth(surface: np.ndarray, tip_size: int) -> float:
+    """Largest rise of the surface within a tip window above the point under the window's centre.
+
+    A tip pixel deeper than this below the apex can never touch the surface, so it is invisible in
+    the image and no method can (or needs to) recover it.
+    """
+    s = np.asarray(surface, dtype=np.float64)
+    k = int(tip_size)
+    c = k // 2
+    if s.shape[0] < k or s.shape[1] < k:
+        raise ParameterError(f"surface {s.shape} is smaller than the {k} px tip window")
+    return float((_max_filter(s, k) - s[c : s.shape[0] - c, c : s.shape[1] - c]).max())
+
+
+def surface_features(
+    surface_std_mc: np.ndarray, image: np.ndarray, bound: np.ndarray, surface: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The surface σ features by name (:data:`SURFACE_TERMS`)."""
+    gy, gx = np.gradient(surface)
+    return {
+        "mc": surface_std_mc,
+        "bound_gap": np.maximum(bound - surface, 0.0),
+        "slope": np.hypot(gy, gx),
+        "contact_gap": np.maximum(image - bound, 0.0),
+    }
+
+
+def tip_features(tip_std_mc: np.ndarray, tip: np.ndarray, reach_nm: float) -> dict[str, np.ndarray]:
+    """The tip σ features by name (:data:`TIP_TERMS`); ``reach_nm`` is the image's probe depth.
+
+    Tip pixels deeper than the scan can probe are not constrained at all; their depth feature stops
+    at ``reach_nm`` so that σ stays finite and comparable there.
+    """
+    return {"mc": tip_std_mc, "depth": np.minimum(np.abs(tip), reach_nm)}
+
+
+def _sample(a: np.ndarray, limit: int = 2**20) -> np.ndarray:
+    """Every n-th value of ``a`` (at most ``limit``): percentiles of a 4096² scan at a fraction of the cost."""
+    flat = np.ravel(a)
+    return flat[:: max(1, flat.size // limit)]
+
+
+def scan_statistics(
+    image: np.ndarray,
+    surface: dict[str, np.ndarray],
+    tip: dict[str, np.ndarray],
+    noise_nm: float,
+    pixel_nm: float,
+    reach_nm: float,
+) -> dict[str, float]:
+    """The statistics :data:`SCAN_STATS` of one scan, from its image and its σ features."""
+    gap, slope = _sample(surface["bound_gap"]), _sample(surface["slope"])
+    p90, p99 = np.percentile(gap, [90, 99])
+    return {
+        "noise": float(noise_nm),
+        "pixel": float(pixel_nm),
+        "reach": float(reach_nm),
+        "image_std": float(np.std(_sample(image))),
+        "surface_mc": float(np.mean(surface["mc"])),
+        "bound_gap": float(np.mean(surface["bound_gap"])),
+        "bound_gap_p90": float(p90),
+        "bound_gap_p99": float(p99),
+        "bound_gap_frac": float(np.mean(gap > noise_nm)),
+        "contact_gap": float(np.mean(surface["contact_gap"])),
+        "slope": float(np.mean(surface["slope"])),
+        "slope_p90": float(np.percentile(slope, 90)),
+        "tip_mc": float(np.mean(tip["mc"])),
+        "tip_depth": float(np.mean(tip["depth"])),
+    }
+
+
+def sigma_inputs(
+    image: np.ndarray,
+    surface: np.ndarray,
+    tip: np.ndarray,
+    bound: np.ndarray,
+    surface_std_mc: np.ndarray,
+    tip_std_mc: np.ndarray,
+    noise_nm: float,
+    pixel_nm: float,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, float]]:
+    """Surface features, tip features and scan statistics of one reconstruction (``bound``: erosion by ``tip``)."""
+    reach = probe_depth(image, tip.shape[0])
+    s = surface_features(surface_std_mc, image, bound, surface)
+    t = tip_features(tip_std_mc, tip, reach)
+    return s, t, scan_statistics(image, s, t, noise_nm, pixel_nm, reach)
+
+
+def log_statistics(stats: dict[str, float], names) -> np.ndarray:
+    """``log(x + STAT_EPS)`` of the named scan statistics, in order."""
+    return np.log(np.array([stats[n] for n in names], dtype=np.float64) + STAT_EPS)
+
+
+def scan_scale(scale: dict, stats: dict[str, float]) -> float:
+    """The σ scale ``s`` of one scan from its statistics (see the module docstring)."""
+    z = (log_statistics(stats, scale["stats"]) - np.asarray(scale["mean"])) / np.asarray(scale["std"])
+    log_s = scale["bias"] + float(np.clip(z, -STAT_CLIP, STAT_CLIP) @ np.asarray(scale["coef"]))
+    return float(math.exp(np.clip(log_s, *scale["log_range"])))
+
+
+def apply_sigma_model(
+    model: dict | None, features: dict[str, np.ndarray], stats: dict[str, float] | None = None
+) -> np.ndarray:
+    """σ from its named features (times the scan scale when the model has one); without a fitted
+    model, the raw Monte-Carlo spread."""
+    if not model:
+        return features["mc"]
+    var = sum((w * features[t]) ** 2 for w, t in zip(model["weights"], model["terms"], strict=True))
+    sigma = np.sqrt(var + model["floor_nm"] ** 2)
+    if "scale" in model:
+        if stats is None:
+            raise ValueError("this σ model has a scan scale: pass the scan statistics")
+        sigma *= scan_scale(model["scale"], stats)
+    return sigma
