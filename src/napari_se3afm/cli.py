@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .io.writers import TIP_SUFFIXES
     from .levelling import DEFAULT_STEPS
     from .pipeline import METHODS
+    from .registry import DEFAULT_MODEL
 
     parser = argparse.ArgumentParser(
         prog="se3afm",
@@ -90,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="BTR noise threshold in nm (default: from the estimated image noise)",
     )
     rec.add_argument("--steps", type=int, default=200, help="optimiser steps for dbtr (default 200)")
-    rec.add_argument("--model", default="se3afm-v1", help="model name or .safetensors file for --method model")
+    rec.add_argument(
+        "--model", default=DEFAULT_MODEL, help=f"model name or .safetensors file (default {DEFAULT_MODEL})"
+    )
     rec.add_argument(
         "--mc-samples", type=int, default=16, help="Monte-Carlo dropout samples for --method model (default 16)"
     )
@@ -159,29 +162,6 @@ def _info(args: argparse.Namespace) -> int:
     return status
 
 
-def _resolve_method(args: argparse.Namespace) -> str:
-    """``auto`` → the model when weights are installed and no BTR-only option is given, else BTR."""
-    from .errors import ParameterError, Se3afmError
-    from .registry import find_model
-
-    btr_options = [
-        o
-        for o, v in (("--tip-px", args.tip_px), ("--tip-nm", args.tip_nm), ("--threshold-nm", args.threshold_nm))
-        if v is not None
-    ]
-    if args.method == "model" and btr_options:
-        raise ParameterError(f"{', '.join(btr_options)} do not apply to --method model (its tip window is fixed)")
-    if args.method != "auto":
-        return args.method
-    if btr_options:
-        return "btr"
-    try:
-        find_model(args.model)
-    except Se3afmError:
-        return "btr"
-    return "model"
-
-
 def summary(result, seconds: float) -> list[str]:
     """What a microscopist reads first: the method and where it ran, the tip's apex radius,
     half-angle and depth (± their Monte-Carlo σ where the method gives one) and how the surface
@@ -220,7 +200,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
     from .io import read_height_map, write_reconstruction
     from .io.writers import write_tip
     from .levelling import level
-    from .pipeline import iter_reconstruct
+    from .pipeline import choose_method, iter_reconstruct
     from .progress import run_to_completion
 
     inputs = [Path(p) for p in args.inputs] + ([_sample_path()] if args.sample else [])
@@ -242,7 +222,9 @@ def _reconstruct(args: argparse.Namespace) -> int:
         if existing:
             raise ParameterError(f"{', '.join(existing)} exist(s); use --overwrite to replace")
     level(np.zeros((2, 2)), () if args.no_level else args.level)  # reject unknown steps before any work
-    args.method = _resolve_method(args)
+    args.method = choose_method(
+        args.method, model=args.model, tip_px=args.tip_px, tip_nm=args.tip_nm, threshold_nm=args.threshold_nm
+    )
     if args.steps < 0:
         raise ParameterError(f"--steps must be >= 0, got {args.steps}")
     # read and check every input before the long work starts

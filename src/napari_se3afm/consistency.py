@@ -32,8 +32,6 @@ __all__ = [
     "FIT_NOISE_FACTOR",
     "MAX_BOUND_PX",
     "STEPS",
-    "TIGHTEN_IF_WORSE",
-    "explains_worse",
     "iter_tip_bound",
     "raise_to_image",
     "tip_bound",
@@ -42,9 +40,8 @@ __all__ = [
 #: what each choice does: the blind estimate that bounds the tips (``iter_blind_tip``'s mode; None:
 #: no bound) and whether the surface is raised until it reproduces the image within its noise.
 #: "none": the network's output as it is; "tip": tips clipped to the blind bound; "image": also the
-#: surface raised (and the bound tightened as "tight" on a scan where the network's tip explains
-#: the image worse than the bound does: :func:`explains_worse`); "tight": as "image", with the bound
-#: always tightened where the maxima leave the image unexplained (real scans: docs/benchmarks.md)
+#: surface raised; "tight": as "image", with the bound tightened where the maxima leave the image
+#: unexplained (real scans: docs/benchmarks.md)
 STEPS = {"none": (None, False), "tip": ("partial", False), "image": ("partial", True), "tight": ("residual", True)}
 CONSISTENCY = tuple(STEPS)
 #: what ``se3afm reconstruct --method model`` and the napari panels use
@@ -60,10 +57,6 @@ BOUND_MARGIN = 2.0
 FIT_NOISE_FACTOR = 1.0
 #: image rows per band of :func:`raise_to_image` (bounds its memory on large scans)
 BAND_ROWS = 256
-#: ``"image"`` tightens the bound (as ``"tight"``) on a scan where the network's tip leaves the image
-#: less explained than the blind bound itself does: the RMS of ``I − opening(I, P)`` larger by more
-#: than this factor (:func:`explains_worse`)
-TIGHTEN_IF_WORSE = 1.02
 
 
 def iter_tip_bound(image: np.ndarray, tip_px: int, *, mode: str = "partial") -> ProgressGenerator[np.ndarray]:
@@ -85,23 +78,6 @@ def iter_tip_bound(image: np.ndarray, tip_px: int, *, mode: str = "partial") -> 
 def tip_bound(image: np.ndarray, tip_px: int, *, mode: str = "partial") -> np.ndarray:
     """:func:`iter_tip_bound` run to completion."""
     return run_to_completion(iter_tip_bound(image, tip_px, mode=mode))
-
-
-def explains_worse(image: np.ndarray, tip: np.ndarray, reference: np.ndarray, factor: float = TIGHTEN_IF_WORSE) -> bool:
-    """Whether ``tip`` leaves more of ``image`` unexplained than ``reference`` does: the RMS of
-    ``I − opening(I, P)`` (what no surface imaged by ``P`` can reproduce) larger by more than ``factor``.
-
-    The blind bound is a tip the image proves possible; a network tip that explains the image less
-    well than it has been sharpened or shaped where the image does not allow (measured on a scarred
-    real scan: twice the bound's residual)."""
-    from .morphology import opening
-
-    z = np.asarray(image, dtype=np.float64)
-
-    def unexplained(p: np.ndarray) -> float:
-        return float(np.sqrt(np.mean((z - opening(z, np.asarray(p, dtype=np.float64))) ** 2)))
-
-    return unexplained(tip) > factor * unexplained(reference) + 1e-12
 
 
 def _band(field: np.ndarray, tip: np.ndarray, r0: int, r1: int) -> tuple[np.ndarray, slice, int]:

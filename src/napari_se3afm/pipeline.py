@@ -25,16 +25,47 @@ from .consistency import CONSISTENCY, DEFAULT_CONSISTENCY
 from .errors import ParameterError, reject_unknown_settings
 from .levelling import DEFAULT_STEPS, level
 from .progress import Progress, ProgressGenerator, run_to_completion
+from .registry import DEFAULT_MODEL
 from .results import Reconstruction
 from .tip.shapes import pixel_pair
 
-__all__ = ["METHODS", "choose_tip_size", "iter_reconstruct", "reconstruct"]
+__all__ = ["METHODS", "choose_method", "choose_tip_size", "iter_reconstruct", "reconstruct"]
 
 METHODS = ("btr", "btr-full", "dbtr", "model")
 #: Monte-Carlo dropout samples run at once (bounds memory on large scans)
 MC_CHUNK = 4
 #: Default tip window when neither --tip-px nor --tip-nm is given (capped by the image size).
 DEFAULT_TIP_PX = 31
+
+
+def choose_method(
+    method: str = "auto",
+    *,
+    model: str = DEFAULT_MODEL,
+    tip_px: int | None = None,
+    tip_nm: float | None = None,
+    threshold_nm: float | None = None,
+) -> str:
+    """The method to run: ``"auto"`` is the model when its weights are installed and no option that
+    only classical BTR takes (a tip size, a threshold) is given, else classical BTR; any other
+    method is returned as it is, once the options are checked to fit it."""
+    from .errors import Se3afmError
+    from .registry import find_model
+
+    if method != "auto" and method not in METHODS:
+        raise ParameterError(f"unknown method {method!r}: choose auto or one of {', '.join(METHODS)}")
+    btr_only = [n for n, v in (("tip_px", tip_px), ("tip_nm", tip_nm), ("threshold_nm", threshold_nm)) if v is not None]
+    if method == "model" and btr_only:
+        raise ParameterError(f"{', '.join(btr_only)} do not apply to the model (its tip window is fixed)")
+    if method != "auto":
+        return method
+    if btr_only:
+        return "btr"
+    try:
+        find_model(model)
+    except Se3afmError:
+        return "btr"
+    return "model"
 
 
 def choose_tip_size(
@@ -76,7 +107,7 @@ def iter_reconstruct(
     image: np.ndarray,
     pixel_nm: float | tuple[float, float],
     *,
-    method: str = "btr",
+    method: str = "auto",
     tip_px: int | None = None,
     tip_nm: float | None = None,
     threshold_nm: float | None = None,
@@ -84,7 +115,7 @@ def iter_reconstruct(
     device: str = "auto",
     volume_shape: tuple[int, int, int] = (32, 32, 32),
     levelling: tuple[str, ...] | list[str] | None = DEFAULT_STEPS,
-    model: str = "se3afm-v1",
+    model: str = DEFAULT_MODEL,
     mc_samples: int = 16,
     finetune_steps: int = 0,
     finetune_options: dict | None = None,
@@ -99,8 +130,9 @@ def iter_reconstruct(
         AFM height image in nm (levelled).
     pixel_nm : float or (dy, dx)
         Pixel size in nm.
-    method : {"btr", "btr-full", "dbtr"}
-        Reconstruction method (see the module docstring).
+    method : {"auto", "model", "btr", "btr-full", "dbtr"}
+        Reconstruction method (see the module docstring); ``"auto"`` (the default) is the model when
+        its weights are installed and no BTR-only option is given (:func:`choose_method`).
     tip_px, tip_nm : optional
         Tip window, in odd pixels or in nm (rounded to odd pixels); default 31 px or what fits.
     threshold_nm : float, optional
@@ -130,8 +162,7 @@ def iter_reconstruct(
     """
     from .device import resolve_device, threads_for_free_cores
 
-    if method not in METHODS:
-        raise ParameterError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    method = choose_method(method, model=model, tip_px=tip_px, tip_nm=tip_nm, threshold_nm=threshold_nm)
     if consistency not in CONSISTENCY:
         raise ParameterError(f"unknown consistency {consistency!r}: choose one of {', '.join(CONSISTENCY)}")
     z = np.asarray(image, dtype=np.float64)
@@ -239,13 +270,6 @@ def _iter_method(
     )
 
 
-def _sigma_model(weights: Path) -> dict | None:
-    """The fitted σ model of a weights file (None when it was never calibrated)."""
-    import json
-
-    return json.loads(weights.with_suffix(".json").read_text()).get("sigma_model")
-
-
 def _iter_model(
     z,
     px,
@@ -264,7 +288,7 @@ def _iter_model(
     from .finetune import FINETUNE_OPTIONS, iter_finetune
     from .morphology import certainty_map, erode
     from .noise import estimate_noise
-    from .registry import find_model, load_model
+    from .registry import open_model
     from .sigma import apply_sigma_model, sigma_inputs
     from .tip.geometry import tip_to_volume
 
@@ -273,8 +297,7 @@ def _iter_model(
     if int(finetune_steps) < 0:
         raise ParameterError(f"--finetune-steps must be >= 0, got {finetune_steps!r}")
     reject_unknown_settings(finetune_options, FINETUNE_OPTIONS, "fine-tuning")
-    weights = find_model(name)
-    net = load_model(weights, str(dev))
+    net, weights, meta = open_model(name, str(dev))
     k = net.config.tip_px
     if min(z.shape) < 2 * k:
         raise ParameterError(
@@ -282,7 +305,7 @@ def _iter_model(
             f"(it needs at least {2 * k}x{2 * k} px)"
         )
     pixel = float(np.sqrt(px[0] * px[1]))  # the model works on square pixels
-    sigma_model = _sigma_model(weights) if calibrated_sigma else None
+    sigma_model = meta.get("sigma_model") if calibrated_sigma else None
     info: dict = {
         "tip_px": k,
         "device": str(dev),
@@ -292,7 +315,6 @@ def _iter_model(
         "finetune_steps": int(finetune_steps),
         "sigma_calibrated": sigma_model is not None,
         "consistency": consistency,
-        "bound_tightened": False,
     }
     bound_mode, lift = physics.STEPS[consistency]
     bound_nm = (yield from physics.iter_tip_bound(z, k, mode=bound_mode)) if bound_mode else None
@@ -304,12 +326,6 @@ def _iter_model(
         info["finetune_losses"] = tuned.losses
     tip_samples, surface_samples = yield from _iter_samples(net, z, pixel, dev, int(samples), bound_nm)
     tip = _mean_tip(tip_samples)
-    if consistency == "image" and physics.explains_worse(z, tip, bound_nm):
-        yield Progress(0, 1, "the tip explains the image worse than its blind bound: tightening the bound")
-        bound_nm = yield from physics.iter_tip_bound(z, k, mode=physics.STEPS["tight"][0])
-        tip_samples, surface_samples = yield from _iter_samples(net, z, pixel, dev, int(samples), bound_nm)
-        tip = _mean_tip(tip_samples)
-        info["bound_tightened"] = True
     info["tip_descriptors_std"] = _descriptor_spread(tip_samples.numpy(), px)
     surface = surface_samples.mean(0).numpy()
     bound = erode(z, tip)

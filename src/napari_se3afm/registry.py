@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import ModelIntegrityError, ParameterError
 
-__all__ = ["DEFAULT_MODEL", "available_models", "export_model", "find_model", "load_model", "sha256_of"]
+__all__ = ["DEFAULT_MODEL", "available_models", "export_model", "find_model", "load_model", "open_model", "sha256_of"]
 
 DEFAULT_MODEL = "se3afm-v1"
 #: listed first when installed, so that a panel's model choice starts on the default
@@ -78,11 +78,12 @@ def _read_sidecar(weights: Path) -> dict:
 
 
 @lru_cache(maxsize=8)
-def _cached(path: str, mtime: float, device: str):
+def _cached(path: str, mtimes: tuple[float, float], device: str):
     return _load(Path(path), device)
 
 
 def _load(path: Path, device: str):
+    """The verified model on ``device`` and its sidecar, read once."""
     import torch
     from safetensors.torch import load_file
 
@@ -97,15 +98,25 @@ def _load(path: Path, device: str):
         )
     model = SE3AFM(ModelConfig(**meta["config"]))
     model.load_state_dict(load_file(str(path), device="cpu"))
-    return model.to(torch.device(device)).eval()
+    return model.to(torch.device(device)).eval(), meta
+
+
+def open_model(name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu", *, fresh: bool = False):
+    """The verified model on ``device``, its weights file and its sidecar (architecture, training
+    configuration, σ model), found and read once (cached until either file changes; ``fresh=True``
+    returns a private copy of the model to modify)."""
+    path = find_model(name_or_path)
+    if fresh:
+        model, meta = _load(path, device)
+    else:
+        mtimes = (path.stat().st_mtime, path.with_suffix(".json").stat().st_mtime)
+        model, meta = _cached(str(path.resolve()), mtimes, str(device))
+    return model, path, meta
 
 
 def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu", *, fresh: bool = False):
     """Load a verified model on ``device`` (cached; ``fresh=True`` returns a private copy to modify)."""
-    path = find_model(name_or_path)
-    if fresh:
-        return _load(path, device)
-    return _cached(str(path.resolve()), path.stat().st_mtime, str(device))
+    return open_model(name_or_path, device, fresh=fresh)[0]
 
 
 def export_model(

@@ -31,7 +31,7 @@ METHOD_CHOICES = [
     ("differentiable BTR", "dbtr"),
 ]
 CONSISTENCY_CHOICES = [
-    ("reproduce the image (tip bound, tightened where needed; surface raised)", "image"),
+    ("reproduce the image (tip bound, surface raised)", "image"),
     ("reproduce the image, tightest tip bound (slower)", "tight"),
     ("tip within the blind bound", "tip"),
     ("network output as it is", "none"),
@@ -40,15 +40,10 @@ DEFAULTS = {"tip_nm": 0.0, "mc_samples": 16, "device": "auto", "level": True, "s
 
 
 def default_method() -> str:
-    """The pretrained model when its weights are installed, else classical BTR."""
-    from ..errors import Se3afmError
-    from ..registry import find_model
+    """What ``"auto"`` stands for: the default model when its weights are installed, else classical BTR."""
+    from ..pipeline import choose_method
 
-    try:
-        find_model()
-    except Se3afmError:
-        return "btr"
-    return "model"
+    return choose_method("auto")
 
 
 def put_layers(viewer: "napari.viewer.Viewer", layer_data: list[tuple]) -> list:

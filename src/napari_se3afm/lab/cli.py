@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..consistency import CONSISTENCY
 from ..console import ProgressBar, odd_int
+from ..registry import DEFAULT_MODEL
 from .baselines import DEFAULT_METHODS
 from .simtip.config import SPLIT_SEEDS
 
@@ -98,7 +99,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     ex.add_argument("run", type=Path, metavar="RUN", help="training run folder (from se3afm lab train)")
     ex.add_argument("-o", "--outdir", type=Path, default=Path("models"), help="folder for the model (default models/)")
-    ex.add_argument("--name", default="se3afm-v1", help="model name (default se3afm-v1)")
+    ex.add_argument("--name", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL})")
     ex.add_argument("--card", type=Path, help="markdown model card to copy beside the weights")
     ex.add_argument("--overwrite", action="store_true", help="replace an existing model of that name")
     ex.add_argument(
