@@ -150,6 +150,25 @@ def test_truncated_real_files_are_reported(real_data_dir, tmp_path, name):
         read_scan(path)
 
 
+def test_a_gwy_file_one_byte_short_is_refused_not_parsed_for_ever(real_data_dir, tmp_path):
+    """gwyfile's parser loops for ever on a .gwy cut short inside its top-level object; the sizes
+    are checked first. Run in a subprocess with a time limit, so that a regression fails, not hangs."""
+    import subprocess
+    import sys
+
+    data = (real_data_dir / "scifireaders__PTO_110_Virgin0001_1.gwy").read_bytes()
+    for cut, name in ((1, "short.gwy"), (-3, "long.gwy")):
+        path = tmp_path / name
+        path.write_bytes(data[:-cut] if cut > 0 else data + b"\0" * -cut)
+        code = (
+            "import sys\nfrom napari_se3afm.io import read_scan\nfrom napari_se3afm.errors import AfmFileError\n"
+            f"try:\n    read_scan({str(path)!r})\nexcept AfmFileError as exc:\n    print(exc)\n    sys.exit(0)\n"
+            "sys.exit(1)"
+        )
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0 and "corrupted Gwyddion file" in proc.stdout, proc.stdout + proc.stderr[-500:]
+
+
 def test_mislabelled_real_file_is_read_for_what_it_is(real_data_dir, tmp_path):
     path = tmp_path / "really_nanoscope.gwy"
     shutil.copy(real_data_dir / "nanoafmr__kpg20080408.007", path)

@@ -23,6 +23,23 @@ def is_gwy(head: bytes) -> bool:
     return head.startswith(MAGIC)
 
 
+def _check_size(path: Path, blob: bytes) -> None:
+    """Refuse a file whose top-level object does not end exactly at the end of the file.
+
+    After the magic a ``.gwy`` file is one serialised object: its type name (NUL-terminated), its
+    data size (uint32, little-endian), then that many bytes. gwyfile loops for ever on a file cut
+    short inside that object, so the sizes are checked before it sees the file.
+    """
+    end = blob.find(b"\0", len(MAGIC), len(MAGIC) + 256)
+    if end < 0 or len(blob) < end + 5:
+        raise AfmFileError(path, "corrupted Gwyddion file (no top-level object after the magic)")
+    size = int.from_bytes(blob[end + 1 : end + 5], "little")
+    expected = end + 5 + size
+    if expected != len(blob):
+        what = "truncated" if expected > len(blob) else "has trailing data"
+        raise AfmFileError(path, f"corrupted Gwyddion file: {what} ({len(blob)} bytes, its header says {expected})")
+
+
 def _unit(field, key: str) -> str:
     unit = field.get(key)
     if unit is None:
@@ -34,9 +51,10 @@ def read_gwy(path: Path) -> Scan:
     """Read every data field of a ``.gwy`` file; heights in nm."""
     import gwyfile
 
-    with open(path, "rb") as fh:
-        if not is_gwy(fh.read(4)):
-            raise AfmFileError(path, "is not a Gwyddion file (no 'GWYP' magic)")
+    blob = Path(path).read_bytes()
+    if not is_gwy(blob[:4]):
+        raise AfmFileError(path, "is not a Gwyddion file (no 'GWYP' magic)")
+    _check_size(path, blob)
     try:
         container = gwyfile.load(str(path))
         keys = list(container.keys())
