@@ -173,69 +173,29 @@ def iter_reconstruct(
     px = pixel_pair(pixel_nm)
     dev = resolve_device(device)
     with threads_for_free_cores(dev) as threads:
-        result = yield from _iter_method(
-            z,
-            px,
-            dev,
-            method,
-            tip_px,
-            tip_nm,
-            threshold_nm,
-            steps,
-            volume_shape,
-            levelling,
-            model,
-            mc_samples,
-            finetune_steps,
-            finetune_options,
-            calibrated_sigma,
-            consistency,
-        )
+        if method == "model":
+            z, applied = level(z, levelling or ())
+            result = yield from _iter_model(
+                z, px, dev, model, mc_samples, finetune_steps, volume_shape, applied, finetune_options or {},
+                calibrated_sigma, consistency,
+            )  # fmt: skip
+        else:
+            result = yield from _iter_classical(
+                z, px, dev, method, tip_px, tip_nm, threshold_nm, steps, volume_shape, levelling
+            )
     result.info["threads"] = threads if dev.type == "cpu" else None
     return result
 
 
-def _iter_method(
-    z,
-    px,
-    dev,
-    method,
-    tip_px,
-    tip_nm,
-    threshold_nm,
-    steps,
-    volume_shape,
-    levelling,
-    model,
-    mc_samples,
-    finetune_steps,
-    finetune_options,
-    calibrated_sigma,
-    consistency,
+def _iter_classical(
+    z, px, dev, method, tip_px, tip_nm, threshold_nm, steps, volume_shape, levelling
 ) -> ProgressGenerator[Reconstruction]:
-    """The work of :func:`iter_reconstruct` once its arguments are checked."""
+    """The classical branch of :func:`iter_reconstruct`: a blind tip estimate, then the erosion and certainty."""
     from .btr import iter_blind_tip
     from .dbtr import iter_differentiable_tip
     from .morphology import certainty_map, erode
     from .tip.geometry import tip_to_volume
 
-    if method == "model":
-        z, applied = level(z, levelling or ())
-        return (
-            yield from _iter_model(
-                z,
-                px,
-                dev,
-                model,
-                mc_samples,
-                finetune_steps,
-                volume_shape,
-                applied,
-                finetune_options or {},
-                calibrated_sigma,
-                consistency,
-            )
-        )
     k = choose_tip_size(z.shape, px, tip_px, tip_nm)
     z, applied = level(z, levelling or ())
     info: dict = {"tip_px": k, "device": str(dev), "levelling": applied}
