@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``se3afm`` (all sub-commands)."""
     from .io.writers import TIP_SUFFIXES
     from .levelling import DEFAULT_STEPS
-    from .pipeline import METHODS
+    from .options import METHODS
     from .registry import DEFAULT_MODEL
 
     parser = argparse.ArgumentParser(
@@ -199,8 +199,8 @@ def _reconstruct(args: argparse.Namespace) -> int:
     from .errors import ParameterError
     from .io import read_height_map, write_reconstruction
     from .io.writers import write_tip
-    from .levelling import level
-    from .pipeline import choose_method, iter_reconstruct
+    from .options import reconstruct_options
+    from .pipeline import iter_reconstruct
     from .progress import run_to_completion
 
     inputs = [Path(p) for p in args.inputs] + ([_sample_path()] if args.sample else [])
@@ -221,12 +221,19 @@ def _reconstruct(args: argparse.Namespace) -> int:
         existing = [str(o) for o in outputs + [e for group in extras for e in group] if o.exists()]
         if existing:
             raise ParameterError(f"{', '.join(existing)} exist(s); use --overwrite to replace")
-    level(np.zeros((2, 2)), () if args.no_level else args.level)  # reject unknown steps before any work
-    args.method = choose_method(
-        args.method, model=args.model, tip_px=args.tip_px, tip_nm=args.tip_nm, threshold_nm=args.threshold_nm
+    options = reconstruct_options(  # every option checked before any file is read
+        args.method,
+        tip_px=args.tip_px,
+        tip_nm=args.tip_nm,
+        threshold_nm=args.threshold_nm,
+        steps=args.steps,
+        device=args.device,
+        levelling=() if args.no_level else args.level,
+        model=args.model,
+        mc_samples=args.mc_samples,
+        finetune_steps=args.finetune_steps,
+        consistency=args.consistency,
     )
-    if args.steps < 0:
-        raise ParameterError(f"--steps must be >= 0, got {args.steps}")
     # read and check every input before the long work starts
     maps = []
     for src in inputs:
@@ -241,21 +248,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         try:
             result = run_to_completion(
-                iter_reconstruct(
-                    data.height,
-                    pixel,
-                    method=args.method,
-                    tip_px=args.tip_px,
-                    tip_nm=args.tip_nm,
-                    threshold_nm=args.threshold_nm,
-                    steps=args.steps,
-                    device=args.device,
-                    levelling=() if args.no_level else args.level,
-                    model=args.model,
-                    mc_samples=args.mc_samples,
-                    finetune_steps=args.finetune_steps,
-                    consistency=args.consistency,
-                ),
+                iter_reconstruct(data.height, pixel, options),
                 bar,
             )
         except Se3afmError as exc:

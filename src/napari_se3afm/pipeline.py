@@ -21,51 +21,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .consistency import CONSISTENCY, DEFAULT_CONSISTENCY
 from .errors import ParameterError, reject_unknown_settings
-from .levelling import DEFAULT_STEPS, level
+from .levelling import level
+from .options import SETTINGS, ClassicalOptions, ModelOptions, ReconstructOptions, reconstruct_options
 from .progress import Progress, ProgressGenerator, run_to_completion
-from .registry import DEFAULT_MODEL
 from .results import Reconstruction
+from .scan import Scan
 from .tip.shapes import pixel_pair
 
-__all__ = ["METHODS", "choose_method", "choose_tip_size", "iter_reconstruct", "reconstruct"]
+__all__ = ["choose_tip_size", "iter_reconstruct", "reconstruct"]
 
-METHODS = ("btr", "btr-full", "dbtr", "model")
 #: Monte-Carlo dropout samples run at once (bounds memory on large scans)
 MC_CHUNK = 4
 #: Default tip window when neither --tip-px nor --tip-nm is given (capped by the image size).
 DEFAULT_TIP_PX = 31
-
-
-def choose_method(
-    method: str = "auto",
-    *,
-    model: str = DEFAULT_MODEL,
-    tip_px: int | None = None,
-    tip_nm: float | None = None,
-    threshold_nm: float | None = None,
-) -> str:
-    """The method to run: ``"auto"`` is the model when its weights are installed and no option that
-    only classical BTR takes (a tip size, a threshold) is given, else classical BTR; any other
-    method is returned as it is, once the options are checked to fit it."""
-    from .errors import Se3afmError
-    from .registry import find_model
-
-    if method != "auto" and method not in METHODS:
-        raise ParameterError(f"unknown method {method!r}: choose auto or one of {', '.join(METHODS)}")
-    btr_only = [n for n, v in (("tip_px", tip_px), ("tip_nm", tip_nm), ("threshold_nm", threshold_nm)) if v is not None]
-    if method == "model" and btr_only:
-        raise ParameterError(f"{', '.join(btr_only)} do not apply to the model (its tip window is fixed)")
-    if method != "auto":
-        return method
-    if btr_only:
-        return "btr"
-    try:
-        find_model(model)
-    except Se3afmError:
-        return "btr"
-    return "model"
 
 
 def choose_tip_size(
@@ -106,23 +75,14 @@ def choose_tip_size(
 def iter_reconstruct(
     image: np.ndarray,
     pixel_nm: float | tuple[float, float],
-    *,
-    method: str = "auto",
-    tip_px: int | None = None,
-    tip_nm: float | None = None,
-    threshold_nm: float | None = None,
-    steps: int = 200,
-    device: str = "auto",
-    volume_shape: tuple[int, int, int] = (32, 32, 32),
-    levelling: tuple[str, ...] | list[str] | None = DEFAULT_STEPS,
-    model: str = DEFAULT_MODEL,
-    mc_samples: int = 16,
-    finetune_steps: int = 0,
-    finetune_options: dict | None = None,
-    calibrated_sigma: bool = True,
-    consistency: str = DEFAULT_CONSISTENCY,
+    options: ReconstructOptions | None = None,
+    **settings,
 ) -> ProgressGenerator[Reconstruction]:
     """Reconstruct tip and surface from one image, yielding :class:`Progress`.
+
+    The options are a :class:`~napari_se3afm.options.ReconstructOptions` (checked once, e.g. by
+    the command line before it reads its files) or the keyword settings below, from which
+    :func:`~napari_se3afm.options.reconstruct_options` makes one.
 
     Parameters
     ----------
@@ -162,33 +122,30 @@ def iter_reconstruct(
     """
     from .device import resolve_device, threads_for_free_cores
 
-    method = choose_method(method, model=model, tip_px=tip_px, tip_nm=tip_nm, threshold_nm=threshold_nm)
-    if consistency not in CONSISTENCY:
-        raise ParameterError(f"unknown consistency {consistency!r}: choose one of {', '.join(CONSISTENCY)}")
+    if options is None:
+        reject_unknown_settings(settings, SETTINGS, "reconstruction")
+        options = reconstruct_options(**settings)
+    elif settings:
+        raise ParameterError(f"give options or settings, not both (got {', '.join(sorted(settings))})")
     z = np.asarray(image, dtype=np.float64)
     if z.ndim != 2:
         raise ParameterError(f"image must be 2-D, got shape {z.shape}")
     if not np.isfinite(z).all():
         raise ParameterError("image contains NaN or infinite values")
     px = pixel_pair(pixel_nm)
-    dev = resolve_device(device)
+    dev = resolve_device(options.device)
     with threads_for_free_cores(dev) as threads:
-        if method == "model":
-            z, applied = level(z, levelling or ())
-            result = yield from _iter_model(
-                z, px, dev, model, mc_samples, finetune_steps, volume_shape, applied, finetune_options or {},
-                calibrated_sigma, consistency,
-            )  # fmt: skip
+        if isinstance(options.method, ModelOptions):
+            z, applied = level(z, options.levelling)
+            result = yield from _iter_model(z, px, dev, options.method, options.volume_shape, applied)
         else:
-            result = yield from _iter_classical(
-                z, px, dev, method, tip_px, tip_nm, threshold_nm, steps, volume_shape, levelling
-            )
+            result = yield from _iter_classical(z, px, dev, options.method, options.volume_shape, options.levelling)
     result.info["threads"] = threads if dev.type == "cpu" else None
     return result
 
 
 def _iter_classical(
-    z, px, dev, method, tip_px, tip_nm, threshold_nm, steps, volume_shape, levelling
+    z: np.ndarray, px, dev, opts: ClassicalOptions, volume_shape, levelling: tuple[str, ...]
 ) -> ProgressGenerator[Reconstruction]:
     """The classical branch of :func:`iter_reconstruct`: a blind tip estimate, then the erosion and certainty."""
     from .btr import iter_blind_tip
@@ -196,8 +153,9 @@ def _iter_classical(
     from .morphology import certainty_map, erode
     from .tip.geometry import tip_to_volume
 
-    k = choose_tip_size(z.shape, px, tip_px, tip_nm)
-    z, applied = level(z, levelling or ())
+    method, threshold_nm, steps = opts.method, opts.threshold_nm, opts.steps
+    k = choose_tip_size(z.shape, px, opts.tip_px, opts.tip_nm)
+    z, applied = level(z, levelling)
     info: dict = {"tip_px": k, "device": str(dev), "levelling": applied}
     if method in ("btr", "btr-full"):
         blind = yield from iter_blind_tip(
@@ -206,8 +164,6 @@ def _iter_classical(
         tip = blind.tip
         info.update(noise_nm=blind.noise_nm, threshold_nm=blind.threshold_nm, iterations=blind.iterations)
     else:
-        if threshold_nm is not None:
-            raise ParameterError("--threshold-nm applies to the btr methods only")
         fitted = yield from iter_differentiable_tip(z, k, steps=steps, device=str(dev))
         tip = fitted.tip
         info.update(steps=steps, final_loss=fitted.losses[-1] if fitted.losses else None)
@@ -231,33 +187,19 @@ def _iter_classical(
 
 
 def _iter_model(
-    z,
-    px,
-    dev,
-    name,
-    samples,
-    finetune_steps,
-    volume_shape,
-    applied,
-    finetune_options: dict,
-    calibrated_sigma: bool,
-    consistency: str,
+    z: np.ndarray, px, dev, opts: ModelOptions, volume_shape, applied: list
 ) -> ProgressGenerator[Reconstruction]:
     """The model branch of :func:`iter_reconstruct`: (fine-tune,) MC-dropout samples, consistency, certainty, volume."""
     from . import consistency as physics
-    from .finetune import FINETUNE_OPTIONS, iter_finetune
+    from .finetune import iter_finetune
     from .morphology import certainty_map, erode
     from .noise import estimate_noise
     from .registry import open_model
     from .sigma import apply_sigma_model, sigma_inputs
     from .tip.geometry import tip_to_volume
 
-    if int(samples) < 2:
-        raise ParameterError(f"--mc-samples must be >= 2 to estimate a standard deviation, got {samples!r}")
-    if int(finetune_steps) < 0:
-        raise ParameterError(f"--finetune-steps must be >= 0, got {finetune_steps!r}")
-    reject_unknown_settings(finetune_options, FINETUNE_OPTIONS, "fine-tuning")
-    net, weights, meta = open_model(name, str(dev))
+    samples, finetune_steps, consistency = opts.mc_samples, opts.finetune_steps, opts.consistency
+    net, weights, meta = open_model(opts.model, str(dev))
     k = net.config.tip_px
     if min(z.shape) < 2 * k:
         raise ParameterError(
@@ -265,7 +207,7 @@ def _iter_model(
             f"(it needs at least {2 * k}x{2 * k} px)"
         )
     pixel = float(np.sqrt(px[0] * px[1]))  # the model works on square pixels
-    sigma_model = meta.get("sigma_model") if calibrated_sigma else None
+    sigma_model = meta.get("sigma_model") if opts.calibrated_sigma else None
     info: dict = {
         "tip_px": k,
         "device": str(dev),
@@ -279,9 +221,7 @@ def _iter_model(
     bound_mode, lift = physics.STEPS[consistency]
     bound_nm = (yield from physics.iter_tip_bound(z, k, mode=bound_mode)) if bound_mode else None
     if finetune_steps:
-        tuned = yield from iter_finetune(
-            net, z, pixel, steps=int(finetune_steps), tip_bound=bound_nm, **finetune_options
-        )
+        tuned = yield from iter_finetune(net, z, pixel, steps=int(finetune_steps), tip_bound=bound_nm, **opts.finetune)
         net = tuned.model
         info["finetune_losses"] = tuned.losses
     tip_samples, surface_samples = yield from _iter_samples(net, z, pixel, dev, int(samples), bound_nm)
@@ -361,26 +301,31 @@ def _descriptor_spread(tips: np.ndarray, px: tuple[float, float]) -> dict[str, f
 
 
 def reconstruct(
-    image: np.ndarray | str | os.PathLike,
+    image: np.ndarray | Scan | str | os.PathLike,
     pixel_nm: float | tuple[float, float] | None = None,
-    **options,
+    options: ReconstructOptions | None = None,
+    *,
+    channel: str | None = None,
+    **settings,
 ) -> Reconstruction:
-    """Reconstruct tip and surface from an array or a file; see :func:`iter_reconstruct`.
+    """Reconstruct tip and surface from a file, a :class:`~napari_se3afm.scan.Scan` or an array;
+    see :func:`iter_reconstruct` for the options.
 
-    A file is read with :func:`napari_se3afm.io.read_height_map` (height channel found automatically,
-    or ``channel=``); ``pixel_nm`` overrides or supplies the pixel size (required for arrays and for
-    files that do not record one).
+    From a file or a scan the channel is ``channel`` (default: the height channel, found
+    automatically); ``pixel_nm`` supplies the pixel size where the data record none (an array) and
+    otherwise overrides it.
     """
-    channel = options.pop("channel", None)
-    if isinstance(image, (str, os.PathLike)):
+    if isinstance(image, (str, os.PathLike, Scan)):
         from .io import read_height_map
 
-        data = read_height_map(Path(image), channel)
-        z, px = data.height, pixel_nm if pixel_nm is not None else data.pixel_nm
+        data = read_height_map(Path(image), channel) if not isinstance(image, Scan) else None
+        z = data.height if data is not None else image.channel(channel).data
+        recorded = data.pixel_nm if data is not None else image.pixel_nm
+        px = pixel_nm if pixel_nm is not None else recorded
         if px is None:
-            raise ParameterError(f"{image}: the file records no pixel size; pass pixel_nm")
+            raise ParameterError(f"{image if data is not None else 'the scan'} records no pixel size; pass pixel_nm")
     else:
         z, px = image, pixel_nm
         if px is None:
             raise ParameterError("pixel_nm is required when reconstructing an array")
-    return run_to_completion(iter_reconstruct(z, px, **options))
+    return run_to_completion(iter_reconstruct(z, px, options, **settings))

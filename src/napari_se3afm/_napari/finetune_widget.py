@@ -114,26 +114,27 @@ class FineTuneWidget(WorkerPanel):
         import numpy as np
 
         from ..levelling import DEFAULT_STEPS
+        from ..options import reconstruct_options
         from ..pipeline import iter_reconstruct
         from ..registry import find_model
 
         find_model(self._model.value)  # fail now, with the reason, when no weights are installed
         self.curve.set_losses([])
-        kwargs = {
-            "method": "model",
-            "model": self._model.value,
-            "mc_samples": self._mc_samples.value,
-            "finetune_steps": self._steps.value,
-            "finetune_options": {
+        options = reconstruct_options(
+            "model",
+            model=self._model.value,
+            mc_samples=self._mc_samples.value,
+            finetune_steps=self._steps.value,
+            finetune_options={
                 "learning_rate": self._learning_rate.value,
                 "prior_strength": self._prior.value,
                 "adapt": self._adapt.value,
             },
-            "consistency": self._consistency.value,
-            "levelling": DEFAULT_STEPS,
-        }
+            consistency=self._consistency.value,
+            levelling=DEFAULT_STEPS,
+        )
         pixel = tuple(float(v) for v in layer.scale[-2:])
-        return iter_reconstruct, (np.asarray(layer.data, dtype=np.float64), pixel), kwargs
+        return iter_reconstruct, (np.asarray(layer.data, dtype=np.float64), pixel, options), {}
 
     def on_progress(self, report) -> None:
         if report.loss is not None:

@@ -41,7 +41,7 @@ DEFAULTS = {"tip_nm": 0.0, "mc_samples": 16, "device": "auto", "level": True, "s
 
 def default_method() -> str:
     """What ``"auto"`` stands for: the default model when its weights are installed, else classical BTR."""
-    from ..pipeline import choose_method
+    from ..options import choose_method
 
     return choose_method("auto")
 
@@ -150,23 +150,24 @@ class ReconstructWidget(WorkerPanel):
 
         from ..device import resolve_device
         from ..levelling import DEFAULT_STEPS
+        from ..options import reconstruct_options
         from ..pipeline import iter_reconstruct
 
         device = resolve_device(self._device.value)
         self._device_used.value = str(device)
         self._limits = tuple(layer.contrast_limits)
-        kwargs = {
-            "method": self._method.value,
-            "steps": self._steps.value,
-            "device": str(device),
-            "tip_nm": (self._tip_nm.value or None) if self._method.value != "model" else None,
-            "mc_samples": self._mc_samples.value,
-            "model": self._model.value,
-            "consistency": self._consistency.value,
-            "levelling": DEFAULT_STEPS if self._level.value else (),
-        }
+        options = reconstruct_options(
+            self._method.value,
+            steps=self._steps.value,
+            device=str(device),
+            tip_nm=(self._tip_nm.value or None) if self._method.value != "model" else None,
+            mc_samples=self._mc_samples.value,
+            model=self._model.value,
+            consistency=self._consistency.value,
+            levelling=DEFAULT_STEPS if self._level.value else (),
+        )
         pixel = tuple(float(v) for v in layer.scale[-2:])
-        return iter_reconstruct, (np.asarray(layer.data, dtype=np.float64), pixel), kwargs
+        return iter_reconstruct, (np.asarray(layer.data, dtype=np.float64), pixel, options), {}
 
     def on_result(self, result, name: str) -> None:
         from .layers import reconstruction_layers

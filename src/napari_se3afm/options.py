@@ -1,0 +1,189 @@
+"""What a reconstruction is asked to do: one options object, checked once, in the core.
+
+The command line, the napari panels and Python callers all describe a reconstruction by the same
+keyword settings; :func:`reconstruct_options` turns them into a :class:`ReconstructOptions` — the
+method's own options (:class:`ClassicalOptions` or :class:`ModelOptions`) plus what every method
+shares — and refuses a bad value with a clear :class:`~napari_se3afm.errors.ParameterError` before
+any work starts. ``"auto"`` is resolved here, once (:func:`choose_method`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass, field
+
+from .consistency import CONSISTENCY, DEFAULT_CONSISTENCY
+from .errors import ParameterError, Se3afmError
+from .levelling import DEFAULT_STEPS
+from .registry import DEFAULT_MODEL, find_model
+
+__all__ = [
+    "CLASSICAL_METHODS",
+    "METHODS",
+    "SETTINGS",
+    "ClassicalOptions",
+    "ModelOptions",
+    "ReconstructOptions",
+    "choose_method",
+    "reconstruct_options",
+]
+
+#: the classical blind reconstructions: Villarrubia's on sharp maxima, on every point, and by descent
+CLASSICAL_METHODS = ("btr", "btr-full", "dbtr")
+METHODS = (*CLASSICAL_METHODS, "model")
+
+
+def choose_method(
+    method: str = "auto",
+    *,
+    model: str = DEFAULT_MODEL,
+    tip_px: int | None = None,
+    tip_nm: float | None = None,
+    threshold_nm: float | None = None,
+) -> str:
+    """The method to run: ``"auto"`` is the model when its weights are installed and no option that
+    only classical BTR takes (a tip size, a threshold) is given, else classical BTR; any other
+    method is returned as it is, once the options are checked to fit it."""
+    if method != "auto" and method not in METHODS:
+        raise ParameterError(f"unknown method {method!r}: choose auto or one of {', '.join(METHODS)}")
+    btr_only = [n for n, v in (("tip_px", tip_px), ("tip_nm", tip_nm), ("threshold_nm", threshold_nm)) if v is not None]
+    if method == "model" and btr_only:
+        raise ParameterError(f"{', '.join(btr_only)} do not apply to the model (its tip window is fixed)")
+    if method != "auto":
+        return method
+    if btr_only:
+        return "btr"
+    try:
+        find_model(model)
+    except Se3afmError:
+        return "btr"
+    return "model"
+
+
+@dataclass(frozen=True)
+class ClassicalOptions:
+    """A classical blind reconstruction: the tip window (odd pixels, or nm rounded to odd pixels;
+    default 31 px or what fits), BTR's noise threshold (default from the image's noise) and the
+    optimiser steps of differentiable BTR."""
+
+    method: str = "btr"
+    tip_px: int | None = None
+    tip_nm: float | None = None
+    threshold_nm: float | None = None
+    steps: int = 200
+
+    def __post_init__(self) -> None:
+        if self.method not in CLASSICAL_METHODS:
+            choices = ", ".join(CLASSICAL_METHODS)
+            raise ParameterError(f"unknown classical method {self.method!r}: choose one of {choices}")
+        if self.tip_px is not None and self.tip_nm is not None:
+            raise ParameterError("give the tip size in pixels or in nm, not both")
+        if self.tip_px is not None and (int(self.tip_px) != self.tip_px or self.tip_px < 3 or self.tip_px % 2 == 0):
+            raise ParameterError(f"tip size must be an odd number of pixels >= 3, got {self.tip_px!r}")
+        if self.tip_nm is not None and not (math.isfinite(self.tip_nm) and self.tip_nm > 0):
+            raise ParameterError(f"tip size must be > 0 nm, got {self.tip_nm!r}")
+        if self.threshold_nm is not None:
+            if not (math.isfinite(self.threshold_nm) and self.threshold_nm >= 0):
+                raise ParameterError(f"threshold must be >= 0 nm, got {self.threshold_nm!r}")
+            if self.method == "dbtr":
+                raise ParameterError("--threshold-nm applies to the btr methods only")
+        if int(self.steps) != self.steps or self.steps < 0:
+            raise ParameterError(f"--steps must be >= 0, got {self.steps}")
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """The SE(3) model: which weights, how many Monte-Carlo dropout samples for the σ maps, how the
+    output is held to the image, optional fine-tuning on the scan first (and its settings), and
+    whether σ is the calibrated one or the raw Monte-Carlo spread."""
+
+    model: str = DEFAULT_MODEL
+    mc_samples: int = 16
+    consistency: str = DEFAULT_CONSISTENCY
+    finetune_steps: int = 0
+    finetune: dict = field(default_factory=dict)
+    calibrated_sigma: bool = True
+
+    def __post_init__(self) -> None:
+        if int(self.mc_samples) != self.mc_samples or self.mc_samples < 2:
+            raise ParameterError(f"--mc-samples must be >= 2 to estimate a standard deviation, got {self.mc_samples!r}")
+        if self.consistency not in CONSISTENCY:
+            raise ParameterError(f"unknown consistency {self.consistency!r}: choose one of {', '.join(CONSISTENCY)}")
+        if int(self.finetune_steps) != self.finetune_steps or self.finetune_steps < 0:
+            raise ParameterError(f"--finetune-steps must be >= 0, got {self.finetune_steps!r}")
+        if self.finetune:
+            from .errors import reject_unknown_settings
+            from .finetune import FINETUNE_OPTIONS
+
+            reject_unknown_settings(self.finetune, FINETUNE_OPTIONS, "fine-tuning")
+
+
+@dataclass(frozen=True)
+class ReconstructOptions:
+    """One reconstruction's options: the method's own, the levelling steps applied first (``()``:
+    none), the device (``"auto"``, ``"cpu"``, ``"cuda[:n]"``) and the voxel grid of the tip volume."""
+
+    method: ClassicalOptions | ModelOptions
+    levelling: tuple[str, ...] = DEFAULT_STEPS
+    device: str = "auto"
+    volume_shape: tuple[int, int, int] = (32, 32, 32)
+
+    def __post_init__(self) -> None:
+        import numpy as np
+
+        from .levelling import level
+
+        object.__setattr__(self, "levelling", tuple(self.levelling or ()))
+        level(np.zeros((2, 2)), self.levelling)  # unknown steps are named now, not after the work
+        shape = tuple(self.volume_shape)
+        if len(shape) != 3 or any(int(n) != n or n < 2 for n in shape):
+            raise ParameterError(f"the tip volume needs three sizes >= 2, got {self.volume_shape!r}")
+
+    @property
+    def name(self) -> str:
+        """The method's name: ``"model"`` or one of :data:`CLASSICAL_METHODS`."""
+        return "model" if isinstance(self.method, ModelOptions) else self.method.method
+
+
+def reconstruct_options(
+    method: str = "auto",
+    *,
+    tip_px: int | None = None,
+    tip_nm: float | None = None,
+    threshold_nm: float | None = None,
+    steps: int = 200,
+    device: str = "auto",
+    volume_shape: tuple[int, int, int] = (32, 32, 32),
+    levelling: tuple[str, ...] | list[str] | None = DEFAULT_STEPS,
+    model: str = DEFAULT_MODEL,
+    mc_samples: int = 16,
+    finetune_steps: int = 0,
+    finetune_options: dict | None = None,
+    calibrated_sigma: bool = True,
+    consistency: str = DEFAULT_CONSISTENCY,
+) -> ReconstructOptions:
+    """The checked options of a reconstruction from keyword settings (see
+    :func:`napari_se3afm.pipeline.iter_reconstruct` for each); settings of the methods not chosen
+    are ignored."""
+    chosen = choose_method(method, model=model, tip_px=tip_px, tip_nm=tip_nm, threshold_nm=threshold_nm)
+    if chosen == "model":
+        own: ClassicalOptions | ModelOptions = ModelOptions(
+            model=model,
+            mc_samples=mc_samples,
+            consistency=consistency,
+            finetune_steps=finetune_steps,
+            finetune=dict(finetune_options or {}),
+            calibrated_sigma=calibrated_sigma,
+        )
+    else:
+        if consistency not in CONSISTENCY:
+            raise ParameterError(f"unknown consistency {consistency!r}: choose one of {', '.join(CONSISTENCY)}")
+        own = ClassicalOptions(method=chosen, tip_px=tip_px, tip_nm=tip_nm, threshold_nm=threshold_nm, steps=steps)
+    return ReconstructOptions(
+        method=own, levelling=tuple(levelling or ()), device=device, volume_shape=tuple(volume_shape)
+    )
+
+
+#: the keyword settings :func:`reconstruct_options` (and so ``reconstruct``) takes
+SETTINGS = tuple(inspect.signature(reconstruct_options).parameters)
