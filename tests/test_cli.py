@@ -253,3 +253,28 @@ def test_simulate_clean_and_config_errors(tmp_path, capsys):
         main(["lab", "bench", "--split", str(tmp_path / "c.npz"), "--methods", "nope", "-o", str(tmp_path / "b")]) == 2
     )
     assert "choose from" in capsys.readouterr().err
+
+
+def test_bad_output_places_and_impossible_heights_end_in_one_line(tmp_path, capsys):
+    """Checked before any work: -o a file, an output that is a folder; and heights no AFM scan has."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["reconstruct", "--sample", "--method", "btr", "-o", str(afile), "-q"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    (tmp_path / "out" / "spikes_sample.npz").mkdir(parents=True)
+    assert main(["reconstruct", "--sample", "--method", "btr", "-o", str(tmp_path / "out"), "--overwrite", "-q"]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    huge = tmp_path / "huge.npy"
+    np.save(huge, np.random.default_rng(0).normal(size=(64, 64)) * 1e300)
+    assert main(["reconstruct", str(huge), "--pixel-nm", "1", "--method", "btr", "-o", str(tmp_path / "h"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no AFM scan" in err
+    assert not (tmp_path / "h" / "huge.npz").exists()
+
+
+def test_read_scan_of_no_path_is_the_projects_error():
+    from napari_se3afm.errors import Se3afmError
+    from napari_se3afm.io import read_scan
+
+    with pytest.raises(Se3afmError, match="file path"):
+        read_scan(None)

@@ -195,6 +195,26 @@ def summary(result, seconds: float) -> list[str]:
     return lines
 
 
+def _check_outdir(outdir: Path, outputs: list[Path]) -> None:
+    """Refuse, before any work, an output folder that is a file or cannot be written, and an output
+    path that is a folder."""
+    import os
+
+    from .errors import ParameterError
+
+    if outdir.exists() and not outdir.is_dir():
+        raise ParameterError(f"-o {outdir} is a file, not a folder")
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(f"cannot create the output folder {outdir}: {exc.strerror or exc}") from None
+    if not os.access(outdir, os.W_OK):
+        raise ParameterError(f"cannot write into the output folder {outdir}")
+    folders = [str(o) for o in outputs if o.is_dir()]
+    if folders:
+        raise ParameterError(f"{', '.join(folders)} is a folder; the result would be written there")
+
+
 def _reconstruct(args: argparse.Namespace) -> int:
     from .errors import ParameterError
     from .io import read_height_map, write_reconstruction
@@ -217,6 +237,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
         if out in seen:
             raise ParameterError(f"{seen[out]} and {src} would both be written to {out}")
         seen[out] = src
+    _check_outdir(args.outdir, outputs + [e for group in extras for e in group])
     if not args.overwrite:
         existing = [str(o) for o in outputs + [e for group in extras for e in group] if o.exists()]
         if existing:

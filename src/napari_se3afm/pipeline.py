@@ -31,6 +31,8 @@ from .tip.shapes import pixel_pair
 
 __all__ = ["choose_tip_size", "iter_reconstruct", "reconstruct"]
 
+#: heights that span more than this (1 mm) are no AFM scan: a damaged file or a wrong unit
+MAX_HEIGHT_SPAN_NM = 1e6
 #: Monte-Carlo dropout samples run at once (bounds memory on large scans)
 MC_CHUNK = 4
 #: Default tip window when neither --tip-px nor --tip-nm is given (capped by the image size).
@@ -132,6 +134,11 @@ def iter_reconstruct(
         raise ParameterError(f"image must be 2-D, got shape {z.shape}")
     if not np.isfinite(z).all():
         raise ParameterError("image contains NaN or infinite values")
+    span = float(np.ptp(z)) if z.size else 0.0
+    if not span <= MAX_HEIGHT_SPAN_NM:
+        raise ParameterError(
+            f"the heights span {span:.3g} nm, which no AFM scan does (a damaged file, or heights not in nm?)"
+        )
     px = pixel_pair(pixel_nm)
     dev = resolve_device(options.device)
     with threads_for_free_cores(dev) as threads:

@@ -8,12 +8,13 @@ exception escapes.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import AfmFileError, Se3afmError
+from ..errors import AfmFileError, ParameterError, Se3afmError
 from ..scan import Scan
 from .scan_data import HeightMap
 
@@ -132,6 +133,8 @@ def read_scan(path: str | Path) -> Scan:
     AfmFileError
         For every file that cannot be read, with the file's path and the reason.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ParameterError(f"read_scan takes a file path, got {type(path).__name__}")
     path = Path(path)
     if not path.exists():
         raise AfmFileError(path, "no such file")
