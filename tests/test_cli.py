@@ -278,3 +278,11 @@ def test_read_scan_of_no_path_is_the_projects_error():
 
     with pytest.raises(Se3afmError, match="file path"):
         read_scan(None)
+
+
+def test_argparse_mistakes_end_in_one_line(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["reconstruct", "x.npy", "-o", "out", "--tip-px", "4"])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("se3afm: error: argument --tip-px: 4 must be odd") and "se3afm reconstruct --help" in err

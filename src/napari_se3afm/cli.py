@@ -28,6 +28,14 @@ def _sample_path() -> Path:
     return Path(str(resources.files("napari_se3afm") / "data" / SAMPLE_NAME))
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose mistakes end, like every other error, in one line and status 2
+    (``se3afm reconstruct --help`` shows the usage)."""
+
+    def error(self, message: str):
+        self.exit(2, f"se3afm: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``se3afm`` (all sub-commands)."""
     from .io.writers import TIP_SUFFIXES
@@ -35,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .options import METHODS
     from .registry import DEFAULT_MODEL
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="se3afm",
         description="Blind tip reconstruction and surface recovery for AFM images (heights in nm).",
     )
