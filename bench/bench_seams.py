@@ -16,19 +16,12 @@ import numpy as np
 import torch
 
 from napari_se3afm.io import read_height_map
+from napari_se3afm.lab.metrics import edge_ratio
 from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.registry import DEFAULT_MODEL
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 SPLIT = Path(__file__).resolve().parent / "results" / "simtip_test.npz"
-
-
-def edge_ratio(lowering: np.ndarray, band: int, inner: int) -> float:
-    """Mean of ``lowering`` in the outer ``band`` pixels over its mean beyond ``inner`` pixels from the edge."""
-    mask = np.ones(lowering.shape, bool)
-    mask[band:-band, band:-band] = False
-    inside = lowering[inner:-inner, inner:-inner].mean()
-    return float(lowering[mask].mean() / inside) if inside > 0 else float("nan")
 
 
 def ratios(lowering: np.ndarray, k: int) -> str:

@@ -15,18 +15,12 @@ import pytest
 
 pytest.importorskip("e3nn")
 
+from napari_se3afm.lab.metrics import edge_ratio
 from napari_se3afm.nn.model import SE3AFM
 from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.registry import DEFAULT_MODEL
 
 SAMPLE = resources.files("napari_se3afm") / "data" / "simtip_sample.npz"
-
-
-def edge_ratio(lowering: np.ndarray, band: int) -> float:
-    """Mean lowering in the outer ``band`` pixels over its mean further inside."""
-    edge = np.ones(lowering.shape, bool)
-    edge[band:-band, band:-band] = False
-    return float(lowering[edge].mean() / lowering[~edge].mean())
 
 
 def lowering(image: np.ndarray, pixel_nm, consistency: str, **options) -> tuple[np.ndarray, int]:

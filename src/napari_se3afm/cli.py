@@ -245,9 +245,10 @@ def _reconstruct(args: argparse.Namespace) -> int:
         if out in seen:
             raise ParameterError(f"{seen[out]} and {src} would both be written to {out}")
         seen[out] = src
-    _check_outdir(args.outdir, outputs + [e for group in extras for e in group])
+    written = outputs + [e for group in extras for e in group]
+    _check_outdir(args.outdir, written)  # creates the folder
     if not args.overwrite:
-        existing = [str(o) for o in outputs + [e for group in extras for e in group] if o.exists()]
+        existing = [str(o) for o in written if o.exists()]
         if existing:
             raise ParameterError(f"{', '.join(existing)} exist(s); use --overwrite to replace")
     options = reconstruct_options(  # every option checked before any file is read
@@ -271,7 +272,6 @@ def _reconstruct(args: argparse.Namespace) -> int:
         if pixel is None:
             raise ParameterError(f"{src}: the file records no pixel size; give --pixel-nm")
         maps.append((data, pixel))
-    args.outdir.mkdir(parents=True, exist_ok=True)
     for (data, pixel), src, out, extra in zip(maps, inputs, outputs, extras, strict=True):
         bar = ProgressBar(src.name, args.quiet)
         start = time.perf_counter()

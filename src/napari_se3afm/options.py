@@ -61,6 +61,11 @@ def choose_method(
     return "model"
 
 
+def _check_consistency(name: str) -> None:
+    if name not in CONSISTENCY:
+        raise ParameterError(f"unknown consistency {name!r}: choose one of {', '.join(CONSISTENCY)}")
+
+
 @dataclass(frozen=True)
 class ClassicalOptions:
     """A classical blind reconstruction: the tip window (odd pixels, or nm rounded to odd pixels;
@@ -108,8 +113,7 @@ class ModelOptions:
     def __post_init__(self) -> None:
         if int(self.mc_samples) != self.mc_samples or self.mc_samples < 2:
             raise ParameterError(f"--mc-samples must be >= 2 to estimate a standard deviation, got {self.mc_samples!r}")
-        if self.consistency not in CONSISTENCY:
-            raise ParameterError(f"unknown consistency {self.consistency!r}: choose one of {', '.join(CONSISTENCY)}")
+        _check_consistency(self.consistency)
         if int(self.finetune_steps) != self.finetune_steps or self.finetune_steps < 0:
             raise ParameterError(f"--finetune-steps must be >= 0, got {self.finetune_steps!r}")
         if self.finetune:
@@ -177,8 +181,7 @@ def reconstruct_options(
             calibrated_sigma=calibrated_sigma,
         )
     else:
-        if consistency not in CONSISTENCY:
-            raise ParameterError(f"unknown consistency {consistency!r}: choose one of {', '.join(CONSISTENCY)}")
+        _check_consistency(consistency)  # a wrong name is a mistake even where the method ignores it
         own = ClassicalOptions(method=chosen, tip_px=tip_px, tip_nm=tip_nm, threshold_nm=threshold_nm, steps=steps)
     return ReconstructOptions(
         method=own, levelling=tuple(levelling or ()), device=device, volume_shape=tuple(volume_shape)

@@ -23,6 +23,7 @@ from ..sigma import probe_depth
 __all__ = [
     "calibration",
     "clipped_tip_difference",
+    "edge_ratio",
     "measurable_tip_difference",
     "plausibility",
     "probe_depth",
@@ -214,3 +215,14 @@ def fit_ratio(image: np.ndarray, surface: np.ndarray, tip: np.ndarray) -> float:
 
     residual = redilation_residual(image, surface, tip)
     return float(np.sqrt(np.mean(residual**2)) / estimate_noise(np.asarray(image, dtype=np.float64)))
+
+
+def edge_ratio(field: np.ndarray, band: int, inner: int | None = None) -> float:
+    """Mean of ``field`` in the outer ``band`` pixels over its mean beyond ``inner`` pixels from the
+    edges (default ``band``): 1 when the edges are like the interior, below 1 for a frame that the
+    edges lower less (``image − surface``: a surface that stays up along the edges)."""
+    inner = band if inner is None else inner
+    edge = np.ones(field.shape, bool)
+    edge[band:-band, band:-band] = False
+    inside = float(field[inner:-inner, inner:-inner].mean())
+    return float(field[edge].mean() / inside) if inside > 0 else float("nan")
