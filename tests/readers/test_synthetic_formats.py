@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_se3afm.errors import AfmFileError
-from napari_se3afm.io import read_scan
+from napari_se3afm.io import read_height_map, read_scan
 
 
 def nanoscope_bytes(raw: np.ndarray, bpp: int, sens_key: str, sens_nm_per_v: float, z_scale_v: float) -> bytes:
@@ -42,12 +42,16 @@ def test_nanoscope_scaling_for_16_and_32_bit_and_any_sensitivity_key(tmp_path, r
     assert scan.metadata["scan_rate_hz"] == 0.5
 
 
-def test_nanoscope_undefined_sensitivity_is_reported(tmp_path, rng):
-    blob = nanoscope_bytes(rng.integers(0, 100, (8, 8)), 2, "Sens. Zsens", 10.0, 1.0)
+def test_nanoscope_undefined_sensitivity_leaves_volts_never_taken_for_heights(tmp_path, rng):
+    raw = rng.integers(0, 100, (8, 8))
+    blob = nanoscope_bytes(raw, 2, "Sens. Zsens", 10.0, 1.0)
     path = tmp_path / "x.001"
     path.write_bytes(blob.replace(b"\\@Sens. Zsens:", b"\\@Sens. Other:"))
-    with pytest.raises(AfmFileError, match="does not define it"):
-        read_scan(path)
+    channel = read_scan(path).channels[0]  # as Gwyddion reads it: the soft scale alone, in volts
+    assert channel.unit == "V" and channel.kind != "height"
+    np.testing.assert_allclose(channel.data, np.flipud(raw) * 1.0 / 2**16)
+    with pytest.raises(AfmFileError, match="height"):
+        read_height_map(path)
 
 
 def test_gwy_masks_and_non_height_units(tmp_path, rng):

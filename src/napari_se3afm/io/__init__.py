@@ -9,7 +9,6 @@ exception escapes.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -43,12 +42,9 @@ def _sniff(path: Path, head: bytes) -> str:
         return "npz"
     if suffix == ".ibw" and ibw.is_ibw(head):
         return "ibw"
-    known = suffix in (".gwy", ".spm", ".ibw", ".jpk", ".sxm", ".tif", ".tiff", ".npy", ".npz") or re.fullmatch(
-        r"\.\d{3}", suffix
-    )
-    if known:
+    if suffix in (".gwy", ".ibw", ".jpk", ".sxm", ".tif", ".tiff", ".npy", ".npz"):
         raise AfmFileError(path, f"content does not match its {suffix} suffix (corrupted or mislabelled)")
-    raise AfmFileError(path, f"unsupported format {suffix or '(no suffix)'}; supported: {', '.join(SUFFIXES)}")
+    return "gwyddion"  # no native reader claims it (other vendors use .spm and numbered suffixes too)
 
 
 def _is_afm_tiff(path: Path) -> bool:
@@ -82,6 +78,12 @@ def detect_format(path: str | Path) -> str | None:
             return None
         if kind == "tiff" and not _is_afm_tiff(p):
             return None
+        if kind == "gwyddion":
+            from .via_gwyddion import GWYDDION_SUFFIXES, read_via_gwyddion
+
+            if p.suffix.lower() not in GWYDDION_SUFFIXES:
+                return None
+            read_via_gwyddion(p)  # raises when Gwyddion cannot read it either; cached for the read
         if kind == "npz":
             with np.load(p, allow_pickle=False) as npz:
                 if not {"image", "height"} & set(npz.files):
@@ -94,6 +96,10 @@ def detect_format(path: str | Path) -> str | None:
 def _read(path: Path, kind: str) -> Scan:
     from . import arrays, gwy, ibw, nanoscope, sxm, tiff
 
+    if kind == "gwyddion":
+        from .via_gwyddion import read_via_gwyddion
+
+        return read_via_gwyddion(path)
     if kind == "gwy":
         return gwy.read_gwy(path)
     if kind == "nanoscope":
@@ -127,6 +133,7 @@ def read_scan(path: str | Path) -> Scan:
 
     Supported: Gwyddion ``.gwy``; Bruker/Veeco Nanoscope ``.spm``/``.000``–``.999``; Asylum ``.ibw``;
     JPK ``.jpk``; Nanonis ``.sxm``; Park Systems ``.tiff``; plain ``.tif``/``.npy``/``.npz`` in nm.
+    Any other file is converted by Gwyddion where it is installed (:mod:`.via_gwyddion`).
 
     Raises
     ------

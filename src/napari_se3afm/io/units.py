@@ -15,6 +15,8 @@ _LENGTH_TO_NM = {
     "pm": 1e-3,
     "a": 0.1,
     "å": 0.1,
+    "Å": 0.1,
+    "\u212b": 0.1,  # the ångström sign
 }
 
 
