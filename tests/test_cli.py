@@ -286,3 +286,16 @@ def test_argparse_mistakes_end_in_one_line(capsys):
     err = capsys.readouterr().err.strip()
     assert stop.value.code == 2 and len(err.splitlines()) == 1
     assert err.startswith("se3afm: error: argument --tip-px: 4 must be odd") and "se3afm reconstruct --help" in err
+
+
+def test_a_damaged_tiff_family_file_gives_one_line_and_no_parser_chatter(real_data_dir, tmp_path):
+    import subprocess
+    import sys
+
+    cut = tmp_path / "header-only.jpk"
+    cut.write_bytes((real_data_dir / "topostats__file.jpk").read_bytes()[:30000])
+    code = "import sys; from napari_se3afm.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.run([sys.executable, "-c", code, "info", str(cut)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [proc.stderr.strip()]  # tifffile's own log lines stay quiet
+    assert proc.stderr.startswith(f"se3afm: error: {cut}: corrupted")

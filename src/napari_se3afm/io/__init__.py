@@ -8,7 +8,10 @@ exception escapes.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +64,21 @@ def _is_afm_tiff(path: Path) -> bool:
         return str(page.description or "").lstrip().startswith('{"') and "pixel_nm" in page.description
 
 
+@contextlib.contextmanager
+def _quiet_parsers():
+    """Keep parsers' own complaints (tifffile logs every odd tag; numpy warns on overflow in damaged
+    data) off the user's terminal: what matters reaches them as the one error or the checks after."""
+    logger = logging.getLogger("tifffile")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def detect_format(path: str | Path) -> str | None:
     """Return the format of an AFM file this package reads, or None; never raises (for napari).
 
@@ -73,24 +91,30 @@ def detect_format(path: str | Path) -> str | None:
             return None
         with open(p, "rb") as fh:
             head = fh.read(64)
-        kind = _sniff(p, head)
-        if kind == "npy":
-            return None
-        if kind == "tiff" and not _is_afm_tiff(p):
-            return None
-        if kind == "gwyddion":
-            from .via_gwyddion import GWYDDION_SUFFIXES, read_via_gwyddion
-
-            if p.suffix.lower() not in GWYDDION_SUFFIXES:
-                return None
-            read_via_gwyddion(p)  # raises when Gwyddion cannot read it either; cached for the read
-        if kind == "npz":
-            with np.load(p, allow_pickle=False) as npz:
-                if not {"image", "height"} & set(npz.files):
-                    return None
-        return kind
+        with _quiet_parsers():
+            return _detect(p, head)
     except Exception:  # any doubt means "not ours": napari then asks another reader
         return None
+
+
+def _detect(p: Path, head: bytes) -> str | None:
+    """:func:`detect_format` once the file is known to exist; raises on any doubt."""
+    kind = _sniff(p, head)
+    if kind == "npy":
+        return None
+    if kind == "tiff" and not _is_afm_tiff(p):
+        return None
+    if kind == "gwyddion":
+        from .via_gwyddion import GWYDDION_SUFFIXES, read_via_gwyddion
+
+        if p.suffix.lower() not in GWYDDION_SUFFIXES:
+            return None
+        read_via_gwyddion(p)  # raises when Gwyddion cannot read it either; cached for the read
+    if kind == "npz":
+        with np.load(p, allow_pickle=False) as npz:
+            if not {"image", "height"} & set(npz.files):
+                return None
+    return kind
 
 
 def _read(path: Path, kind: str) -> Scan:
@@ -155,7 +179,8 @@ def read_scan(path: str | Path) -> Scan:
     try:
         with open(path, "rb") as fh:
             head = fh.read(64)
-        return _check(_read(path, _sniff(path, head)), path)
+        with _quiet_parsers():
+            return _check(_read(path, _sniff(path, head)), path)
     except Se3afmError:
         raise
     except MemoryError:
