@@ -18,7 +18,7 @@ import numpy as np
 
 from . import __version__
 from .consistency import CONSISTENCY, DEFAULT_CONSISTENCY
-from .console import ProgressBar, nonnegative_float, odd_int, positive_float
+from .console import ProgressBar, Terminated, nonnegative_float, odd_int, positive_float, terminate_cleanly
 from .errors import Se3afmError
 
 SAMPLE_NAME = "spikes_sample.npz"
@@ -306,20 +306,24 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        if args.command == "reconstruct":
-            return _reconstruct(args)
-        if args.command == "info":
-            return _info(args)
-        if args.command == "lab":
-            from .lab.cli import run
+        with terminate_cleanly():
+            if args.command == "reconstruct":
+                return _reconstruct(args)
+            if args.command == "info":
+                return _info(args)
+            if args.command == "lab":
+                from .lab.cli import run
 
-            return run(args)
+                return run(args)
     except Se3afmError as exc:
         print(f"se3afm: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("se3afm: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("se3afm: terminated", file=sys.stderr)
+        return 143
     return 2
 
 

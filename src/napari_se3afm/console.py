@@ -1,13 +1,39 @@
-"""What the command lines share: a text progress bar on stderr and argument checks for argparse."""
+"""What the command lines share: a text progress bar on stderr, argument checks for argparse, and
+SIGTERM turned into an exception so that clean-up runs (no half-written file is left behind)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 
 from .progress import Progress
 
-__all__ = ["ProgressBar", "nonnegative_float", "odd_int", "positive_float"]
+__all__ = ["ProgressBar", "Terminated", "nonnegative_float", "odd_int", "positive_float", "terminate_cleanly"]
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived; raised where the program is, so ``finally`` blocks and clean-up run."""
+
+
+@contextlib.contextmanager
+def terminate_cleanly():
+    """Within the block (main thread only), SIGTERM raises :class:`Terminated`; the previous handler
+    comes back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class ProgressBar:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -226,3 +228,59 @@ def test_fuzzed_real_files_never_escape_as_other_errors(real_data_dir, tmp_path_
             assert ch.data.ndim == 2
 
     run()
+
+
+def _write_slowly(target: str, start: float) -> str:
+    """One of several processes writing the same new file at once (for the race test below)."""
+    import time
+
+    from napari_se3afm.errors import FileExistsSe3afmError
+    from napari_se3afm.io.atomic import atomic_write
+
+    time.sleep(max(0.0, start - time.time()))
+    try:
+        atomic_write(Path(target), lambda p: (p.write_text(str(os.getpid())), time.sleep(0.3)))
+    except FileExistsSe3afmError:
+        return "refused"
+    return str(os.getpid())
+
+
+def test_of_four_processes_writing_one_new_file_exactly_one_succeeds(tmp_path):
+    import concurrent.futures
+    import multiprocessing
+    import time
+
+    target = tmp_path / "result.npz"
+    start = time.time() + 4.0  # every worker has started by then
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(4, mp_context=context) as pool:
+        outcomes = list(pool.map(_write_slowly, [str(target)] * 4, [start] * 4))
+    winners = [o for o in outcomes if o != "refused"]
+    assert len(winners) == 1 and target.read_text() == winners[0]
+    assert [p.name for p in tmp_path.iterdir()] == ["result.npz"]  # no temporary file left
+
+
+def test_sigterm_during_a_write_leaves_no_temporary_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import sys, time; from pathlib import Path\n"
+        "from napari_se3afm.console import Terminated, terminate_cleanly\n"
+        "from napari_se3afm.io.atomic import atomic_write\n"
+        "try:\n"
+        "    with terminate_cleanly():\n"
+        "        atomic_write(Path(sys.argv[1]), lambda p: (p.write_text('x'), time.sleep(60)))\n"
+        "except Terminated:\n"
+        "    sys.exit(143)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "out.npz")])
+    deadline = time.time() + 60
+    while not list(tmp_path.glob(".out.npz.*.part.npz")) and time.time() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".out.npz.*.part.npz")), "the writer never started"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 143
+    assert list(tmp_path.iterdir()) == []
