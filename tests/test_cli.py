@@ -299,3 +299,13 @@ def test_a_damaged_tiff_family_file_gives_one_line_and_no_parser_chatter(real_da
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [proc.stderr.strip()]  # tifffile's own log lines stay quiet
     assert proc.stderr.startswith(f"se3afm: error: {cut}: corrupted")
+
+
+def test_pixel_nm_over_a_recorded_pixel_size_is_said(real_data_dir, tmp_path, capsys):
+    src = real_data_dir / "nanoafmr__kpg20080408.007"
+    argv = ["reconstruct", str(src), "-o", str(tmp_path), "--method", "btr", "--pixel-nm", "2", "-q"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "records 3.90625 x 3.90625 nm pixels" in err and "using --pixel-nm 2 as asked" in err
+    with np.load(tmp_path / "nanoafmr__kpg20080408.npz") as res:
+        assert float(res["pixel_nm"]) == 2.0

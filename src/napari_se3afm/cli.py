@@ -92,7 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     size = rec.add_mutually_exclusive_group()
     size.add_argument("--tip-px", type=odd_int, help="tip window in pixels (odd; default 31 or what fits)")
     size.add_argument("--tip-nm", type=positive_float, help="tip window in nm (rounded to odd pixels)")
-    rec.add_argument("--pixel-nm", type=positive_float, help="pixel size in nm, for files that record none")
+    rec.add_argument(
+        "--pixel-nm",
+        type=positive_float,
+        help="pixel size in nm, for files that record none (overrides, with a warning, what a file records)",
+    )
     rec.add_argument(
         "--threshold-nm",
         type=nonnegative_float,
@@ -269,6 +273,13 @@ def _reconstruct(args: argparse.Namespace) -> int:
     for src in inputs:
         data = read_height_map(src, args.channel)
         pixel = (args.pixel_nm, args.pixel_nm) if args.pixel_nm else data.pixel_nm
+        if args.pixel_nm and data.pixel_nm is not None and not np.allclose(data.pixel_nm, pixel, rtol=1e-6):
+            dy, dx = data.pixel_nm
+            print(
+                f"se3afm: warning: {src}: the file records {dx:.6g} x {dy:.6g} nm pixels (x, y); "
+                f"using --pixel-nm {args.pixel_nm:g} as asked",
+                file=sys.stderr,
+            )
         if pixel is None:
             raise ParameterError(f"{src}: the file records no pixel size; give --pixel-nm")
         maps.append((data, pixel))
