@@ -16,7 +16,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import ModelIntegrityError, ParameterError
+from .errors import ModelIntegrityError, ParameterError, reject_unknown_settings
 
 __all__ = ["DEFAULT_MODEL", "available_models", "export_model", "find_model", "load_model", "open_model", "sha256_of"]
 
@@ -70,11 +70,14 @@ def find_model(name_or_path: str | Path = DEFAULT_MODEL) -> Path:
 def _read_sidecar(weights: Path) -> dict:
     sidecar = weights.with_suffix(".json")
     try:
-        return json.loads(sidecar.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        meta = json.loads(sidecar.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelIntegrityError(
             f"model {weights.name}: its description {sidecar.name} is missing or damaged ({exc})"
         ) from None
+    if not isinstance(meta, dict):
+        raise ModelIntegrityError(f"model {weights.name}: its description {sidecar.name} is not a JSON object")
+    return meta
 
 
 @lru_cache(maxsize=8)
@@ -96,9 +99,45 @@ def _load(path: Path, device: str):
             f"model {path} has sha256 {actual[:12]}…, but its description records {str(meta.get('sha256'))[:12]}…; "
             "the file is damaged or was replaced"
         )
-    model = SE3AFM(ModelConfig(**meta["config"]))
-    model.load_state_dict(load_file(str(path), device="cpu"))
+    config = meta.get("config")
+    if not isinstance(config, dict):
+        raise ModelIntegrityError(
+            f"model {path.name}: its description {path.stem}.json gives no architecture ('config')"
+        )
+    try:
+        reject_unknown_settings(config, ModelConfig, "model architecture")
+        model = SE3AFM(ModelConfig(**config))
+        model.load_state_dict(load_file(str(path), device="cpu"))
+    except Exception as exc:  # a wrong key, value or layer size: the two files do not belong together
+        problem = str(exc).strip().splitlines()
+        raise ModelIntegrityError(
+            f"model {path.name}: its weights do not fit the architecture its description gives "
+            f"({problem[0] if len(problem) == 1 else ' '.join(line.strip() for line in problem[:2])})"
+        ) from None
+    _check_sigma_model(path, meta.get("sigma_model"))
     return model.to(torch.device(device)).eval(), meta
+
+
+def _check_sigma_model(path: Path, sigma_model) -> None:
+    """Evaluate the σ model once on stand-in features: a damaged one fails here, named, not mid-run."""
+    import numpy as np
+
+    from .sigma import SCAN_STATS, SURFACE_TERMS, TIP_TERMS, apply_sigma_model
+
+    if sigma_model is None:
+        return
+    try:
+        stats = dict.fromkeys(SCAN_STATS, 1.0)
+        for part, terms in (("surface", SURFACE_TERMS), ("tip", TIP_TERMS)):
+            features = {t: np.ones((2, 2)) for t in terms}
+            sigma = apply_sigma_model(sigma_model[part], features, stats)
+            if np.shape(sigma) != (2, 2) or not np.all(np.isfinite(sigma)):
+                raise ValueError(f"its {part} part gives no finite σ map")
+    except Exception as exc:
+        raise ModelIntegrityError(
+            f"model {path.name}: the σ model in its description {path.stem}.json is damaged "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def open_model(name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu", *, fresh: bool = False):

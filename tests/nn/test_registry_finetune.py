@@ -66,6 +66,35 @@ def test_damaged_weights_are_refused(exported, tmp_path):
         find_model("no-such-model")
 
 
+VALID_SIGMA = {"terms": ["mc"], "weights": [2.0], "floor_nm": 0.1}
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda m: [m], "is not a JSON object"),
+        (lambda m: {k: v for k, v in m.items() if k != "config"}, r"gives no architecture \('config'\)"),
+        (lambda m: {**m, "config": {**m["config"], "bogus": 1}}, "unknown model architecture setting.*bogus"),
+        (lambda m: {**m, "config": {**m["config"], "unet_base": 2 * m["config"]["unet_base"]}}, "size mismatch"),
+        (lambda m: {**m, "sigma_model": {"surface": [1, 2], "tip": None}}, "σ model .* is damaged"),
+        (lambda m: {**m, "sigma_model": {"surface": {**VALID_SIGMA, "weights": [1, 2]}}}, "σ model .* is damaged"),
+    ],
+    ids=["list", "no-config", "unknown-key", "layer-size", "sigma-list", "sigma-lengths"],
+)
+def test_damaged_descriptions_are_refused_in_one_named_line(exported, tmp_path, damage, message):
+    weights = tmp_path / "damaged.safetensors"
+    weights.write_bytes(exported.read_bytes())
+    meta = json.loads(exported.with_suffix(".json").read_text())
+    weights.with_suffix(".json").write_text(json.dumps({**meta, "sigma_model": None}))
+    load_model(weights, fresh=True)  # intact: it loads
+    weights.with_suffix(".json").write_text(json.dumps({**meta, "sigma_model": {"surface": VALID_SIGMA, "tip": None}}))
+    load_model(weights, fresh=True)
+    weights.with_suffix(".json").write_text(json.dumps(damage(meta)))
+    with pytest.raises(ModelIntegrityError, match=f"^model damaged.safetensors: .*{message}") as caught:
+        load_model(weights, fresh=True)
+    assert "\n" not in str(caught.value)
+
+
 def test_reconstruct_with_the_model_gives_uncertainty(exported, tmp_path):
     b = simulate(1, seed=3, config=SimTipConfig(image_px=32, tip_px=7), dtype=torch.float64)
     img, px = b.image[0].numpy(), float(b.pixel_nm[0])
