@@ -284,3 +284,19 @@ def test_sigterm_during_a_write_leaves_no_temporary_file(tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 143
     assert list(tmp_path.iterdir()) == []
+
+
+def test_absurd_declared_sizes_are_refused_before_anything_is_unpacked(tmp_path):
+    import resource
+
+    small = tmp_path / "zeros.npz"
+    np.savez_compressed(small, image=np.zeros((9000, 8000), np.float32))  # 290 MB unpacked, 0.3 MB here
+    header_only = tmp_path / "huge.npy"
+    with open(header_only, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": "<f8", "fortran_order": False, "shape": (100000, 100000)})
+        fh.write(b"\0" * 64)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for path in (small, header_only):
+        with pytest.raises(AfmFileError, match=r"declares \d+ x \d+ samples, more than"):
+            read_scan(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # kB: nothing was unpacked

@@ -27,6 +27,29 @@ def _pixel_from(value: object, path: Path) -> tuple[float, float] | None:
     return (float(arr[0]), float(arr[-1]))
 
 
+#: the most samples one file may hold (8192² height values, 512 MB as float64); checked from the
+#: headers before anything is unpacked, so a small compressed file cannot claim gigabytes
+MAX_SAMPLES = 8192 * 8192
+
+
+def check_samples(path: Path, shape: tuple[int, ...]) -> None:
+    """Refuse a declared array shape larger than :data:`MAX_SAMPLES` before it is loaded."""
+    count = int(np.prod([int(n) for n in shape], dtype=np.float64)) if shape else 1
+    if count > MAX_SAMPLES:
+        raise AfmFileError(
+            path,
+            f"declares {' x '.join(str(int(n)) for n in shape)} samples, more than the {MAX_SAMPLES:,} "
+            "(8192 x 8192) an AFM scan holds; damaged, or not a scan",
+        )
+
+
+def _npy_shape(fh) -> tuple[int, ...]:
+    """The shape an ``.npy`` stream declares in its header (the stream is left after the header)."""
+    version = np.lib.format.read_magic(fh)
+    header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    return header(fh)[0]
+
+
 def _stack_scan(path: Path, data: np.ndarray, names: list[str], pixel, suffix: str) -> Scan:
     """A TIFF stack written by napari-se3afm: one channel per plane, named in its description."""
     from ..scan import channel_kind
@@ -44,12 +67,16 @@ def read_array_scan(path: Path) -> Scan:
     pixel = None
     try:
         if suffix == ".npy":
+            with open(path, "rb") as fh:
+                check_samples(path, _npy_shape(fh))
             data = np.load(path, allow_pickle=False)
         elif suffix == ".npz":
             with np.load(path, allow_pickle=False) as npz:
                 key = next((k for k in ("image", "height", "surface") if k in npz.files), None)
                 if key is None:
                     raise AfmFileError(path, f"no 'image' or 'height' array; it holds {sorted(npz.files)}")
+                with npz.zip.open(f"{key}.npy") as member:
+                    check_samples(path, _npy_shape(member))
                 data = npz[key]
                 pixel_key = next((k for k in ("pixel_nm_yx", "pixel_nm") if k in npz.files), None)
                 pixel = _pixel_from(npz[pixel_key], path) if pixel_key else None

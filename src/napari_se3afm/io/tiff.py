@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import AfmFileError
 from ..scan import Scan
 from . import jpk, park
+from .arrays import check_samples
 
 
 def read_tiff_family(path: Path) -> Scan | None:
@@ -23,6 +24,7 @@ def read_tiff_family(path: Path) -> Scan | None:
             if all(t in first for t in jpk.GEOMETRY_TAGS):
                 pages = [(None, first)]
                 for page in tif.pages[1:]:
+                    check_samples(path, page.shape)
                     tags = {tag.code: tag.value for tag in page.tags.values()}
                     pages.append((page.asarray() if 32848 in tags else None, tags))
                 return jpk.read_jpk(path, pages)
@@ -39,6 +41,9 @@ def read_plain_tiff(path: Path) -> tuple[np.ndarray, str]:
 
     try:
         with tifffile.TiffFile(path) as tif:
+            check_samples(path, tif.series[0].shape)
             return tif.asarray(), tif.pages[0].description or ""
+    except AfmFileError:
+        raise
     except Exception as exc:
         raise AfmFileError(path, f"corrupted TIFF ({type(exc).__name__}: {exc})") from None
