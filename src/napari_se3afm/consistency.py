@@ -6,7 +6,10 @@ Two facts of the imaging physics that a network does not learn exactly:
   from the image alone, an upper bound on the tip: the true ``P`` lies at or below the BTR estimate
   (up to its noise threshold). A network tip above that bound cannot have made the image's sharpest
   features, and no surface dilated by it reproduces them. :func:`iter_tip_bound` computes the bound
-  and the model's tips are clipped to it before the surface network sees them.
+  and the model's tips are clipped to it before the surface network sees them. The bound comes
+  from the image's sharpest maxima; where the network's tip lies on it over most of the window
+  (:func:`bound_is_the_answer`), the network had nothing sharper to say and the bound itself is the
+  answer, so it is tightened with every point it leaves unexplained.
 * **The surface, imaged by the tip, reproduces the image.** The model's surface lies below the
   erosion bound, so ``dilate(S, P) <= I`` always; where the network lowered it at a point the tip
   did touch, the image is left unexplained. :func:`raise_to_image` raises the surface there, just
@@ -26,12 +29,14 @@ from .progress import ProgressGenerator, run_to_completion
 
 __all__ = [
     "BAND_ROWS",
+    "BOUND_ACTIVE_FRACTION",
     "BOUND_MARGIN",
     "CONSISTENCY",
     "DEFAULT_CONSISTENCY",
     "FIT_NOISE_FACTOR",
     "MAX_BOUND_PX",
     "STEPS",
+    "bound_is_the_answer",
     "iter_tip_bound",
     "raise_to_image",
     "tip_bound",
@@ -52,6 +57,13 @@ MAX_BOUND_PX = 1024
 #: the bound is loosened by this many noise σ: noise lets BTR cut below the true tip by about one σ
 #: (up to a few on SimTip), and a bound the true tip violates would sharpen a correct estimate
 BOUND_MARGIN = 2.0
+#: when the network's tip lies on the maxima's bound over more than this fraction of its window, the
+#: bound is tightened (mode "residual") and the tips clipped again. Where every feature of the scan
+#: is blunter than the tip's flanks (a few round particles under a sharp cone) the fraction is about
+#: 0.8, and only the points on the particles' flanks, not their tops, show the flanks; on SimTip it
+#: stays below 0.05, where tightening everywhere was measured to make tips and surfaces worse
+#: (docs/benchmarks.md)
+BOUND_ACTIVE_FRACTION = 0.5
 #: ``"image"`` brings every residual within this many noise σ; one σ per pixel keeps the RMS within
 #: the 2 σ real-scan bar wherever the tip can explain the image
 FIT_NOISE_FACTOR = 1.0
@@ -73,6 +85,15 @@ def iter_tip_bound(image: np.ndarray, tip_px: int, *, mode: str = "partial") -> 
     bound = np.minimum(blind.tip + BOUND_MARGIN * blind.noise_nm, 0.0)
     bound[tip_px // 2, tip_px // 2] = 0.0
     return bound
+
+
+def bound_is_the_answer(tip: np.ndarray, bound: np.ndarray, noise_nm: float) -> bool:
+    """True when ``tip`` lies on ``bound`` (within the noise) over more than
+    :data:`BOUND_ACTIVE_FRACTION` of the window, apex left out."""
+    c = tip.shape[0] // 2
+    on_bound = np.abs(tip - bound) <= max(float(noise_nm), 1e-6 * float(np.abs(bound).max()))
+    on_bound[c, c] = False
+    return bool(on_bound.sum() > BOUND_ACTIVE_FRACTION * (tip.size - 1))
 
 
 def tip_bound(image: np.ndarray, tip_px: int, *, mode: str = "partial") -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import AfmFileError
 from ..scan import Channel, Scan
+from .limits import check_samples
 
 
 def _pixel_from(value: object, path: Path) -> tuple[float, float] | None:
@@ -25,22 +26,6 @@ def _pixel_from(value: object, path: Path) -> tuple[float, float] | None:
     if arr.size not in (1, 2) or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise AfmFileError(path, f"pixel_nm must be one or two positive numbers, found {arr.tolist()}")
     return (float(arr[0]), float(arr[-1]))
-
-
-#: the most samples one file may hold (8192² height values, 512 MB as float64); checked from the
-#: headers before anything is unpacked, so a small compressed file cannot claim gigabytes
-MAX_SAMPLES = 8192 * 8192
-
-
-def check_samples(path: Path, shape: tuple[int, ...]) -> None:
-    """Refuse a declared array shape larger than :data:`MAX_SAMPLES` before it is loaded."""
-    count = int(np.prod([int(n) for n in shape], dtype=np.float64)) if shape else 1
-    if count > MAX_SAMPLES:
-        raise AfmFileError(
-            path,
-            f"declares {' x '.join(str(int(n)) for n in shape)} samples, more than the {MAX_SAMPLES:,} "
-            "(8192 x 8192) an AFM scan holds; damaged, or not a scan",
-        )
 
 
 def _npy_shape(fh) -> tuple[int, ...]:

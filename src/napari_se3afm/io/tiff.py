@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import AfmFileError
 from ..scan import Scan
 from . import jpk, park
-from .arrays import check_samples
+from .limits import check_samples
 
 
 def read_tiff_family(path: Path) -> Scan | None:
