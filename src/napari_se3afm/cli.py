@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Estimate the tip and the true surface of each INPUT and write OUTDIR/<stem>.npz with "
             "float64 arrays image, surface, tip, certainty and tip_volume (heights in nm) and the "
             "pixel size pixel_nm. Inputs: Gwyddion .gwy, Bruker Nanoscope .spm/.000-.999, Asylum "
-            ".ibw, JPK .jpk, Nanonis .sxm, Park .tiff, and .npy/.npz/.tif height maps in nm. The "
+            ".ibw, JPK .jpk, Nanonis .sxm, Park .tiff, .npy/.npz/.tif height maps in nm, and any other "
+            "format Gwyddion reads (.nid, .mdt, .sm4, ...) where Gwyddion is installed. The "
             "image is levelled first (robust plane; see --level) unless --no-level is given."
         ),
     )

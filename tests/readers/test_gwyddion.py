@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from nanoscope_variants import variants, write_nanoscope
+from synthetic_files import variants, write_gsf, write_nanoscope
 
 from napari_se3afm.errors import AfmFileError
 from napari_se3afm.io import detect_format, read_scan, via_gwyddion
@@ -79,19 +79,6 @@ def test_nanoscope_variant_heights_and_pixel_from_its_header(tmp_path, name):
 def test_nanoscope_variant_reads_as_gwyddion_reads_it(tmp_path, name):
     path = write_nanoscope(tmp_path / f"{name}.spm", variants()[name])
     assert_same_reading(read_scan(path), gwyddion_reading(path, tmp_path))
-
-
-def write_gsf(path: Path, z_nm: np.ndarray, pixel_nm: float) -> Path:
-    """A Gwyddion Simple Field file (a format with no native reader here), heights in metres."""
-    ny, nx = z_nm.shape
-    header = (
-        "Gwyddion Simple Field 1.0\n"
-        f"XRes = {nx}\nYRes = {ny}\nXReal = {nx * pixel_nm * 1e-9!r}\nYReal = {ny * pixel_nm * 1e-9!r}\n"
-        "XYUnits = m\nZUnits = m\nTitle = Topography\n"
-    ).encode()
-    header += b"\0" * (4 - len(header) % 4)
-    path.write_bytes(header + (z_nm * 1e-9).astype("<f4").tobytes())
-    return path
 
 
 @needs_gwyddion

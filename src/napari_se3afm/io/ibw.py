@@ -59,6 +59,12 @@ def read_ibw(path: Path) -> Scan:
     note = blob[note_start : note_start + note_size].decode("latin-1", errors="replace")
     # after the note: extended data units, extended units of each dimension, then each dimension's labels
     labels_start = note_start + note_size + data_units_size + sum(dim_units_size)
+    if labels_start + sum(dim_labels_size) > len(blob):  # the note and the layer names are part of the file
+        raise AfmFileError(
+            path,
+            f"Igor wave's note and labels need {labels_start + sum(dim_labels_size)} bytes, "
+            f"the file has {len(blob)} (truncated)",
+        )
     labels = _layer_labels(blob, labels_start + dim_labels_size[0] + dim_labels_size[1], dim_labels_size[2], layers)
     if not (sfa[0] > 0 and sfa[1] > 0 and np.isfinite(sfa[:2]).all()):
         raise AfmFileError(path, f"Igor wave has no valid x/y scaling ({sfa[:2]})")

@@ -1,6 +1,7 @@
-"""Small synthetic Nanoscope files written from the format's rules, one per header variant.
+"""Small synthetic files written from their formats' rules: Nanoscope header variants and a Gwyddion
+Simple Field file (a format read only through Gwyddion).
 
-Each variant states the heights and pixel size the header implies (computed here by hand from the
+Each Nanoscope variant states the heights and pixel size the header implies (computed here by hand from the
 header's numbers), so a reader is checked against that arithmetic and, where Gwyddion is installed,
 against Gwyddion's own reading of the same bytes.
 """
@@ -163,3 +164,16 @@ def variants() -> dict[str, Variant]:
         pixel_nm=(320 / 16, 640 / 32),
     )
     return v
+
+
+def write_gsf(path: Path, z_nm: np.ndarray, pixel_nm: float) -> Path:
+    """A Gwyddion Simple Field file (a format with no native reader here), heights in metres."""
+    ny, nx = z_nm.shape
+    header = (
+        "Gwyddion Simple Field 1.0\n"
+        f"XRes = {nx}\nYRes = {ny}\nXReal = {nx * pixel_nm * 1e-9!r}\nYReal = {ny * pixel_nm * 1e-9!r}\n"
+        "XYUnits = m\nZUnits = m\nTitle = Topography\n"
+    ).encode()
+    header += b"\0" * (4 - len(header) % 4)
+    path.write_bytes(header + (z_nm * 1e-9).astype("<f4").tobytes())
+    return path
