@@ -132,6 +132,15 @@ def test_bad_options_are_rejected_by_argparse(scan, tmp_path, capsys):
     assert "must be odd" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["reconstruct", str(path), "-o", str(tmp_path), "--tip-px", "11", "--tip-nm", "5"])
+    capsys.readouterr()
+    for value in ("inf", "nan", "-2"):
+        with pytest.raises(SystemExit):
+            main(["reconstruct", str(path), "-o", str(tmp_path), "--tip-nm", value])
+        assert f"'{value}' must be a finite number > 0" in capsys.readouterr().err
+    assert main(["reconstruct", str(path), "-o", str(tmp_path), "--pixel-nm", "2", "--tip-nm", "1e308"]) == 2
+    err = capsys.readouterr().err
+    assert "a 1e+308 nm tip window does not fit this 64x64 px image (at most 62 nm: half the image)" in err
+    assert len(err) < 300
 
 
 def test_help_explains_every_option(capsys):

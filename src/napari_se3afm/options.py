@@ -87,10 +87,10 @@ class ClassicalOptions:
         if self.tip_px is not None and (int(self.tip_px) != self.tip_px or self.tip_px < 3 or self.tip_px % 2 == 0):
             raise ParameterError(f"tip size must be an odd number of pixels >= 3, got {self.tip_px!r}")
         if self.tip_nm is not None and not (math.isfinite(self.tip_nm) and self.tip_nm > 0):
-            raise ParameterError(f"tip size must be > 0 nm, got {self.tip_nm!r}")
+            raise ParameterError(f"tip size must be a finite number > 0 nm, got {self.tip_nm!r}")
         if self.threshold_nm is not None:
             if not (math.isfinite(self.threshold_nm) and self.threshold_nm >= 0):
-                raise ParameterError(f"threshold must be >= 0 nm, got {self.threshold_nm!r}")
+                raise ParameterError(f"threshold must be a finite number >= 0 nm, got {self.threshold_nm!r}")
             if self.method == "dbtr":
                 raise ParameterError("--threshold-nm applies to the btr methods only")
         if int(self.steps) != self.steps or self.steps < 0:

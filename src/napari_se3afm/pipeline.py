@@ -16,6 +16,7 @@ erosion bound is exact.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -54,8 +55,14 @@ def choose_tip_size(
     limit = min(image_shape) // 2
     limit -= 1 - limit % 2  # largest odd size that fits
     if tip_nm is not None:
-        if not tip_nm > 0:
-            raise ParameterError(f"tip size must be > 0 nm, got {tip_nm!r}")
+        if not (math.isfinite(tip_nm) and tip_nm > 0):
+            raise ParameterError(f"tip size must be a finite number > 0 nm, got {tip_nm!r}")
+        widest = limit * min(pixel_nm)
+        if tip_nm > widest + min(pixel_nm):
+            raise ParameterError(
+                f"a {tip_nm:g} nm tip window does not fit this {image_shape[0]}x{image_shape[1]} px image "
+                f"(at most {widest:.4g} nm: half the image)"
+            )
         k = round(tip_nm / min(pixel_nm))
         k += 1 - k % 2
     elif tip_px is not None:
