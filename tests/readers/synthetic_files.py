@@ -35,6 +35,8 @@ class Variant:
     nm_per_count: tuple[float, ...]  # per image
     pixel_nm: tuple[float, float]
     newline: str = "\r\n"
+    #: Gwyddion 2.62 reads it (it refuses 1-byte data: "expected data size ... 512 bytes")
+    gwyddion_reads: bool = True
 
 
 def write_nanoscope(path: Path, variant: Variant) -> Path:
@@ -162,6 +164,28 @@ def variants() -> dict[str, Variant]:
         ),
         nm_per_count=(3.0 * 12.0 / 2**16,),
         pixel_nm=(320 / 16, 640 / 32),
+    )
+    # 8-bit data and one scan size with an aspect ratio (older files); Gwyddion refuses 1-byte data
+    v["8-bit-aspect-ratio"] = Variant(
+        version="0x04230000",
+        scan_list=("\\*Ciao scan list", "\\@Sens. Zscan: V 9.300000 nm/V"),
+        images=(
+            Image(
+                (
+                    "\\Samps/line: 16",
+                    "\\Number of lines: 16",
+                    "\\Scan size: 800 nm",
+                    "\\Aspect ratio: 1:1",
+                    '\\@2:Image Data: S [Height] "Height"',
+                    "\\@2:Z scale: V [Sens. Zscan] (0.006713867 V/LSB) 1.500000 V",
+                ),
+                _raw(16, 16, 1, 6),
+                1,
+            ),
+        ),
+        nm_per_count=(1.5 * 9.3 / 2**8,),
+        pixel_nm=(50.0, 50.0),
+        gwyddion_reads=False,
     )
     return v
 

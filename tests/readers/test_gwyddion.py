@@ -75,7 +75,7 @@ def test_nanoscope_variant_heights_and_pixel_from_its_header(tmp_path, name):
 
 
 @needs_gwyddion
-@pytest.mark.parametrize("name", list(variants()))
+@pytest.mark.parametrize("name", [name for name, v in variants().items() if v.gwyddion_reads])
 def test_nanoscope_variant_reads_as_gwyddion_reads_it(tmp_path, name):
     path = write_nanoscope(tmp_path / f"{name}.spm", variants()[name])
     assert_same_reading(read_scan(path), gwyddion_reading(path, tmp_path))
