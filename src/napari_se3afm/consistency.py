@@ -59,11 +59,11 @@ MAX_BOUND_PX = 1024
 BOUND_MARGIN = 2.0
 #: when the network's tip lies on the maxima's bound over more than this fraction of its window, the
 #: bound is tightened (mode "residual") and the tips clipped again. Where every feature of the scan
-#: is blunter than the tip's flanks (a few round particles under a sharp cone) the fraction is about
-#: 0.8, and only the points on the particles' flanks, not their tops, show the flanks; on SimTip it
-#: stays below 0.05, where tightening everywhere was measured to make tips and surfaces worse
-#: (docs/benchmarks.md)
-BOUND_ACTIVE_FRACTION = 0.5
+#: is blunter than the tip's flanks (round particles 60-80 nm high under a sharp cone) the fraction
+#: is 0.67-1.0, and only the particles' flanks, not their tops, show the tip's flanks. On SimTip,
+#: where tightening everywhere makes tips and surfaces worse, it exceeds 0.5 on one test scan of
+#: 400, at 0.56, and tightening makes that one worse too (docs/model.md)
+BOUND_ACTIVE_FRACTION = 0.6
 #: ``"image"`` brings every residual within this many noise σ; one σ per pixel keeps the RMS within
 #: the 2 σ real-scan bar wherever the tip can explain the image
 FIT_NOISE_FACTOR = 1.0
