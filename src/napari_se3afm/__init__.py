@@ -36,6 +36,8 @@ _API = {
     "volume_to_tip": "tip",
     "tip_to_mesh": "tip",
     "Progress": "progress",
+    "track_tip": "wear",
+    "iter_track_tip": "wear",
     "simulate": "lab.simtip",
     "iter_batches": "lab.simtip",
     "SimTipConfig": "lab.simtip",

@@ -124,6 +124,25 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
     rec.add_argument("--overwrite", action="store_true", help="replace existing result files")
     rec.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    track = sub.add_parser(
+        "track",
+        help="follow a tip over a session of scans: descriptors with σ, and the changes",
+        description="Reconstruct the tip of every scan (the default model, with its σ), order the scans by "
+        "acquisition time where every file records one, and write OUTDIR/tip_wear.csv (a row per scan: "
+        "file, time, apex radius, half-angle, asymmetry, apex volume, each with σ, double-tip flag, "
+        "event), tip_wear.png (the plot) and tip_wear.npz (the tips and their σ). An event is flagged "
+        "where consecutive tips differ by more than twice their combined σ.",
+    )
+    track.add_argument("inputs", nargs="+", metavar="INPUT", help="scan files, folders of scans, or quoted globs")
+    track.add_argument("-o", "--outdir", type=Path, required=True, help="folder for the report")
+    track.add_argument("--channel", help="channel of each scan (default: its height channel)")
+    track.add_argument(
+        "--model", default=DEFAULT_MODEL, help=f"model name or .safetensors file (default {DEFAULT_MODEL})"
+    )
+    track.add_argument("--mc-samples", type=int, default=16, help="Monte-Carlo dropout samples (default 16)")
+    track.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
+    track.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    track.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     info = sub.add_parser(
         "info",
         help="list the channels, units, sizes and metadata of AFM files",
@@ -140,6 +159,64 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(lab.add_subparsers(dest="lab_command", metavar="COMMAND", required=True))
     return parser
+
+
+def _session_files(inputs: list[str]) -> list[Path]:
+    """The scans named by files, folders (every file in them that is a scan) and globs, in order."""
+    import glob
+
+    from .errors import ParameterError
+    from .io import detect_format
+
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = [p for p in sorted(path.iterdir()) if p.is_file() and detect_format(p)]
+            if not found:
+                raise ParameterError(f"{path}: no AFM scan in this folder")
+            files += found
+        elif path.exists():
+            files.append(path)
+        elif glob.has_magic(item):
+            found = [Path(p) for p in sorted(glob.glob(item)) if Path(p).is_file()]
+            if not found:
+                raise ParameterError(f"{item}: no file matches")
+            files += found
+        else:
+            raise ParameterError(f"{path}: no such file")
+    return list(dict.fromkeys(files))
+
+
+def _track(args: argparse.Namespace) -> int:
+    from .errors import ParameterError
+    from .io import read_scan
+    from .options import reconstruct_options
+    from .progress import run_to_completion
+    from .wear import iter_track_tip
+    from .wear_report import REPORT_FILES, write_wear_report
+
+    files = _session_files(args.inputs)
+    written = [args.outdir / name for name in REPORT_FILES]
+    _check_outdir(args.outdir, written)
+    if not args.overwrite and (existing := [str(p) for p in written if p.exists()]):
+        raise ParameterError(f"{', '.join(existing)} exist(s); use --overwrite to replace")
+    options = reconstruct_options("model", model=args.model, mc_samples=args.mc_samples, device=args.device)
+    scans = [read_scan(f) for f in files]  # every file checked before the long work starts
+    bar = ProgressBar("tip wear", args.quiet)
+    start = time.perf_counter()
+    try:
+        track = run_to_completion(iter_track_tip(scans, channel=args.channel, options=options), bar)
+    finally:
+        bar.close()
+    for path in write_wear_report(track, args.outdir, overwrite=args.overwrite):
+        print(f"wrote {path}")
+    print(
+        f"{len(track.states)} scans ({track.ordered_by}) in {time.perf_counter() - start:.1f} s; "
+        f"{len(track.events)} change(s)"
+        + "".join(f"\n  before scan {e.index + 1}: {e.kind} ({e.detail})" for e in track.events)
+    )
+    return 0
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -323,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
                 return _reconstruct(args)
             if args.command == "info":
                 return _info(args)
+            if args.command == "track":
+                return _track(args)
             if args.command == "lab":
                 from .lab.cli import run
 

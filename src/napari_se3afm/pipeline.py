@@ -306,7 +306,7 @@ def _mean_tip(samples) -> np.ndarray:
 
 
 def _descriptor_spread(tips: np.ndarray, px: tuple[float, float]) -> dict[str, float]:
-    """Standard deviation of the apex radius, half-angle and depth over the Monte-Carlo tips (M, K, K)."""
+    """Standard deviation of the apex radius, half-angle, depth and asymmetry over the Monte-Carlo tips (M, K, K)."""
     from .tip import describe_tip
 
     c = tips.shape[-1] // 2
@@ -315,9 +315,10 @@ def _descriptor_spread(tips: np.ndarray, px: tuple[float, float]) -> dict[str, f
         p = np.minimum(sample, 0.0)
         p[c, c] = 0.0
         d = describe_tip(p, px)
-        rows.append((d.apex_radius_nm, d.half_angle_deg, d.depth_nm))
+        rows.append((d.apex_radius_nm, d.half_angle_deg, d.depth_nm, d.asymmetry))
     spread = np.std(np.asarray(rows), axis=0, ddof=1)
-    return {name: float(v) for name, v in zip(("apex_radius_nm", "half_angle_deg", "depth_nm"), spread, strict=True)}
+    names = ("apex_radius_nm", "half_angle_deg", "depth_nm", "asymmetry")
+    return {name: float(v) for name, v in zip(names, spread, strict=True)}
 
 
 def reconstruct(

@@ -8,6 +8,7 @@ Row 0 of every channel is the top row as Gwyddion shows the scan.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,6 +52,34 @@ class Channel:
         return f"{self.name} ({self.direction})" if self.direction else self.name
 
 
+#: how AFM file headers write dates (Nanoscope, Asylum, Nanonis, JPK, ISO)
+DATE_FORMATS = (
+    "%I:%M:%S %p %a %b %d %Y",  # Nanoscope: 11:43:26 AM Wed Jun 22 2016
+    "%Y-%m-%d %I:%M:%S %p",  # Asylum: 2021-10-11 3:52:01 PM
+    "%d.%m.%Y %H:%M:%S",  # Nanonis: 10.03.2016 09:36:05
+    "%Y-%m-%d %H:%M:%S.%f",  # JPK (the zone is cut off): 2017-01-16 16:00:32.334 GMT
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+)
+
+
+def parse_date(text: object) -> datetime.datetime | None:
+    """A header's date and time as a naive :class:`datetime.datetime` (the instrument's clock), or None."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    words = text.strip().split()
+    candidates = [" ".join(words)]
+    if words[-1].isalpha() and words[-1].isupper() and len(words) > 2:  # a time zone name: GMT, UTC, CET
+        candidates.append(" ".join(words[:-1]))
+    for candidate in candidates:
+        for fmt in DATE_FORMATS:
+            try:
+                return datetime.datetime.strptime(candidate, fmt)
+            except ValueError:
+                continue
+    return None
+
+
 @dataclass
 class Scan:
     """A scan file's content: channels, pixel size ``(dy, dx)`` in nm, source and metadata."""
@@ -71,6 +100,11 @@ class Scan:
         """Physical size (y, x) in nm."""
         ny, nx = self.shape
         return (ny * self.pixel_nm[0], nx * self.pixel_nm[1])
+
+    @property
+    def acquired(self) -> datetime.datetime | None:
+        """When the scan was taken, from the date its header records (``metadata["date"]``), or None."""
+        return parse_date(self.metadata.get("date"))
 
     def channel(self, name: str | None = None) -> Channel:
         """Return the named channel (exact label, then name, case-insensitive), or the height channel.

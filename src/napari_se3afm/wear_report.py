@@ -1,0 +1,84 @@
+"""A tip-wear track as files and a picture: CSV, NPZ with the tips, PNG plot (also drawn in napari)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .io.atomic import atomic_write
+from .wear import DESCRIPTORS, WearTrack
+
+__all__ = ["REPORT_FILES", "draw_wear", "write_wear_report"]
+
+#: the files :func:`write_wear_report` writes into its folder
+REPORT_FILES = ("tip_wear.csv", "tip_wear.png", "tip_wear.npz")
+LABELS = {
+    "apex_radius_nm": "apex radius (nm)",
+    "half_angle_deg": "half-angle (°)",
+    "asymmetry": "asymmetry",
+    "apex_volume_nm3": "apex volume (nm³)",
+}
+
+
+def draw_wear(track: WearTrack, figure) -> list:
+    """Draw the descriptors against scan (± σ), events marked, on a matplotlib ``figure``; return the axes."""
+    figure.clear()
+    axes = figure.subplots(len(DESCRIPTORS), 1, sharex=True)
+    x = np.arange(len(track.states))
+    for ax, name in zip(axes, DESCRIPTORS, strict=True):
+        values = np.array([s.values[name] for s in track.states])
+        sigmas = np.array([s.sigmas[name] for s in track.states])
+        ax.errorbar(x, values, yerr=sigmas, fmt="o-", ms=4, capsize=3, color="C0")
+        for event in track.events:
+            ax.axvline(event.index - 0.5, color="C3", ls="--", lw=1)
+        ax.set_ylabel(LABELS[name], fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for event in track.events:
+        axes[0].annotate(
+            event.kind, (event.index - 0.5, 1.02), xycoords=("data", "axes fraction"), color="C3", fontsize=7
+        )
+    labels = [s.acquired.strftime("%H:%M") if s.acquired else str(i + 1) for i, s in enumerate(track.states)]
+    axes[-1].set_xticks(x, labels, fontsize=7)
+    axes[-1].set_xlabel(f"scan ({track.ordered_by})", fontsize=8)
+    figure.suptitle(f"Tip over {len(track.states)} scans: {len(track.events)} change(s)", fontsize=9)
+    return list(axes)
+
+
+def write_wear_report(track: WearTrack, outdir: Path, *, overwrite: bool = False) -> list[Path]:
+    """Write ``tip_wear.csv`` (a row per scan), ``tip_wear.png`` (the plot) and ``tip_wear.npz``
+    (tips, their σ, pixel sizes, files) into ``outdir``; nothing is replaced without ``overwrite``."""
+    from matplotlib.figure import Figure
+
+    outdir = Path(outdir)
+    rows = track.rows()
+
+    def write_csv(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def write_png(tmp: Path) -> None:
+        figure = Figure(figsize=(6.5, 7.5), dpi=120, layout="constrained")
+        draw_wear(track, figure)
+        figure.savefig(tmp, format="png")
+
+    def write_npz(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                tips=np.stack([s.tip for s in track.states]),
+                tip_std=np.stack([s.tip_std for s in track.states]),
+                pixel_nm=np.array([s.pixel_nm for s in track.states]),
+                files=np.array([s.source for s in track.states]),
+                info=json.dumps({"volume_depth_nm": track.volume_depth_nm, "ordered_by": track.ordered_by}),
+            )
+
+    paths = [outdir / name for name in REPORT_FILES]
+    for path, write in zip(paths, (write_csv, write_png, write_npz), strict=True):
+        atomic_write(path, write, overwrite=overwrite)
+    return paths
