@@ -61,8 +61,8 @@ BOUND_MARGIN = 2.0
 #: bound is tightened (mode "residual") and the tips clipped again. Where every feature of the scan
 #: is blunter than the tip's flanks (round particles 60-80 nm high under a sharp cone) the fraction
 #: is 0.67-1.0, and only the particles' flanks, not their tops, show the tip's flanks. On SimTip,
-#: where tightening everywhere makes tips and surfaces worse, it exceeds 0.5 on one test scan of
-#: 400, at 0.56, and tightening makes that one worse too (docs/model.md)
+#: where tightening everywhere makes tips and surfaces worse, it exceeds 0.5 on two test scans of
+#: 600 (0.56 and 0.84), and tightening makes both worse: it fires on the second (docs/model.md)
 BOUND_ACTIVE_FRACTION = 0.6
 #: ``"image"`` brings every residual within this many noise σ; one σ per pixel keeps the RMS within
 #: the 2 σ real-scan bar wherever the tip can explain the image
