@@ -6,8 +6,9 @@ Opens a real scan from ../shared/data/real/ (the bundled spike sample when that 
 with the plugin's reader, runs the Reconstruct widget (its default method: the pretrained model when
 its weights are installed, else classical BTR), and saves: docs/images/napari_scan.png (the scan as
 opened), napari_reconstruct.png (recovered surface with the certainty overlay),
-napari_uncertainty.png (the σ map, when the method gives one), napari_tip3d.png (the tip as an
-iso-surface in 3-D, nm axes). With ``--model NAME`` it also opens the SimTip sample, runs that model
+napari_uncertainty.png (the σ map, when the method gives one), napari_tip3d.png (the Tip panel:
+the tip in 3-D in its own view, coloured by σ under the blind bound's wireframe, beside the scan).
+With ``--model NAME`` it also opens the SimTip sample, runs that model
 and saves napari_model_sigma.png: its surface beside the true one and its σ map, and
 napari_finetune.png: the Fine-tune panel after fine-tuning that model on the sample (loss curve).
 """
@@ -35,7 +36,7 @@ def _wait(condition, timeout: float = 120.0) -> None:
 
 
 def make_screenshots(viewer, out: Path) -> list[Path]:
-    """Drive ``viewer`` (shown) through open → reconstruct → 3-D tip and save three screenshots."""
+    """Drive ``viewer`` (shown) through open → reconstruct → the Tip panel and save the screenshots."""
     out.mkdir(parents=True, exist_ok=True)
     viewer.window.resize(1500, 900)
     if REAL.is_file():
@@ -46,6 +47,7 @@ def make_screenshots(viewer, out: Path) -> list[Path]:
     scan = layers[0]
     viewer.canvas.overlays.scale_bar.visible = True  # its unit follows the layers' units (nm)
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Reconstruct")
+    _, tip_widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Tip")
     viewer.reset_view()
     paths = [out / "napari_scan.png"]
     viewer.window.screenshot(str(paths[0]), canvas_only=False)
@@ -57,8 +59,6 @@ def make_screenshots(viewer, out: Path) -> list[Path]:
     scan.visible = False
     viewer.layers[f"{scan.name} surface"].visible = True
     viewer.layers[f"{scan.name} certainty"].visible = True
-    _, tip_widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Tip")
-    tip_widget._tip.value = viewer.layers[f"{scan.name} tip 3D"]
     viewer.reset_view()
     paths.append(out / "napari_reconstruct.png")
     viewer.window.screenshot(str(paths[-1]), canvas_only=False)
@@ -70,18 +70,13 @@ def make_screenshots(viewer, out: Path) -> list[Path]:
         viewer.layers.selection = {viewer.layers[sigma_name]}
         paths.append(out / "napari_uncertainty.png")
         viewer.window.screenshot(str(paths[-1]), canvas_only=False)
-    tip3d = viewer.layers[f"{scan.name} tip 3D"]
     for layer in viewer.layers:
-        layer.visible = layer is tip3d
-    viewer.layers.selection = {tip3d}
-    viewer.dims.ndisplay = 3
-    viewer.scene.overlays.axes.visible = True
-    # frame the tip, not the (much larger, hidden) scan
-    lo, hi = tip3d.extent.world
-    camera = viewer.scene.camera
-    camera.center = tuple((lo + hi) / 2)
-    camera.angles = (160, -30, 90)  # apex up, as Gwyddion shows tips
-    camera.zoom = 380 / float(max(hi - lo))
+        layer.visible = layer.name == f"{scan.name} surface"
+    tip_widget.native.parent().raise_()  # the Tip panel in front of its dock neighbours
+    tip_widget._view.widget.resize(480, 420)
+    tip_widget._show()  # frame the tip in the panel's final size
+    end = time.monotonic() + 2.0  # let both canvases draw
+    _wait(lambda: time.monotonic() > end)
     paths.append(out / "napari_tip3d.png")
     viewer.window.screenshot(str(paths[-1]), canvas_only=False)
     return paths

@@ -271,6 +271,7 @@ def _iter_model(
         method="model",
         surface_std=surface_std,
         tip_std=tip_std,
+        tip_bound=bound_nm,
         info=info,
     )
 

@@ -22,6 +22,7 @@ class Reconstruction:
     tip_volume : TipVolume — the physical tip as voxels, with its voxel size.
     pixel_nm : (dy, dx) — pixel size of image, surface and tip.
     surface_std, tip_std : per-pixel standard deviation where the method gives one, else None.
+    tip_bound : (K, K) the blind (BTR) upper bound the model's tip was held to, else None.
     method : str — the method that produced it.
     info : dict — provenance: noise estimate, threshold, steps, device, input path...
     """
@@ -35,6 +36,7 @@ class Reconstruction:
     method: str
     surface_std: np.ndarray | None = None
     tip_std: np.ndarray | None = None
+    tip_bound: np.ndarray | None = None
     info: dict = field(default_factory=dict)
 
     @property

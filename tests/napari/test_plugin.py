@@ -87,13 +87,12 @@ def test_reconstruct_widget_adds_result_layers_once(make_napari_viewer, qtbot, e
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
     assert errors == []
     names = {layer.name for layer in viewer.layers}
-    expected = {f"spikes sample scan {w}" for w in ("surface", "certainty", "tip", "tip 3D")}
-    assert expected <= names
+    expected = {f"spikes sample scan {w}" for w in ("surface", "certainty", "tip")}
+    assert expected <= names and "spikes sample scan tip 3D" not in names
+    assert viewer.dims.ndim == 2  # only 2-D layers: no slider beside the scan
+    assert viewer.layers["spikes sample scan certainty"].colorbar.visible
     surface = viewer.layers["spikes sample scan surface"]
     assert tuple(surface.scale) == tuple(scan.scale) and tuple(surface.contrast_limits) == tuple(scan.contrast_limits)
-    tip3d = viewer.layers["spikes sample scan tip 3D"]
-    assert tip3d.data.shape == (32, 32, 32) and tip3d.rendering == "iso"
-    np.testing.assert_allclose(tip3d.scale, tip3d.metadata["voxel_nm"])
     # the widget hands the layer to the library unchanged: same tip as calling it directly ...
     from napari_se3afm.pipeline import reconstruct
 
@@ -116,7 +115,13 @@ def test_reconstruct_widget_adds_result_layers_once(make_napari_viewer, qtbot, e
     levelled = viewer.layers["spikes sample scan levelled"]
     assert tuple(levelled.contrast_limits) == tuple(viewer.layers["spikes sample scan surface"].contrast_limits)
     assert levelled.metadata["levelling"] == ["plane", "zero-min"] and len(viewer.layers) == count + 1
-    assert widget._status.value.startswith("done")
+    assert widget._status.value.startswith("done in ") and ": btr on cpu, tip 31 px" in widget._status.value
+    widget._volume.value = True  # asked for: the tip as a volume layer too, at its voxel size
+    widget._run.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    tip3d = viewer.layers["spikes sample scan tip 3D"]
+    assert tip3d.data.shape == (32, 32, 32) and tip3d.rendering == "iso"
+    np.testing.assert_allclose(tip3d.scale, tip3d.metadata["voxel_nm"])
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +168,14 @@ def test_reconstruct_with_the_model_adds_uncertainty(tiny_model_dir, make_napari
     sigma = viewer.layers["spikes sample scan uncertainty σ"]
     assert sigma.data.shape == (128, 128) and sigma.data.mean() > 0 and sigma.colormap.name == "magma"
     assert viewer.layers["spikes sample scan surface"].metadata["info"]["consistency"] == "tip"
+    assert sigma.colorbar.visible and ": se3afm-v1 (3 MC) on cpu" in widget._status.value
+    # the Tip panel shows the tip coloured by its σ, under the blind bound as a wireframe
+    _, tipw = viewer.window.add_plugin_dock_widget(PLUGIN, "Tip")
+    tipw._tip.value = viewer.layers["spikes sample scan tip"]
+    shown = {layer.name: layer for layer in tipw._view.model.layers}
+    assert set(shown) == {"tip, colour: σ (nm)", "blind (BTR) bound"}
+    assert shown["blind (BTR) bound"].wireframe.visible and shown["tip, colour: σ (nm)"].colorbar.visible
+    assert "±" in tipw._descriptors.value
     widget._method.value = "btr"
     assert not widget._consistency.enabled  # the classical methods are consistent by construction
     widget.restore_defaults()
@@ -241,27 +254,37 @@ def test_reconstruct_reports_bad_choices(make_napari_viewer, qtbot, errors):
     assert [layer.name for layer in viewer.layers] == ["stack", "tiny"]  # nothing lost, nothing added
 
 
-def test_tip_widget_shows_descriptors_and_exports(make_napari_viewer, qtbot, tmp_path, errors):
+def test_tip_widget_shows_the_tip_in_its_own_view_and_exports(make_napari_viewer, qtbot, tmp_path, errors):
     from napari_se3afm.io.writers import read_tip_volume
+    from napari_se3afm.tip import tip_to_volume
 
     viewer = make_napari_viewer()
     viewer.open_sample(PLUGIN, "spikes")
+    _, tipw = viewer.window.add_plugin_dock_widget(PLUGIN, "Tip")
+    assert tipw._descriptors.value.startswith("reconstruct a scan") and len(tipw._view.model.layers) == 0
+    camera = (tuple(viewer.scene.camera.center), viewer.scene.camera.zoom, viewer.dims.ndisplay)
     widget = run_reconstruct(viewer, qtbot, viewer.layers["spikes sample scan"], method="btr", level=False)
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
-    _, tipw = viewer.window.add_plugin_dock_widget(PLUGIN, "Tip")
-    tipw._tip.value = viewer.layers["spikes sample scan tip 3D"]
-    assert "apex radius" in tipw._descriptors.value and "half angle" in tipw._descriptors.value
-    out = tmp_path / "tip.vti"
-    tipw._path.value = out
-    tipw._export.clicked.emit()
-    vol = read_tip_volume(out)
-    np.testing.assert_allclose(vol.data, viewer.layers["spikes sample scan tip 3D"].data, atol=1e-6)
-    tipw._export.clicked.emit()  # exists: refused unless asked
+    tip_layer = viewer.layers["spikes sample scan tip"]
+    assert tipw._tip.value is tip_layer  # the panel follows the newest reconstruction
+    assert tipw._descriptors.value.startswith("apex radius ") and "half angle" in tipw._descriptors.value
+    (surface,) = tipw._view.model.layers  # classical BTR: no σ, no separate bound
+    vertices = surface.data[0]
+    assert vertices[:, 1].min() == 0 and np.isclose(vertices[:, 1].max(), -tip_layer.data.min())  # depth, apex on top
+    assert tipw._view.model.dims.ndisplay == 3
+    assert (tuple(viewer.scene.camera.center), viewer.scene.camera.zoom, viewer.dims.ndisplay) == camera
+    tipw._path.value = tmp_path / "tip"
+    tipw._buttons[".vti"].clicked.emit()
+    expected = tip_to_volume(tip_layer.metadata["tip"], tuple(tip_layer.metadata["pixel_nm"]))
+    np.testing.assert_allclose(read_tip_volume(tmp_path / "tip.vti").data, expected.data, atol=1e-6)
+    tipw._buttons[".vti"].clicked.emit()  # exists: refused unless asked
     assert len(errors) == 1 and "exists" in errors[0]
     tipw._overwrite.value = True
-    tipw._path.value = tmp_path / "tip.stl"
-    tipw._export.clicked.emit()
-    assert (tmp_path / "tip.stl").stat().st_size > 0 and len(errors) == 1
+    for fmt in (".stl", ".ply", ".npy"):
+        tipw._buttons[fmt].clicked.emit()
+        assert (tmp_path / f"tip{fmt}").stat().st_size > 0
+    np.testing.assert_allclose(np.load(tmp_path / "tip.npy"), expected.data, atol=1e-6)
+    assert len(errors) == 1
 
 
 def test_writers_round_trip_through_the_core_reader(real_data_dir, make_napari_viewer, tmp_path):

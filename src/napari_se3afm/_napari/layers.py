@@ -3,7 +3,8 @@
 Every layer carries its physical scale in nm (``scale=(dy, dx)`` and ``units``) and its unit and
 provenance in ``metadata``. Names follow ``"<scan> <what>"`` so a repeated run can replace its layers
 instead of adding copies. The surface shares colormap and contrast with its scan; the certainty map
-is a translucent overlay; the tip is shown both as a height map and as a 3-D volume rendered as an
+is a translucent overlay; the tip is a height map (its 3-D view is the Tip panel's own, so the scan's
+viewer keeps only 2-D layers and no slider), and on request also a 3-D volume rendered as an
 iso-surface at its physical voxel size.
 """
 
@@ -59,8 +60,11 @@ def scan_layers(scan, name: str) -> list[tuple]:
     return layers
 
 
-def reconstruction_layers(result, name: str, contrast_limits: tuple[float, float] | None = None) -> list[tuple]:
-    """Layers of a :class:`~napari_se3afm.results.Reconstruction`: surface, maps, tip and tip volume.
+def reconstruction_layers(
+    result, name: str, contrast_limits: tuple[float, float] | None = None, *, tip_volume: bool = False
+) -> list[tuple]:
+    """Layers of a :class:`~napari_se3afm.results.Reconstruction`: surface, maps, tip (and, with
+    ``tip_volume``, the tip as a 3-D volume).
 
     The surface takes ``contrast_limits`` (the scan's) when the scan was used as it is; when it was
     levelled first, a ``"<name> levelled"`` layer is added and shares the surface's contrast instead.
@@ -137,7 +141,16 @@ def reconstruction_layers(result, name: str, contrast_limits: tuple[float, float
         descriptors = describe_tip(result.tip, result.pixel_nm).as_dict()
     except Exception:  # descriptors are a courtesy; a degenerate tip still shows
         descriptors = {}
-    tip_meta = {**base, "unit": "nm", "kind": "tip", "tip": np.asarray(result.tip), "descriptors": descriptors}
+    tip_meta = {
+        **base,
+        "unit": "nm",
+        "kind": "tip",
+        "tip": np.asarray(result.tip),
+        "tip_std": result.tip_std,
+        "tip_bound": result.tip_bound,
+        "descriptors": descriptors,
+        "descriptors_std": dict(result.info.get("tip_descriptors_std", {})),
+    }
     layers.append(
         (
             result.tip.astype(np.float32),
@@ -152,6 +165,8 @@ def reconstruction_layers(result, name: str, contrast_limits: tuple[float, float
             "image",
         )
     )
+    if not tip_volume:
+        return layers
     vol = result.tip_volume
     layers.append(
         (

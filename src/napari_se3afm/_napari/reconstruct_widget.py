@@ -36,7 +36,7 @@ CONSISTENCY_CHOICES = [
     ("tip within the blind bound", "tip"),
     ("network output as it is", "none"),
 ]
-DEFAULTS = {"tip_nm": 0.0, "mc_samples": 16, "device": "auto", "level": True, "steps": 200}
+DEFAULTS = {"tip_nm": 0.0, "mc_samples": 16, "device": "auto", "level": True, "steps": 200, "volume": False}
 
 
 def default_method() -> str:
@@ -100,6 +100,12 @@ class ReconstructWidget(WorkerPanel):
         self._device = ComboBox(label="device", choices=["auto", "cpu", "cuda"], value=DEFAULTS["device"])
         self._device_used = Label(label="running on", value="-")
         self._level = CheckBox(text="level the scan first (robust plane)", value=DEFAULTS["level"])
+        self._volume = CheckBox(
+            text="add the tip as a 3-D volume layer",
+            value=DEFAULTS["volume"],
+            tooltip="the Tip panel shows the tip in 3-D in a view of its own; a volume layer here adds a "
+            "third dimension (and its slider) to this viewer",
+        )
         self._restore = PushButton(text="Restore defaults")
         self.extend(
             [
@@ -113,6 +119,7 @@ class ReconstructWidget(WorkerPanel):
                 self._device,
                 self._device_used,
                 self._level,
+                self._volume,
                 self._run,
                 self._restore,
                 self._progress,
@@ -132,6 +139,7 @@ class ReconstructWidget(WorkerPanel):
         self._consistency.value = DEFAULT_CONSISTENCY
         self._device.value = DEFAULTS["device"]
         self._level.value = DEFAULTS["level"]
+        self._volume.value = DEFAULTS["volume"]
 
     def _sync_enabled(self, *_) -> None:
         self._steps.enabled = self._method.value == "dbtr"
@@ -146,6 +154,8 @@ class ReconstructWidget(WorkerPanel):
         return None
 
     def make_job(self, layer):
+        import time
+
         import numpy as np
 
         from ..device import resolve_device
@@ -167,11 +177,25 @@ class ReconstructWidget(WorkerPanel):
             levelling=DEFAULT_STEPS if self._level.value else (),
         )
         pixel = tuple(float(v) for v in layer.scale[-2:])
+        self._started = time.perf_counter()
         return iter_reconstruct, (np.asarray(layer.data, dtype=np.float64), pixel, options), {}
 
     def on_result(self, result, name: str) -> None:
+        import time
+        from pathlib import Path
+
         from .layers import reconstruction_layers
 
-        put_layers(self._viewer, reconstruction_layers(result, name, self._limits))
+        layers = put_layers(
+            self._viewer, reconstruction_layers(result, name, self._limits, tip_volume=self._volume.value)
+        )
+        for layer in layers:
+            if layer.metadata.get("kind") in ("uncertainty", "certainty"):
+                layer.colorbar.visible = True
         self._progress.value = 100
-        self._status.value = f"done: {result.method}, tip {result.tip.shape[0]} px"
+        what = result.method
+        if result.method == "model":
+            what = f"{Path(result.info['model']).stem} ({result.info['mc_samples']} MC)"
+        seconds = time.perf_counter() - self._started
+        device = result.info.get("device", self._device_used.value)
+        self._status.value = f"done in {seconds:.1f} s: {what} on {device}, tip {result.tip.shape[0]} px"

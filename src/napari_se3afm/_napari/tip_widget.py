@@ -1,4 +1,10 @@
-"""The Tip dock widget: descriptors of a reconstructed tip and its export as a volume or a mesh."""
+"""The Tip dock widget: the reconstructed tip in a 3-D view of its own, its descriptors, and export.
+
+The view (:class:`~napari_se3afm._napari.tip_view.TipView`) shows the tip apex up in nm, coloured by
+its σ, with the blind bound as a wireframe; it follows the newest reconstruction and never changes
+the scan's viewer. Export buttons write the tip as a mesh (``.stl``, ``.ply``) or a voxel volume
+(``.vti``, ``.npy``) under the chosen name (:func:`napari_se3afm.io.writers.write_tip`).
+"""
 
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -8,35 +14,48 @@ from magicgui.widgets import CheckBox, Container, FileEdit, Label, PushButton, c
 if TYPE_CHECKING:
     import napari
 
-EXPORT_FILTER = "*.stl *.ply *.obj *.vti *.vtk *.tif *.npy"
+EXPORT_FORMATS = (".stl", ".ply", ".vti", ".npy")
+EXPORT_FILTER = "*.stl *.ply *.vti *.npy"
+HINT = "reconstruct a scan, then choose its 'tip' layer"
 
 
-def _format(descriptors: dict) -> str:
+def _format(descriptors: dict, spread: dict) -> str:
+    """Two short lines: apex radius and half-angle with their σ; asymmetry, depth and double tip."""
     if not descriptors:
         return "-"
-    parts = []
-    for key, value in descriptors.items():
-        if isinstance(value, float):
-            parts.append(f"{key.replace('_', ' ')}: {value:.3g}")
-        else:
-            parts.append(f"{key.replace('_', ' ')}: {value}")
-    return "\n".join(parts)
+
+    def value(key: str, unit: str) -> str:
+        sigma = f" ± {spread[key]:.2g}" if key in spread else ""
+        return f"{descriptors[key]:.3g}{sigma}{unit}"
+
+    return (
+        f"apex radius {value('apex_radius_nm', ' nm')}, half angle {value('half_angle_deg', '°')}\n"
+        f"asymmetry {value('asymmetry', '')}, depth {descriptors['depth_nm']:.3g} nm, "
+        f"double tip: {'yes' if descriptors['double_tip'] else 'no'}"
+    )
 
 
 class TipWidget(Container):
-    """Show apex radius, half-angle, asymmetry and double-tip flag; export the tip."""
+    """The tip in 3-D (σ as colour, blind bound as wireframe), its descriptors with σ, and export."""
 
     def __init__(self, viewer: "napari.viewer.Viewer"):
+        from .tip_view import TipView
+
         super().__init__(labels=True)
         self._viewer = viewer
         self._tip = create_widget(annotation="napari.layers.Image", label="tip layer")
+        self._view = TipView()
         self._descriptors = Label(label="descriptors", value="-")
-        self._path = FileEdit(label="export to", mode="w", filter=EXPORT_FILTER)
+        self._path = FileEdit(label="export as", mode="w", filter=EXPORT_FILTER)
         self._overwrite = CheckBox(text="replace an existing file", value=False)
-        self._export = PushButton(text="Export tip")
-        self.extend([self._tip, self._descriptors, self._path, self._overwrite, self._export])
+        self._buttons = {fmt: PushButton(text=fmt.lstrip(".").upper()) for fmt in EXPORT_FORMATS}
+        buttons = Container(layout="horizontal", labels=False, widgets=list(self._buttons.values()))
+        self.extend([self._tip, self._descriptors, self._path, self._overwrite, buttons])
+        self.native.layout().insertWidget(1, self._view.widget, 1)
+        for fmt, button in self._buttons.items():
+            button.changed.connect(lambda *_, fmt=fmt: self.export(fmt))
         self._tip.changed.connect(self._show)
-        self._export.changed.connect(self._on_export)
+        viewer.layers.events.inserted.connect(self._follow_new_tip)
         self._show()
 
     def _tip_info(self) -> dict | None:
@@ -44,28 +63,40 @@ class TipWidget(Container):
         meta = getattr(layer, "metadata", None) or {}
         return meta if meta.get("kind") in ("tip", "tip volume") and "tip" in meta else None
 
+    def _follow_new_tip(self, event) -> None:
+        layer = event.value
+        if (getattr(layer, "metadata", None) or {}).get("kind") == "tip":
+            self._tip.reset_choices()
+            self._tip.value = layer
+
     def _show(self, *_) -> None:
         info = self._tip_info()
-        self._descriptors.value = (
-            _format(info["descriptors"]) if info else "choose the 'tip' or 'tip 3D' layer of a reconstruction"
-        )
+        if info is None:
+            self._descriptors.value = HINT
+            self._view.clear()
+            return
+        self._descriptors.value = _format(info["descriptors"], info.get("descriptors_std") or {})
+        self._view.show(info["tip"], tuple(info["pixel_nm"]), tip_std=info.get("tip_std"), bound=info.get("tip_bound"))
 
-    def _on_export(self, *_) -> None:
+    def export(self, suffix: str) -> Path | None:
+        """Write the shown tip as ``suffix`` under the chosen name; report in a notification."""
         from napari.utils.notifications import show_error, show_info
 
         from ..io.writers import write_tip
 
         info = self._tip_info()
         if info is None:
-            show_error("Tip export: choose the 'tip' or 'tip 3D' layer of a reconstruction")
-            return
-        path = Path(self._path.value)
-        if not path.name or path.is_dir():
-            show_error("Tip export: choose a file name ending in .stl, .ply, .obj, .vti, .vtk, .tif or .npy")
-            return
+            show_error(f"Tip export: {HINT}")
+            return None
+        chosen = Path(self._path.value)
+        if not chosen.name or chosen.is_dir():
+            show_error("Tip export: choose a file name under 'export as'")
+            return None
+        path = chosen.with_suffix(suffix)
         try:
             written = write_tip(info["tip"], tuple(info["pixel_nm"]), path, overwrite=self._overwrite.value)
         except Exception as exc:
             show_error(f"Tip export: {exc}")
-            return
+            return None
         show_info(f"Tip exported to {written}")
+        return written

@@ -83,6 +83,8 @@ def _write_npz(result, path: Path, overwrite: bool) -> Path:
         arrays["surface_std"] = result.surface_std
     if result.tip_std is not None:
         arrays["tip_std"] = result.tip_std
+    if result.tip_bound is not None:
+        arrays["tip_bound"] = result.tip_bound
     payload = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
     payload["pixel_nm"] = np.float64(dy) if dy == dx else np.float64(np.sqrt(dy * dx))
     payload["pixel_nm_yx"] = np.array([dy, dx], dtype=np.float64)
@@ -129,7 +131,7 @@ def write_reconstruction(result, path: str | Path, *, overwrite: bool = False) -
     """Write a :class:`~napari_se3afm.results.Reconstruction` by suffix.
 
     ``.npz``: float64 arrays ``image``, ``surface``, ``tip``, ``certainty``, ``tip_volume`` (and
-    ``surface_std``, ``tip_std``), ``pixel_nm`` (scalar), ``pixel_nm_yx``, ``tip_voxel_nm`` and a JSON
+    ``surface_std``, ``tip_std``, ``tip_bound``), ``pixel_nm`` (scalar), ``pixel_nm_yx``, ``tip_voxel_nm`` and a JSON
     ``info`` (method, levelling, noise...). ``.gwy``: one channel each for the surface, the levelled
     image, the certainty, the uncertainty and the tip, titled, in metres. ``.tif``: a float32 stack of
     the maps (nm), the pixel size in the resolution tags and a JSON description.
