@@ -343,12 +343,13 @@ def test_interrupted_calibration_keeps_the_previous_sigma_model(exported, tmp_pa
     shutil.copy(exported, copy)
     sidecar = copy.with_suffix(".json")
     meta = json.loads(exported.with_suffix(".json").read_text())
-    meta["sigma_model"] = {"marker": 1}
+    previous = {"surface": {**VALID_SIGMA, "weights": [1.2345]}, "tip": None}  # recognisable, and valid
+    meta["sigma_model"] = previous
     sidecar.write_text(json.dumps(meta))
     gen = iter_calibrate_model(copy, n=3, samples=2)
     next(gen)
     gen.close()  # stopped after one scan (Ctrl-C, a cancelled job)
-    assert json.loads(sidecar.read_text())["sigma_model"] == {"marker": 1}
+    assert json.loads(sidecar.read_text())["sigma_model"] == previous
 
 
 def test_finetuning_sees_the_tips_that_inference_uses(exported, monkeypatch):
