@@ -7,7 +7,8 @@ with the plugin's reader, runs the Reconstruct widget (its default method: the p
 its weights are installed, else classical BTR), and saves: docs/images/napari_scan.png (the scan as
 opened), napari_reconstruct.png (recovered surface with the certainty overlay),
 napari_uncertainty.png (the σ map, when the method gives one), napari_tip3d.png (the Tip panel:
-the tip in 3-D in its own view, coloured by σ under the blind bound's wireframe, beside the scan).
+the tip in 3-D in its own view, coloured by σ under the blind bound's wireframe, beside the scan)
+and napari_wear.png (the Tip wear panel on three crops of the scan).
 With ``--model NAME`` it also opens the SimTip sample, runs that model
 and saves napari_model_sigma.png: its surface beside the true one and its σ map, and
 napari_finetune.png: the Fine-tune panel after fine-tuning that model on the sample (loss curve).
@@ -82,6 +83,36 @@ def make_screenshots(viewer, out: Path) -> list[Path]:
     return paths
 
 
+def wear_screenshot(viewer, out: Path) -> Path:
+    """The Tip wear panel on three overlapping crops of one real scan (one tip): the plot, and the third
+    crop picked (its tip joins the layers, for the Tip panel). Saves docs/images/napari_wear.png."""
+    viewer.window.resize(1500, 1000)
+    if REAL.is_file():
+        scan = viewer.open(str(REAL), plugin=PLUGIN)[0]
+    else:
+        scan = viewer.open_sample(PLUGIN, "spikes")[0]
+    data, scale = scan.data, tuple(scan.scale)
+    n = min(data.shape) * 3 // 4
+    crops = []
+    for i, (dy, dx) in enumerate(((0, 0), (20, 30), (40, 10))):
+        meta = {**scan.metadata, "source": f"{scan.name}, crop {i + 1}"}
+        crop = data[dy : dy + n, dx : dx + n]
+        crops.append(viewer.add_image(crop, name=f"crop {i + 1}", scale=scale, units=("nm", "nm"), metadata=meta))
+    viewer.layers.remove(scan)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Tip wear")
+    widget._scans.value = crops
+    widget._run.clicked.emit()
+    _wait(lambda: widget.worker is None, timeout=600)
+    widget.pick(2)
+    viewer.canvas.overlays.scale_bar.visible = True
+    viewer.reset_view()
+    end = time.monotonic() + 2.0
+    _wait(lambda: time.monotonic() > end)
+    path = out / "napari_wear.png"
+    viewer.window.screenshot(str(path), canvas_only=False)
+    return path
+
+
 def model_screenshot(viewer, out: Path, model: str) -> Path:
     """The SimTip sample through ``model`` in a fresh viewer: scan, surface and σ side by side (grid)."""
     import numpy as np
@@ -137,6 +168,9 @@ def main() -> None:
     out = ROOT / "docs" / "images"
     for path in make_screenshots(viewer, out):
         print(f"wrote {path}")
+    viewer.close()
+    viewer = napari.Viewer(show=True)
+    print(f"wrote {wear_screenshot(viewer, out)}")
     viewer.close()
     if "--model" in sys.argv:
         viewer = napari.Viewer(show=True)  # a fresh window: no 3-D layer, default camera

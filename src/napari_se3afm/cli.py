@@ -161,42 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _session_files(inputs: list[str]) -> list[Path]:
-    """The scans named by files, folders (every file in them that is a scan) and globs, in order."""
-    import glob
-
-    from .errors import ParameterError
-    from .io import detect_format
-
-    files: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = [p for p in sorted(path.iterdir()) if p.is_file() and detect_format(p)]
-            if not found:
-                raise ParameterError(f"{path}: no AFM scan in this folder")
-            files += found
-        elif path.exists():
-            files.append(path)
-        elif glob.has_magic(item):
-            found = [Path(p) for p in sorted(glob.glob(item)) if Path(p).is_file()]
-            if not found:
-                raise ParameterError(f"{item}: no file matches")
-            files += found
-        else:
-            raise ParameterError(f"{path}: no such file")
-    return list(dict.fromkeys(files))
-
-
 def _track(args: argparse.Namespace) -> int:
     from .errors import ParameterError
-    from .io import read_scan
+    from .io import find_scans, read_scan
     from .options import reconstruct_options
     from .progress import run_to_completion
     from .wear import iter_track_tip
     from .wear_report import REPORT_FILES, write_wear_report
 
-    files = _session_files(args.inputs)
+    files = find_scans(args.inputs)
     written = [args.outdir / name for name in REPORT_FILES]
     _check_outdir(args.outdir, written)
     if not args.overwrite and (existing := [str(p) for p in written if p.exists()]):

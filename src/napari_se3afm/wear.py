@@ -187,11 +187,13 @@ def _state(source: str, acquired, result, seconds: float) -> TipState:
 
 
 def apex_volume(tip: np.ndarray, tip_std: np.ndarray, pixel_nm: tuple[float, float], depth_nm: float):
-    """Volume (nm³) of the tip within ``depth_nm`` of its apex, and its σ (the σ map summed over that
-    region: the errors of neighbouring pixels are taken as fully correlated, which errs on the safe side)."""
+    """Volume (nm³) of the tip within ``depth_nm`` of its apex, and its σ: the σ map added in
+    quadrature over that region, as if neighbouring pixels erred independently (they do not quite,
+    so this is the lower estimate; taken as fully correlated, the σ would exceed the volume itself)."""
     area = float(pixel_nm[0] * pixel_nm[1])
     inside = tip > -depth_nm
-    return float(np.sum(tip[inside] + depth_nm) * area), float(np.sum(tip_std[inside]) * area)
+    volume = float(np.sum(tip[inside] + depth_nm) * area)
+    return volume, float(np.sqrt(np.sum(tip_std[inside] ** 2)) * area)
 
 
 def _with_volume(state: TipState, depth_nm: float) -> TipState:

@@ -16,10 +16,10 @@ __all__ = ["REPORT_FILES", "draw_wear", "write_wear_report"]
 #: the files :func:`write_wear_report` writes into its folder
 REPORT_FILES = ("tip_wear.csv", "tip_wear.png", "tip_wear.npz")
 LABELS = {
-    "apex_radius_nm": "apex radius (nm)",
-    "half_angle_deg": "half-angle (°)",
+    "apex_radius_nm": "apex radius\n(nm)",
+    "half_angle_deg": "half-angle\n(°)",
     "asymmetry": "asymmetry",
-    "apex_volume_nm3": "apex volume (nm³)",
+    "apex_volume_nm3": "apex volume\n(nm³)",
 }
 
 

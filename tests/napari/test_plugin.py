@@ -324,3 +324,38 @@ def test_screenshot_script_in_a_real_window(make_napari_viewer, tmp_path):
     for p in paths:
         pixels = np.asarray(Image.open(p).convert("L"), dtype=float)
         assert pixels.shape[0] > 400 and pixels.std() > 10  # a real rendering, not a black frame
+
+
+def test_wear_panel_tracks_open_scans_plots_them_and_shows_a_picked_tip(make_napari_viewer, qtbot, tmp_path, errors):
+    pytest.importorskip("e3nn")
+    from napari_se3afm.lab.cases import worn_tip_session
+
+    viewer = make_napari_viewer()
+    session = worn_tip_session()[:3]
+    layers = [
+        viewer.add_image(s["image"], name=f"scan {i}", scale=(s["pixel_nm"],) * 2, metadata={"kind": "height"})
+        for i, s in enumerate(session)
+    ]
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Tip wear")
+    widget._run.clicked.emit()  # nothing chosen: said, nothing runs
+    assert len(errors) == 1 and "two or more" in errors[0] and widget.worker is None
+    widget._scans.value = layers
+    widget._mc_samples.value = 4
+    widget._run.clicked.emit()
+    assert widget._run.text == "Cancel"
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=120_000)
+    assert len(errors) == 1 and widget._status.value.startswith("done in ") and "3 scans" in widget._status.value
+    assert [s.source for s in widget.track.states] == ["scan 0", "scan 1", "scan 2"]
+    assert len(widget.figure.axes) == 4 and len(widget.figure.axes[0].lines) >= 1  # the plot is drawn
+    _, tipw = viewer.window.add_plugin_dock_widget(PLUGIN, "Tip")
+    widget.pick(2)
+    assert widget._picked.value.startswith("3: scan 2, apex radius ")
+    assert viewer.layers.selection == {layers[2]} and not layers[0].visible and layers[2].visible
+    np.testing.assert_array_equal(viewer.layers["tip wear: tip of scan 3"].metadata["tip"], widget.track.states[2].tip)
+    assert tipw._tip.value is viewer.layers["tip wear: tip of scan 3"] and len(tipw._view.model.layers) == 1
+    widget.pick(0)  # one picked tip at a time
+    assert [layer.name for layer in viewer.layers if layer.name.startswith("tip wear")] == ["tip wear: tip of scan 1"]
+    assert viewer.dims.ndim == 2
+    widget._report.value = tmp_path / "report"
+    paths = widget.save_report()
+    assert [p.name for p in paths] == ["tip_wear.csv", "tip_wear.png", "tip_wear.npz"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CHANNEL_COLORMAPS", "reconstruction_layers", "robust_limits", "scan_layers"]
+__all__ = ["CHANNEL_COLORMAPS", "reconstruction_layers", "robust_limits", "scan_layers", "tip_layer"]
 
 CHANNEL_COLORMAPS = {"height": "afmhot", "phase": "twilight_shifted", "amplitude": "magma"}
 
@@ -69,8 +69,6 @@ def reconstruction_layers(
     The surface takes ``contrast_limits`` (the scan's) when the scan was used as it is; when it was
     levelled first, a ``"<name> levelled"`` layer is added and shares the surface's contrast instead.
     """
-    from ..tip.descriptors import describe_tip
-
     scale = tuple(float(v) for v in result.pixel_nm)
     levelled = bool(result.info.get("levelling"))
     # after levelling the scan's own contrast no longer fits: the levelled image is shown beside the surface
@@ -137,34 +135,17 @@ def reconstruction_layers(
                 "image",
             )
         )
-    try:
-        descriptors = describe_tip(result.tip, result.pixel_nm).as_dict()
-    except Exception:  # descriptors are a courtesy; a degenerate tip still shows
-        descriptors = {}
-    tip_meta = {
-        **base,
-        "unit": "nm",
-        "kind": "tip",
-        "tip": np.asarray(result.tip),
-        "tip_std": result.tip_std,
-        "tip_bound": result.tip_bound,
-        "descriptors": descriptors,
-        "descriptors_std": dict(result.info.get("tip_descriptors_std", {})),
-    }
-    layers.append(
-        (
-            result.tip.astype(np.float32),
-            {
-                "name": f"{name} tip",
-                "scale": scale,
-                "units": ("nm", "nm"),
-                "colormap": "viridis",
-                "visible": False,
-                "metadata": tip_meta,
-            },
-            "image",
-        )
+    tip = tip_layer(
+        result.tip,
+        scale,
+        f"{name} tip",
+        base=base,
+        tip_std=result.tip_std,
+        tip_bound=result.tip_bound,
+        spread=result.info.get("tip_descriptors_std"),
     )
+    layers.append(tip)
+    tip_meta = tip[1]["metadata"]
     if not tip_volume:
         return layers
     vol = result.tip_volume
@@ -185,3 +166,42 @@ def reconstruction_layers(
         )
     )
     return layers
+
+
+def tip_layer(
+    tip: np.ndarray,
+    pixel_nm: tuple[float, float],
+    name: str,
+    *,
+    base: dict | None = None,
+    tip_std: np.ndarray | None = None,
+    tip_bound: np.ndarray | None = None,
+    spread: dict | None = None,
+) -> tuple:
+    """A tip height map as a (hidden) layer whose metadata the Tip panel shows in 3-D: the tip, its σ
+    and bound where known, its descriptors and their Monte-Carlo spread."""
+    from ..tip.descriptors import describe_tip
+
+    try:
+        descriptors = describe_tip(tip, pixel_nm).as_dict()
+    except Exception:  # descriptors are a courtesy; a degenerate tip still shows
+        descriptors = {}
+    meta = {
+        **(base or {"pixel_nm": tuple(pixel_nm)}),
+        "unit": "nm",
+        "kind": "tip",
+        "tip": np.asarray(tip),
+        "tip_std": tip_std,
+        "tip_bound": tip_bound,
+        "descriptors": descriptors,
+        "descriptors_std": dict(spread or {}),
+    }
+    kwargs = {
+        "name": name,
+        "scale": tuple(pixel_nm),
+        "units": ("nm", "nm"),
+        "colormap": "viridis",
+        "visible": False,
+        "metadata": meta,
+    }
+    return (np.asarray(tip, dtype=np.float32), kwargs, "image")

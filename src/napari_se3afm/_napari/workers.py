@@ -22,7 +22,7 @@ def model_choice() -> ComboBox:
 
 
 class WorkerPanel(Container):
-    """Base of the Reconstruct and Fine-tune panels (see the module docstring)."""
+    """Base of the Reconstruct, Fine-tune and Tip wear panels (see the module docstring)."""
 
     title = "Run"
 
@@ -41,6 +41,10 @@ class WorkerPanel(Container):
         return self._worker
 
     # --- to be provided by subclasses ---------------------------------------------------------
+    def chosen(self):
+        """What the job runs on (default: the chosen layer); handed to :meth:`check_layer` and :meth:`make_job`."""
+        return self._image.value
+
     def check_layer(self, layer) -> str | None:
         """Return why ``layer`` cannot be used, or None."""
         return None if layer is not None and layer.data.ndim == 2 else "choose a 2-D scan layer"
@@ -67,7 +71,7 @@ class WorkerPanel(Container):
             self._status.value = "cancelling…"
             self._worker.quit()
             return
-        layer = self._image.value
+        layer = self.chosen()
         problem = self.check_layer(layer)
         if problem:
             self._notify(problem)
@@ -80,7 +84,7 @@ class WorkerPanel(Container):
         from napari.qt.threading import create_worker
 
         worker = create_worker(func, *args, **kwargs, _start_thread=False, _ignore_errors=True)
-        name = layer.name
+        name = getattr(layer, "name", "the session")
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(lambda result: self.on_result(result, name))
         worker.errored.connect(lambda exc: (setattr(self._status, "value", "failed"), self._notify(str(exc))))

@@ -20,7 +20,15 @@ from ..errors import AfmFileError, ParameterError, Se3afmError
 from ..scan import Scan
 from .scan_data import HeightMap
 
-__all__ = ["SUFFIXES", "HeightMap", "detect_format", "read_height_map", "read_scan", "write_reconstruction"]
+__all__ = [
+    "SUFFIXES",
+    "HeightMap",
+    "detect_format",
+    "find_scans",
+    "read_height_map",
+    "read_scan",
+    "write_reconstruction",
+]
 
 SUFFIXES = (".gwy", ".spm", ".000…999", ".ibw", ".jpk", ".sxm", ".tif", ".tiff", ".npy", ".npz")
 #: Files larger than this are refused before reading (AFM scans are MBs; a GB file is a mistake).
@@ -187,6 +195,37 @@ def read_scan(path: str | Path) -> Scan:
         raise AfmFileError(path, "does not fit in memory") from None
     except Exception as exc:  # no parser's traceback reaches the user
         raise AfmFileError(path, f"corrupted or unreadable ({type(exc).__name__}: {exc})") from None
+
+
+def find_scans(inputs: list[str | Path]) -> list[Path]:
+    """The scan files named by files, folders (every file in them that is a scan) and glob patterns,
+    in the order given, each once.
+
+    Raises
+    ------
+    ParameterError
+        A name that is no file, a folder without scans, a pattern that matches nothing.
+    """
+    import glob
+
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = [p for p in sorted(path.iterdir()) if p.is_file() and detect_format(p)]
+            if not found:
+                raise ParameterError(f"{path}: no AFM scan in this folder")
+            files += found
+        elif path.exists():
+            files.append(path)
+        elif glob.has_magic(str(item)):
+            found = [Path(p) for p in sorted(glob.glob(str(item))) if Path(p).is_file()]
+            if not found:
+                raise ParameterError(f"{item}: no file matches")
+            files += found
+        else:
+            raise ParameterError(f"{path}: no such file")
+    return list(dict.fromkeys(files))
 
 
 def read_height_map(path: str | Path, channel: str | None = None) -> HeightMap:
