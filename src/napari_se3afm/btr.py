@@ -149,6 +149,7 @@ def iter_blind_tip(
     mode: str = "partial",
     max_iterations: int = 100,
     initial_tip: np.ndarray | None = None,
+    residual_passes: int | None = None,
 ) -> ProgressGenerator[BlindTipResult]:
     """Estimate the tip blindly from one image, yielding :class:`Progress` once per pass.
 
@@ -167,6 +168,9 @@ def iter_blind_tip(
         Upper limit on passes over the chosen points; iteration stops earlier when nothing changes.
     initial_tip : ndarray, optional
         Starting upper bound (default ``P = 0``, the bluntest tip).
+    residual_passes : int, optional
+        For ``mode="residual"``: at most this many passes over the unexplained points (default
+        ``max_iterations``); any number of passes gives a valid bound, fewer a looser one.
 
     Returns (as the generator's value)
     -----------------------------------
@@ -211,7 +215,7 @@ def iter_blind_tip(
     used = len(points)
     if mode == "residual":
         extra = 0
-        for extra in range(1, max_iterations + 1):
+        for extra in range(1, (max_iterations if residual_passes is None else residual_passes) + 1):
             unexplained = _unexplained(z, tip, threshold + margin)
             changed = _refine_pass(z, unexplained, tip, threshold, margin)
             used += len(unexplained)

@@ -359,3 +359,10 @@ def test_wear_panel_tracks_open_scans_plots_them_and_shows_a_picked_tip(make_nap
     widget._report.value = tmp_path / "report"
     paths = widget.save_report()
     assert [p.name for p in paths] == ["tip_wear.csv", "tip_wear.png", "tip_wear.npz"]
+
+
+def test_long_work_shows_an_estimate_of_the_time_left():
+    from napari_se3afm._napari.workers import _time_left
+
+    assert _time_left(0.25, 10.0) == ", about 30 s left"  # a quarter done in 10 s: 30 s to go
+    assert _time_left(0.5, 1.0) == "" and _time_left(0.01, 10.0) == "" and _time_left(1.0, 10.0) == ""

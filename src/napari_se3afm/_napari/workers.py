@@ -7,7 +7,16 @@ the button into *Cancel* (``worker.quit()`` takes effect at the next yield), rep
 notifications, and hands the result to :meth:`on_result`. No Qt object enters the core.
 """
 
+import time
+
 from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton
+
+
+def _time_left(fraction: float, elapsed_s: float) -> str:
+    """ ", about N s left" once the work has run two seconds and is measurably under way, else ""."""
+    if elapsed_s < 2.0 or not 0.02 < fraction < 1.0:
+        return ""
+    return f", about {elapsed_s * (1 - fraction) / fraction:.0f} s left"
 
 
 def model_choice() -> ComboBox:
@@ -90,6 +99,7 @@ class WorkerPanel(Container):
         worker.errored.connect(lambda exc: (setattr(self._status, "value", "failed"), self._notify(str(exc))))
         worker.finished.connect(self._on_finished)
         self._worker = worker
+        self._started_at = time.monotonic()
         self._run.text = "Cancel"
         self._progress.value = 0
         self._status.value = f"working on {name}…"
@@ -100,7 +110,7 @@ class WorkerPanel(Container):
             return
         self._progress.value = round(100 * report.fraction)
         loss = f" (loss {report.loss:.3g})" if report.loss is not None else ""
-        self._status.value = f"{report.message}{loss}"
+        self._status.value = f"{report.message}{loss}{_time_left(report.fraction, time.monotonic() - self._started_at)}"
         self.on_progress(report)
 
     def _on_finished(self) -> None:
