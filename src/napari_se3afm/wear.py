@@ -118,6 +118,7 @@ def iter_track_tip(scans, *, channel: str | None = None, **settings) -> Progress
     if len(items) < 2:
         raise ParameterError(f"tracking a tip needs at least two scans, got {len(items)}")
     loaded = [_scan_of(item) for item in items]
+    _check_one_pixel_size(loaded)
     times = [s.acquired for s in loaded]
     order = list(range(len(loaded)))
     ordered_by = "file order"
@@ -130,8 +131,6 @@ def iter_track_tip(scans, *, channel: str | None = None, **settings) -> Progress
     for n, i in enumerate(order):
         scan = loaded[i]
         name = Path(scan.source).name or f"scan {i + 1}"
-        if scan.pixel_nm is None:
-            raise ParameterError(f"{name} records no pixel size")
         start = time.perf_counter()
         gen = iter_reconstruct(scan.channel(channel).data, scan.pixel_nm, **settings)
         while True:
@@ -154,6 +153,20 @@ def iter_track_tip(scans, *, channel: str | None = None, **settings) -> Progress
     yield Progress(total * 100, total * 100, "comparing consecutive tips")
     events = [e for k in range(1, len(states)) if (e := compare_tips(states[k - 1], states[k], k)) is not None]
     return WearTrack(states=states, events=events, volume_depth_nm=depth, ordered_by=ordered_by)
+
+
+def _check_one_pixel_size(scans: list[Scan]) -> None:
+    """Tips are compared pixel by pixel: every scan of a session needs the first one's pixel size (1 %)."""
+    for scan in scans:
+        if scan.pixel_nm is None:
+            raise ParameterError(f"{Path(scan.source).name or 'a scan'} records no pixel size")
+    first = scans[0].pixel_nm
+    odd = [s for s in scans if not np.allclose(s.pixel_nm, first, rtol=1e-2)]
+    if odd:
+        listed = ", ".join(f"{Path(s.source).name}: {s.pixel_nm[1]:.4g} nm" for s in [scans[0], *odd][:4])
+        raise ParameterError(
+            f"the scans of a session must share one pixel size, as their tips are compared pixel by pixel ({listed})"
+        )
 
 
 def track_tip(scans, *, channel: str | None = None, callback=None, **settings) -> WearTrack:

@@ -86,9 +86,16 @@ def test_track_cli_writes_the_report_and_refuses_to_overwrite(tmp_path, capsys):
     assert "exist(s); use --overwrite" in capsys.readouterr().err
 
 
-def test_one_scan_is_not_a_session():
+def test_one_scan_is_not_a_session_nor_are_scans_of_different_pixel_sizes():
+    def scan(pixel: float, name: str) -> Scan:
+        return Scan(
+            channels=[Channel("Height", np.zeros((64, 64)), "nm", "height")], pixel_nm=(pixel,) * 2, source=name
+        )
+
     with pytest.raises(ParameterError, match="at least two scans"):
-        track_tip([Scan(channels=[Channel("Height", np.zeros((64, 64)), "nm", "height")], pixel_nm=(1.0, 1.0))])
+        track_tip([scan(1.0, "a")])
+    with pytest.raises(ParameterError, match=r"share one pixel size.*a: 1 nm, b: 2 nm"):
+        track_tip([scan(1.0, "a"), scan(2.0, "b")])
 
 
 @pytest.mark.xfail(
