@@ -20,13 +20,14 @@ HINT = "reconstruct a scan, then choose its 'tip' layer"
 
 
 def _format(descriptors: dict, spread: dict) -> str:
-    """Two short lines: apex radius and half-angle with their σ; asymmetry, depth and double tip."""
+    """Two short lines: apex radius and half-angle with their Monte-Carlo spread (the network's own
+    variation, not their error: docs/napari.md); asymmetry, depth and double tip."""
     if not descriptors:
         return "-"
 
     def value(key: str, unit: str) -> str:
-        sigma = f" ± {spread[key]:.2g}" if key in spread else ""
-        return f"{descriptors[key]:.3g}{sigma}{unit}"
+        sigma = f" (MC spread {spread[key]:.2g})" if key in spread else ""
+        return f"{descriptors[key]:.3g}{unit}{sigma}"
 
     return (
         f"apex radius {value('apex_radius_nm', ' nm')}, half angle {value('half_angle_deg', '°')}\n"
