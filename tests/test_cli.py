@@ -318,3 +318,15 @@ def test_pixel_nm_over_a_recorded_pixel_size_is_said(real_data_dir, tmp_path, ca
     assert "records 3.90625 x 3.90625 nm pixels" in err and "using --pixel-nm 2 as asked" in err
     with np.load(tmp_path / "nanoafmr__kpg20080408.npz") as res:
         assert float(res["pixel_nm"]) == 2.0
+
+
+def test_summary_says_what_cannot_be_measured_instead_of_nan():
+    from napari_se3afm.cli import summary
+    from napari_se3afm.pipeline import reconstruct
+
+    needle = np.full((11, 11), -50.0)
+    needle[5, 5] = 0.0
+    image = dilate(np.where(np.random.default_rng(0).random((64, 64)) > 0.99, 20.0, 0.0), needle)
+    result = reconstruct(image, 2.0, method="btr", levelling=None, tip_px=11)
+    text = "\n".join(summary(result, 1.0))
+    assert "half-angle not measurable" in text and "nan" not in text

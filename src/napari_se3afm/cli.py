@@ -236,8 +236,11 @@ def summary(result, seconds: float) -> list[str]:
     spread = info.get("tip_descriptors_std") or {}
 
     def value(name: str, number: float, unit: str) -> str:
+        if not np.isfinite(number):  # a needle within the window, or a flat tip: nothing to fit
+            return "not measurable"
         sigma = spread.get(name)
-        return f"{number:.3g}" + ("" if sigma is None else f" ± {sigma:.2g}") + unit
+        shown = sigma is not None and np.isfinite(sigma) and sigma >= 0.001 * abs(number)
+        return f"{number:.3g}" + (f" ± {sigma:.2g}" if shown else "") + unit
 
     method = f"model {Path(info['model']).stem}" if result.method == "model" else result.method
     threads = info.get("threads")
