@@ -6,6 +6,7 @@ the scan's viewer. Export buttons write the tip as a mesh (``.stl``, ``.ply``) o
 (``.vti``, ``.npy``) under the chosen name (:func:`napari_se3afm.io.writers.write_tip`).
 """
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,9 @@ def _format(descriptors: dict, spread: dict) -> str:
         return "-"
 
     def value(key: str, unit: str) -> str:
-        sigma = f" (MC spread {spread[key]:.2g})" if key in spread else ""
+        if not math.isfinite(descriptors[key]):  # a needle within the window, or a flat tip
+            return "not measurable"
+        sigma = f" (MC spread {spread[key]:.2g})" if key in spread and math.isfinite(spread[key]) else ""
         return f"{descriptors[key]:.3g}{unit}{sigma}"
 
     return (
