@@ -16,10 +16,9 @@ import time
 import numpy as np
 import torch
 
-from napari_se3afm.lab.baselines import MODEL_BENCH_SAMPLES
+from napari_se3afm.lab.baselines import bench_reconstruction
 from napari_se3afm.lab.metrics import fit_ratio, surface_errors
 from napari_se3afm.lab.simtip.storage import read_split
-from napari_se3afm.pipeline import reconstruct
 
 
 def main(path: str, n: int | None, model: str | None, choices: list[str]) -> None:
@@ -33,16 +32,7 @@ def main(path: str, n: int | None, model: str | None, choices: list[str]) -> Non
         rows["true surface and tip"][0].append(fit_ratio(image, truth, tip))
         for choice in choices if model else ():
             start = time.perf_counter()
-            r = reconstruct(
-                image,
-                float(split.pixel_nm[i]),
-                method="model",
-                model=model,
-                levelling=(),
-                mc_samples=MODEL_BENCH_SAMPLES,
-                device="cpu",
-                consistency=choice,
-            )
+            r = bench_reconstruction(image, float(split.pixel_nm[i]), model=model, consistency=choice, device="cpu")
             ratio, secs = fit_ratio(image, r.surface, r.tip), time.perf_counter() - start
             scores = rows.setdefault(f"{model}, {choice}", ([], [], []))
             scores[0].append(ratio)

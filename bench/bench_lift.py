@@ -19,7 +19,7 @@ import torch
 
 from napari_se3afm.consistency import raise_to_image
 from napari_se3afm.io import read_height_map
-from napari_se3afm.lab.baselines import MODEL_BENCH_SAMPLES
+from napari_se3afm.lab.baselines import MODEL_BENCH_SAMPLES, bench_reconstruction
 from napari_se3afm.lab.metrics import fit_ratio, surface_errors
 from napari_se3afm.lab.simtip.storage import read_split
 from napari_se3afm.morphology import erode
@@ -47,16 +47,7 @@ def simtip(model: str, n: int) -> None:
     rows: dict[str, tuple[list, list]] = {}
     for i in range(n):
         image, truth, true_tip = (np.asarray(a[i], dtype=np.float64) for a in (split.image, split.surface, split.tip))
-        r = reconstruct(
-            image,
-            float(split.pixel_nm[i]),
-            method="model",
-            model=model,
-            levelling=(),
-            mc_samples=MODEL_BENCH_SAMPLES,
-            device="cpu",
-            consistency="tip",
-        )
+        r = bench_reconstruction(image, float(split.pixel_nm[i]), model=model, consistency="tip", device="cpu")
         noise = r.info["noise_nm"]
         scored = [(name, s, r.tip) for name, s in variants(image, r.surface, r.tip, noise).items()]
         true_bound = erode(image, true_tip)

@@ -22,10 +22,9 @@ import numpy as np
 import torch
 
 from napari_se3afm.consistency import tip_bound
-from napari_se3afm.lab.baselines import MODEL_BENCH_SAMPLES
+from napari_se3afm.lab.baselines import bench_reconstruction
 from napari_se3afm.lab.metrics import probe_depth, surface_errors, tip_errors
 from napari_se3afm.lab.simtip.storage import read_split
-from napari_se3afm.pipeline import reconstruct
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ALPHAS = (-0.2, -0.1, 0.1, 0.2, 0.5)
@@ -51,19 +50,8 @@ def main(n: int, models: list[str]) -> None:
 
     for i in range(n):
         image, truth, true_tip = (np.asarray(a[i], dtype=np.float64) for a in (split.image, split.surface, split.tip))
-        run = {
-            m: reconstruct(
-                image,
-                float(split.pixel_nm[i]),
-                method="model",
-                model=m,
-                levelling=(),
-                mc_samples=MODEL_BENCH_SAMPLES,
-                device="cpu",
-                consistency="tip",
-            )
-            for m in models
-        }
+        px = float(split.pixel_nm[i])
+        run = {m: bench_reconstruction(image, px, model=m, consistency="tip", device="cpu") for m in models}
         a = run[first]
         for m, r in run.items():
             score(m, r.tip, r.surface, truth, true_tip)
@@ -80,15 +68,7 @@ def main(n: int, models: list[str]) -> None:
                 truth,
                 true_tip,
             )
-        default = reconstruct(
-            image,
-            float(split.pixel_nm[i]),
-            method="model",
-            model=first,
-            levelling=(),
-            mc_samples=MODEL_BENCH_SAMPLES,
-            device="cpu",
-        )
+        default = bench_reconstruction(image, px, model=first, device="cpu")
         inner = (slice(b, -b), slice(b, -b))
         sigma = default.surface_std[inner]
         log_scale.append(np.log(np.median(np.abs(default.surface - truth)[inner] / sigma) / NORMAL_MEDIAN_ABS))

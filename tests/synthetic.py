@@ -20,3 +20,21 @@ def random_asymmetric_tip(k: int, rng: np.random.Generator, depth: float = 5.0) 
     tip = -rng.uniform(0.0, depth, size=(k, k))
     tip[k // 2, k // 2] = 0.0
     return tip
+
+
+#: a joint model small enough to train a step in a second (7 px tip, 32 px images): for the tests that
+#: need trained weights, not good ones
+TINY_MODEL = {
+    "tip_px": 7,
+    "hidden": "4x0e + 2x1o",
+    "layers": 1,
+    "shells": 2,
+    "lmax": 1,
+    "patches": 2,
+    "stride": 3,
+    "unet_base": 8,
+    "unet_depth": 1,
+    "dropout": 0.2,
+}
+#: SimTip images for :data:`TINY_MODEL`
+TINY_SIMTIP = {"image_px": 32, "tip_px": 7}

@@ -36,12 +36,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"se3afm: error: {message} (see '{self.prog} --help')\n")
 
 
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    """--model, --mc-samples and --device, as every command that runs the model takes them."""
+    from .registry import DEFAULT_MODEL
+
+    parser.add_argument(
+        "--model", default=DEFAULT_MODEL, help=f"model name or .safetensors file (default {DEFAULT_MODEL})"
+    )
+    parser.add_argument("--mc-samples", type=int, default=16, help="Monte-Carlo dropout samples (default 16)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``se3afm`` (all sub-commands)."""
     from .io.writers import TIP_SUFFIXES
     from .levelling import DEFAULT_STEPS
     from .options import METHODS
-    from .registry import DEFAULT_MODEL
 
     parser = _Parser(
         prog="se3afm",
@@ -104,12 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="BTR noise threshold in nm (default: from the estimated image noise)",
     )
     rec.add_argument("--steps", type=int, default=200, help="optimiser steps for dbtr (default 200)")
-    rec.add_argument(
-        "--model", default=DEFAULT_MODEL, help=f"model name or .safetensors file (default {DEFAULT_MODEL})"
-    )
-    rec.add_argument(
-        "--mc-samples", type=int, default=16, help="Monte-Carlo dropout samples for --method model (default 16)"
-    )
+    _add_model_options(rec)
     rec.add_argument("--finetune-steps", type=int, default=0, help="fine-tune the model on each scan first (default 0)")
     rec.add_argument(
         "--consistency",
@@ -121,7 +126,6 @@ def build_parser() -> argparse.ArgumentParser:
         "(slower; fits real scans closest), "
         f"'none' keeps the network's output (default {DEFAULT_CONSISTENCY})",
     )
-    rec.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
     rec.add_argument("--overwrite", action="store_true", help="replace existing result files")
     rec.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     track = sub.add_parser(
@@ -136,11 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("inputs", nargs="+", metavar="INPUT", help="scan files, folders of scans, or quoted globs")
     track.add_argument("-o", "--outdir", type=Path, required=True, help="folder for the report")
     track.add_argument("--channel", help="channel of each scan (default: its height channel)")
-    track.add_argument(
-        "--model", default=DEFAULT_MODEL, help=f"model name or .safetensors file (default {DEFAULT_MODEL})"
-    )
-    track.add_argument("--mc-samples", type=int, default=16, help="Monte-Carlo dropout samples (default 16)")
-    track.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
+    _add_model_options(track)
     track.add_argument("--overwrite", action="store_true", help="replace an existing report")
     track.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     info = sub.add_parser(
@@ -162,7 +162,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _track(args: argparse.Namespace) -> int:
-    from .errors import ParameterError
     from .io import find_scans, read_scan
     from .options import reconstruct_options
     from .progress import run_to_completion
@@ -171,9 +170,7 @@ def _track(args: argparse.Namespace) -> int:
 
     files = find_scans(args.inputs)
     written = [args.outdir / name for name in REPORT_FILES]
-    _check_outdir(args.outdir, written)
-    if not args.overwrite and (existing := [str(p) for p in written if p.exists()]):
-        raise ParameterError(f"{', '.join(existing)} exist(s); use --overwrite to replace")
+    _check_outdir(args.outdir, written, args.overwrite)
     options = reconstruct_options("model", model=args.model, mc_samples=args.mc_samples, device=args.device)
     scans = [read_scan(f) for f in files]  # every file checked before the long work starts
     bar = ProgressBar("tip wear", args.quiet)
@@ -261,9 +258,9 @@ def summary(result, seconds: float) -> list[str]:
     return lines
 
 
-def _check_outdir(outdir: Path, outputs: list[Path]) -> None:
-    """Refuse, before any work, an output folder that is a file or cannot be written, and an output
-    path that is a folder."""
+def _check_outdir(outdir: Path, outputs: list[Path], overwrite: bool) -> None:
+    """Refuse, before any work, an output folder that is a file or cannot be written, an output path
+    that is a folder, and (without ``overwrite``) outputs that exist; create the folder."""
     import os
 
     from .errors import ParameterError
@@ -279,6 +276,9 @@ def _check_outdir(outdir: Path, outputs: list[Path]) -> None:
     folders = [str(o) for o in outputs if o.is_dir()]
     if folders:
         raise ParameterError(f"{', '.join(folders)} is a folder; the result would be written there")
+    existing = [str(o) for o in outputs if o.exists()]
+    if existing and not overwrite:
+        raise ParameterError(f"{', '.join(existing)} exist(s); use --overwrite to replace")
 
 
 def _reconstruct(args: argparse.Namespace) -> int:
@@ -304,11 +304,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
             raise ParameterError(f"{seen[out]} and {src} would both be written to {out}")
         seen[out] = src
     written = outputs + [e for group in extras for e in group]
-    _check_outdir(args.outdir, written)  # creates the folder
-    if not args.overwrite:
-        existing = [str(o) for o in written if o.exists()]
-        if existing:
-            raise ParameterError(f"{', '.join(existing)} exist(s); use --overwrite to replace")
+    _check_outdir(args.outdir, written, args.overwrite)  # creates the folder
     options = reconstruct_options(  # every option checked before any file is read
         args.method,
         tip_px=args.tip_px,

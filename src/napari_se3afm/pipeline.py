@@ -239,9 +239,10 @@ def _iter_model(
         net = tuned.model
         info["finetune_losses"] = tuned.losses
     tip_samples, surface_samples = yield from _iter_samples(net, z, pixel, dev, int(samples), bound_nm)
+    tip = _mean_tip(tip_samples)
     info["noise_nm"] = estimate_noise(z)
     info["tip_bound"] = bound_mode
-    if bound_mode == "partial" and physics.bound_is_the_answer(_mean_tip(tip_samples), bound_nm, info["noise_nm"]):
+    if bound_mode == "partial" and physics.bound_is_the_answer(tip, bound_nm, info["noise_nm"]):
         yield Progress(0, int(samples), "the tip lies on the blind bound: tightening the bound")
         trial = yield from physics.iter_tip_bound(
             z, k, mode="residual", residual_passes=physics.TIGHTENING_TRIAL_PASSES
@@ -249,8 +250,8 @@ def _iter_model(
         if physics.tightening_is_real(bound_nm, trial, info["noise_nm"]):
             bound_nm = yield from physics.iter_tip_bound(z, k, mode="residual")
             tip_samples, surface_samples = yield from _iter_samples(net, z, pixel, dev, int(samples), bound_nm)
+            tip = _mean_tip(tip_samples)
             info["tip_bound"] = "residual"
-    tip = _mean_tip(tip_samples)
     info["tip_descriptors_std"] = _descriptor_spread(tip_samples.numpy(), px)
     surface = surface_samples.mean(0).numpy()
     bound = erode(z, tip)

@@ -130,22 +130,11 @@ def tiny_model_dir(tmp_path_factory):
     pytest.importorskip("e3nn")
     from napari_se3afm.lab.training import TrainConfig, train
     from napari_se3afm.registry import export_model
+    from synthetic import TINY_MODEL, TINY_SIMTIP
 
     root = tmp_path_factory.mktemp("tiny-model")
-    tiny = {
-        "tip_px": 7,
-        "hidden": "4x0e + 2x1o",
-        "layers": 1,
-        "shells": 2,
-        "lmax": 1,
-        "patches": 2,
-        "stride": 3,
-        "unet_base": 8,
-        "unet_depth": 1,
-        "dropout": 0.2,
-    }
     train(
-        TrainConfig(model=tiny, simtip={"image_px": 32, "tip_px": 7}, steps=1, batch_size=1, validation_size=1),
+        TrainConfig(model=TINY_MODEL, simtip=TINY_SIMTIP, steps=1, batch_size=1, validation_size=1),
         root / "run",
     )
     export_model(root / "run", root / "models", "se3afm-v1")

@@ -17,21 +17,11 @@ from napari_se3afm.lab.simtip import SimTipConfig, simulate
 from napari_se3afm.lab.training import TrainConfig, train
 from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.registry import export_model, find_model, load_model
+from synthetic import TINY_MODEL, TINY_SIMTIP
 
 TINY = {
-    "model": {
-        "tip_px": 7,
-        "hidden": "4x0e + 2x1o",
-        "layers": 1,
-        "shells": 2,
-        "lmax": 1,
-        "patches": 2,
-        "stride": 3,
-        "unet_base": 8,
-        "unet_depth": 1,
-        "dropout": 0.2,
-    },
-    "simtip": {"image_px": 32, "tip_px": 7},
+    "model": TINY_MODEL,
+    "simtip": TINY_SIMTIP,
     "batch_size": 2,
     "validate_every": 5,
     "validation_size": 2,
@@ -380,34 +370,19 @@ def test_finetuning_sees_the_tips_that_inference_uses(exported, monkeypatch):
         return (yield from real(*args, tip_bound=tip_bound, **kwargs))
 
     monkeypatch.setattr(ft, "iter_finetune", spy)
-    reconstruct(img, px, method="model", model=exported, mc_samples=2, finetune_steps=1, levelling=(), device="cpu")
+
+    def tuned_run(**options):
+        opts = {"method": "model", "model": exported, "mc_samples": 2, "levelling": (), "device": "cpu"}
+        return reconstruct(img, px, finetune_steps=1, **opts, **options)
+
+    tuned_run()
     np.testing.assert_array_equal(seen["bound"], tip_bound(img, 7))
-    reconstruct(
-        img,
-        px,
-        method="model",
-        model=exported,
-        mc_samples=2,
-        finetune_steps=1,
-        levelling=(),
-        device="cpu",
-        consistency="none",
-    )
+    tuned_run(consistency="none")
     assert seen["bound"] is None
     with pytest.raises(
         ParameterError, match=r"unknown fine-tuning setting\(s\) lr, tip_bound; known: adapt, bluntness, learning_rate"
     ):
-        reconstruct(
-            img,
-            px,
-            method="model",
-            model=exported,
-            mc_samples=2,
-            finetune_steps=1,
-            levelling=(),
-            device="cpu",
-            finetune_options={"lr": 1e-3, "tip_bound": None},
-        )
+        tuned_run(finetune_options={"lr": 1e-3, "tip_bound": None})
     # the caller chooses how to fit, the pipeline what is fitted
     assert {"learning_rate", "prior_strength", "adapt", "noise_tolerance"} <= set(ft.FINETUNE_OPTIONS)
     assert not {"model", "image", "pixel_nm", "steps", "tip_bound"} & set(ft.FINETUNE_OPTIONS)

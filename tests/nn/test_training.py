@@ -16,21 +16,11 @@ from safetensors.torch import load_file
 from napari_se3afm.cli import main
 from napari_se3afm.errors import ParameterError
 from napari_se3afm.lab.training import TrainConfig, train
+from synthetic import TINY_MODEL, TINY_SIMTIP
 
 TINY = {
-    "model": {
-        "tip_px": 7,
-        "hidden": "4x0e + 2x1o",
-        "layers": 1,
-        "shells": 2,
-        "lmax": 1,
-        "patches": 2,
-        "stride": 3,
-        "unet_base": 8,
-        "unet_depth": 1,
-        "dropout": 0.1,
-    },
-    "simtip": {"image_px": 32, "tip_px": 7},
+    "model": {**TINY_MODEL, "dropout": 0.1},
+    "simtip": TINY_SIMTIP,
     "batch_size": 2,
     "validate_every": 2,
     "validation_size": 2,

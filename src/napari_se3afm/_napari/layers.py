@@ -76,63 +76,44 @@ def reconstruction_layers(
     base = {"method": result.method, "info": dict(result.info), "pixel_nm": scale}
     layers = []
     if levelled:
+        meta = {**base, "unit": "nm", "kind": "height", "levelling": list(result.info["levelling"])}
         layers.append(
-            (
-                result.image.astype(np.float32),
-                {
-                    "name": f"{name} levelled",
-                    "scale": scale,
-                    "units": ("nm", "nm"),
-                    "colormap": "afmhot",
-                    "contrast_limits": limits,
-                    "visible": False,
-                    "metadata": {**base, "unit": "nm", "kind": "height", "levelling": list(result.info["levelling"])},
-                },
-                "image",
+            _map(
+                result.image, f"{name} levelled", scale, meta, colormap="afmhot", contrast_limits=limits, visible=False
             )
         )
-    layers += [
-        (
-            result.surface.astype(np.float32),
-            {
-                "name": f"{name} surface",
-                "scale": scale,
-                "units": ("nm", "nm"),
-                "colormap": "afmhot",
-                "contrast_limits": limits,
-                "metadata": {**base, "unit": "nm", "kind": "height"},
-            },
-            "image",
-        ),
-        (
-            result.certainty.astype(np.float32),
-            {
-                "name": f"{name} certainty",
-                "scale": scale,
-                "units": ("nm", "nm"),
-                "colormap": "green",
-                "contrast_limits": (0.0, 1.0),
-                "opacity": 0.4,
-                "blending": "additive",
-                "metadata": {**base, "unit": "", "kind": "certainty"},
-            },
-            "image",
-        ),
-    ]
+    layers.append(
+        _map(
+            result.surface,
+            f"{name} surface",
+            scale,
+            {**base, "unit": "nm", "kind": "height"},
+            colormap="afmhot",
+            contrast_limits=limits,
+        )
+    )
+    layers.append(
+        _map(
+            result.certainty,
+            f"{name} certainty",
+            scale,
+            {**base, "unit": "", "kind": "certainty"},
+            colormap="green",
+            contrast_limits=(0.0, 1.0),
+            opacity=0.4,
+            blending="additive",
+        )
+    )
     if result.surface_std is not None:
         layers.append(
-            (
-                result.surface_std.astype(np.float32),
-                {
-                    "name": f"{name} uncertainty σ",
-                    "scale": scale,
-                    "units": ("nm", "nm"),
-                    "colormap": "magma",
-                    "contrast_limits": robust_limits(result.surface_std),
-                    "visible": False,
-                    "metadata": {**base, "unit": "nm", "kind": "uncertainty"},
-                },
-                "image",
+            _map(
+                result.surface_std,
+                f"{name} uncertainty σ",
+                scale,
+                {**base, "unit": "nm", "kind": "uncertainty"},
+                colormap="magma",
+                contrast_limits=robust_limits(result.surface_std),
+                visible=False,
             )
         )
     tip = tip_layer(
@@ -196,12 +177,10 @@ def tip_layer(
         "descriptors": descriptors,
         "descriptors_std": dict(spread or {}),
     }
-    kwargs = {
-        "name": name,
-        "scale": tuple(pixel_nm),
-        "units": ("nm", "nm"),
-        "colormap": "viridis",
-        "visible": False,
-        "metadata": meta,
-    }
-    return (np.asarray(tip, dtype=np.float32), kwargs, "image")
+    return _map(tip, name, tuple(pixel_nm), meta, colormap="viridis", visible=False)
+
+
+def _map(data: np.ndarray, name: str, scale: tuple[float, float], metadata: dict, **style) -> tuple:
+    """One 2-D map in nm as layer data: its name, physical scale and metadata, and how it looks."""
+    kwargs = {"name": name, "scale": scale, "units": ("nm", "nm"), "metadata": metadata, **style}
+    return (np.asarray(data, dtype=np.float32), kwargs, "image")

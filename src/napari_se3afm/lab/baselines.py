@@ -119,6 +119,27 @@ DEFAULT_METHODS = ("identity", "true-tip-erosion", "btr", "dbtr", "wiener")
 MODEL_BENCH_SAMPLES = 8
 
 
+def bench_reconstruction(
+    image: np.ndarray, pixel_nm: float, *, model: str | None = None, consistency: str | None = None, device="auto"
+):
+    """The model on a SimTip scan as the benchmark runs it: no levelling (the truth is in the scan's
+    own heights), :data:`MODEL_BENCH_SAMPLES` samples; the default model and consistency unless given."""
+    from ..consistency import DEFAULT_CONSISTENCY
+    from ..pipeline import reconstruct
+    from ..registry import DEFAULT_MODEL
+
+    return reconstruct(
+        image,
+        pixel_nm,
+        method="model",
+        model=model or DEFAULT_MODEL,
+        mc_samples=MODEL_BENCH_SAMPLES,
+        levelling=(),
+        device=device,
+        consistency=consistency or DEFAULT_CONSISTENCY,
+    )
+
+
 def _model(
     image: np.ndarray,
     tip_size: int,
@@ -128,20 +149,7 @@ def _model(
     model: str | None = None,
     consistency: str | None = None,
 ) -> MethodOutput:
-    from ..consistency import DEFAULT_CONSISTENCY
-    from ..pipeline import reconstruct
-    from ..registry import DEFAULT_MODEL
-
-    r = reconstruct(
-        image,
-        pixel_nm,
-        method="model",
-        model=model or DEFAULT_MODEL,
-        mc_samples=MODEL_BENCH_SAMPLES,
-        levelling=(),
-        device="auto",
-        consistency=consistency or DEFAULT_CONSISTENCY,
-    )
+    r = bench_reconstruction(image, pixel_nm, model=model, consistency=consistency)
     if r.tip.shape[0] != tip_size:
         raise ParameterError(f"the model's tip window is {r.tip.shape[0]} px, the split's {tip_size} px")
     return MethodOutput(surface=r.surface, tip=r.tip, surface_std=r.surface_std, tip_std=r.tip_std)
