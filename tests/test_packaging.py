@@ -63,7 +63,7 @@ def test_built_wheel_contains_the_manifest_and_sample(tmp_path):
         entry = next(n for n in names if n.endswith("entry_points.txt"))
         text = zf.read(entry).decode()
     assert "[napari.manifest]" in text and "napari-se3afm = napari_se3afm:napari.yaml" in text
-    assert "se3afm = napari_se3afm.cli:main" in text
+    assert "se3afm = napari_se3afm.cli:entry_point" in text
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,16 @@ import numpy as np
 
 from . import __version__
 from .consistency import CONSISTENCY, DEFAULT_CONSISTENCY
-from .console import ProgressBar, Terminated, nonnegative_float, odd_int, positive_float, terminate_cleanly
+from .console import (
+    ProgressBar,
+    Terminated,
+    nonnegative_float,
+    odd_int,
+    pixel_size,
+    positive_float,
+    signals_deferred,
+    terminate_cleanly,
+)
 from .errors import Se3afmError
 
 SAMPLE_NAME = "spikes_sample.npz"
@@ -38,12 +47,15 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     """--model, --mc-samples and --device, as every command that runs the model takes them."""
+    from .options import MC_SAMPLES
     from .registry import DEFAULT_MODEL
 
     parser.add_argument(
         "--model", default=DEFAULT_MODEL, help=f"model name or .safetensors file (default {DEFAULT_MODEL})"
     )
-    parser.add_argument("--mc-samples", type=int, default=16, help="Monte-Carlo dropout samples (default 16)")
+    parser.add_argument(
+        "--mc-samples", type=int, default=MC_SAMPLES, help=f"Monte-Carlo dropout samples (default {MC_SAMPLES})"
+    )
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
 
 
@@ -105,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--tip-nm", type=positive_float, help="tip window in nm (rounded to odd pixels)")
     rec.add_argument(
         "--pixel-nm",
-        type=positive_float,
+        type=pixel_size,
         help="pixel size in nm, for files that record none (overrides, with a warning, what a file records)",
     )
     rec.add_argument(
@@ -170,7 +182,7 @@ def _track(args: argparse.Namespace) -> int:
 
     files = find_scans(args.inputs)
     written = [args.outdir / name for name in REPORT_FILES]
-    _check_outdir(args.outdir, written, args.overwrite)
+    _check_outdir(args.outdir, written, args.overwrite, files)
     options = reconstruct_options("model", model=args.model, mc_samples=args.mc_samples, device=args.device)
     scans = [read_scan(f) for f in files]  # every file checked before the long work starts
     bar = ProgressBar("tip wear", args.quiet)
@@ -179,7 +191,9 @@ def _track(args: argparse.Namespace) -> int:
         track = run_to_completion(iter_track_tip(scans, channel=args.channel, options=options), bar)
     finally:
         bar.close()
-    for path in write_wear_report(track, args.outdir, overwrite=args.overwrite):
+    with signals_deferred():  # the writers run to their end; an interruption then still leaves no report
+        written = write_wear_report(track, args.outdir, overwrite=args.overwrite)
+    for path in written:
         print(f"wrote {path}")
     print(
         f"{len(track.states)} scans ({track.ordered_by}) in {time.perf_counter() - start:.1f} s; "
@@ -258,10 +272,11 @@ def summary(result, seconds: float) -> list[str]:
     return lines
 
 
-def _check_outdir(outdir: Path, outputs: list[Path], overwrite: bool) -> None:
+def _check_outdir(outdir: Path, outputs: list[Path], overwrite: bool, inputs: list[Path] = ()) -> None:
     """Refuse, before any work, an output folder that is a file or cannot be written, an output path
-    that is a folder, and (without ``overwrite``) outputs that exist; create the folder."""
-    import os
+    that is a folder or one of the inputs (never written over, even with ``overwrite``), and (without
+    ``overwrite``) outputs that exist; create the folder."""
+    import tempfile
 
     from .errors import ParameterError
 
@@ -269,10 +284,14 @@ def _check_outdir(outdir: Path, outputs: list[Path], overwrite: bool) -> None:
         raise ParameterError(f"-o {outdir} is a file, not a folder")
     try:
         outdir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=outdir):  # what the writers will do; os.access can say yes wrongly
+            pass
     except OSError as exc:
-        raise ParameterError(f"cannot create the output folder {outdir}: {exc.strerror or exc}") from None
-    if not os.access(outdir, os.W_OK):
-        raise ParameterError(f"cannot write into the output folder {outdir}")
+        raise ParameterError(f"cannot write into the output folder {outdir}: {exc.strerror or exc}") from None
+    for out in outputs:
+        for src in inputs:
+            if out.resolve() == src.resolve() or (out.exists() and src.exists() and out.samefile(src)):
+                raise ParameterError(f"{out} is the input {src}; a result is never written over its input")
     folders = [str(o) for o in outputs if o.is_dir()]
     if folders:
         raise ParameterError(f"{', '.join(folders)} is a folder; the result would be written there")
@@ -284,6 +303,7 @@ def _check_outdir(outdir: Path, outputs: list[Path], overwrite: bool) -> None:
 def _reconstruct(args: argparse.Namespace) -> int:
     from .errors import ParameterError
     from .io import read_height_map, write_reconstruction
+    from .io.atomic import output_set
     from .io.writers import write_tip
     from .options import reconstruct_options
     from .pipeline import iter_reconstruct
@@ -292,19 +312,19 @@ def _reconstruct(args: argparse.Namespace) -> int:
     inputs = [Path(p) for p in args.inputs] + ([_sample_path()] if args.sample else [])
     if not inputs:
         raise ParameterError("no INPUT given (or use --sample)")
-    outputs = [args.outdir / f"{p.stem}.npz" for p in inputs]
+    npz_files = [args.outdir / f"{p.stem}.npz" for p in inputs]
     extras = [
         [args.outdir / f"{p.stem}.gwy"] * args.gwy
         + [args.outdir / f"{p.stem}_tip.{args.tip_file}"] * bool(args.tip_file)
         for p in inputs
     ]
     seen: dict[Path, Path] = {}
-    for src, out in zip(inputs, outputs, strict=True):
+    for src, out in zip(inputs, npz_files, strict=True):
         if out in seen:
             raise ParameterError(f"{seen[out]} and {src} would both be written to {out}")
         seen[out] = src
-    written = outputs + [e for group in extras for e in group]
-    _check_outdir(args.outdir, written, args.overwrite)  # creates the folder
+    written = npz_files + [e for group in extras for e in group]
+    _check_outdir(args.outdir, written, args.overwrite, inputs)  # creates the folder
     options = reconstruct_options(  # every option checked before any file is read
         args.method,
         tip_px=args.tip_px,
@@ -333,41 +353,39 @@ def _reconstruct(args: argparse.Namespace) -> int:
         if pixel is None:
             raise ParameterError(f"{src}: the file records no pixel size; give --pixel-nm")
         maps.append((data, pixel))
-    for (data, pixel), src, out, extra in zip(maps, inputs, outputs, extras, strict=True):
-        bar = ProgressBar(src.name, args.quiet)
-        start = time.perf_counter()
-        try:
-            result = run_to_completion(
-                iter_reconstruct(data.height, pixel, options),
-                bar,
-            )
-        except Se3afmError as exc:
-            raise (type(exc)(f"{src}: {exc}") if not str(exc).startswith(str(src)) else exc) from None
-        finally:
-            bar.close()
-        result.info.update(input=str(src), channel=data.metadata.get("channel"))
-        print("\n".join(summary(result, time.perf_counter() - start)))
-        write_reconstruction(result, out, overwrite=args.overwrite)
-        print(f"wrote {out}")
-        for path in extra:
-            if path.suffix == ".gwy":
-                write_reconstruction(result, path, overwrite=args.overwrite)
-            else:
-                write_tip(result.tip, result.pixel_nm, path, volume=result.tip_volume, overwrite=args.overwrite)
-            print(f"wrote {path}")
+    with output_set() as outputs:  # the outputs of the run appear together at its end, or none of them
+        for (data, pixel), src, out, extra in zip(maps, inputs, npz_files, extras, strict=True):
+            bar = ProgressBar(src.name, args.quiet)
+            start = time.perf_counter()
+            try:
+                result = run_to_completion(iter_reconstruct(data.height, pixel, options), bar)
+            except Se3afmError as exc:
+                raise (type(exc)(f"{src}: {exc}") if not str(exc).startswith(str(src)) else exc) from None
+            finally:
+                bar.close()
+            result.info.update(input=str(src), channel=data.metadata.get("channel"))
+            print("\n".join(summary(result, time.perf_counter() - start)))
+            with signals_deferred():  # no writer is stopped half-way inside its library
+                write_reconstruction(result, out, overwrite=args.overwrite)
+                for path in extra:
+                    if path.suffix == ".gwy":
+                        write_reconstruction(result, path, overwrite=args.overwrite)
+                    else:
+                        write_tip(result.tip, result.pixel_nm, path, volume=result.tip_volume, overwrite=args.overwrite)
+        with signals_deferred():
+            done = outputs.commit()
+    for path in done:
+        print(f"wrote {path}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``se3afm``; returns the exit status."""
     logging.basicConfig(level=logging.WARNING, format="se3afm: %(levelname)s: %(message)s")
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
     try:
         with terminate_cleanly():
+            parser = build_parser()
+            args = parser.parse_args(argv)
             if args.command == "reconstruct":
                 return _reconstruct(args)
             if args.command == "info":
@@ -378,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
                 from .lab.cli import run
 
                 return run(args)
+            parser.print_help()
+            return 2
     except Se3afmError as exc:
         print(f"se3afm: error: {exc}", file=sys.stderr)
         return 2
@@ -387,8 +407,18 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         print("se3afm: terminated", file=sys.stderr)
         return 143
-    return 2
+
+
+def entry_point() -> None:
+    """The ``se3afm`` program: :func:`main`, then SIGTERM ignored while the interpreter shuts down (the
+    command has ended: its outputs are complete and its line is said), so that no signal ends the
+    process without its line."""
+    import signal
+
+    status = main()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry_point()

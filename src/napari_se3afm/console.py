@@ -12,7 +12,16 @@ import threading
 
 from .progress import Progress
 
-__all__ = ["ProgressBar", "Terminated", "nonnegative_float", "odd_int", "positive_float", "terminate_cleanly"]
+__all__ = [
+    "ProgressBar",
+    "Terminated",
+    "nonnegative_float",
+    "odd_int",
+    "pixel_size",
+    "positive_float",
+    "signals_deferred",
+    "terminate_cleanly",
+]
 
 
 class Terminated(BaseException):
@@ -35,6 +44,43 @@ def terminate_cleanly():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+class _Deferred:
+    """The interruption (SIGINT or SIGTERM) that arrived inside :func:`signals_deferred`, if any."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def raise_if_any(self) -> None:
+        """Raise the interruption that arrived, now (KeyboardInterrupt or :class:`Terminated`)."""
+        signum, self.signum = self.signum, None
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        if signum is not None:
+            raise Terminated()
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Within the block (main thread only), Ctrl-C and SIGTERM are held back: the file writers run to
+    their end instead of being stopped inside a library. ``raise_if_any()`` on the object yielded raises
+    a held interruption where the caller can still undo; one still held is raised when the block ends."""
+    deferred = _Deferred()
+    if threading.current_thread() is not threading.main_thread():
+        yield deferred
+        return
+
+    def hold(signum, frame):
+        deferred.signum = deferred.signum or signum
+
+    previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield deferred
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    deferred.raise_if_any()
 
 
 class ProgressBar:
@@ -70,6 +116,17 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"{text!r} must be a finite number > 0")
+    return value
+
+
+def pixel_size(text: str) -> float:
+    """A pixel size in nm that a scan can have (1 pm to 1 mm)."""
+    from .tip.shapes import pixel_size_problem
+
+    value = positive_float(text)
+    problem = pixel_size_problem(value, value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem.replace(f"{value:.4g} x {value:.4g} nm (x, y)", f"{value:g} nm"))
     return value
 
 

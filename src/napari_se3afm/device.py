@@ -24,7 +24,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """
     if isinstance(device, torch.device):
         device = str(device)
-    name = (device or "auto").strip().lower()
+    name = "auto" if device is None else str(device).strip().lower()
     if name == "auto":
         chosen = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         log.info("compute device: %s", chosen)

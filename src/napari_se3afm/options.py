@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from dataclasses import dataclass, field
 
 from .consistency import CONSISTENCY, DEFAULT_CONSISTENCY
@@ -33,6 +34,26 @@ __all__ = [
 CLASSICAL_METHODS = ("btr", "btr-full", "dbtr")
 METHODS = (*CLASSICAL_METHODS, "model")
 
+#: the default Monte-Carlo dropout samples of the σ maps, and the most a run takes (σ settles by 64)
+MC_SAMPLES = 16
+MAX_MC_SAMPLES = 1024
+#: the most optimiser steps of differentiable BTR, and of fine-tuning on a scan
+MAX_STEPS = 100_000
+MAX_FINETUNE_STEPS = 100_000
+
+_DEVICE_NAME = re.compile(r"(auto|cpu|cuda(:\d+)?)")
+
+
+def _check_count(value, name: str, low: int, high: int, why: str = "") -> None:
+    """Refuse a count that is not a whole number within ``[low, high]``, naming the option."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or int(value) != value
+        or not low <= value <= high
+    ):
+        raise ParameterError(f"{name} must be a whole number from {low} to {high:,}{why}, got {value!r}")
+
 
 def choose_method(
     method: str = "auto",
@@ -43,7 +64,8 @@ def choose_method(
     threshold_nm: float | None = None,
 ) -> str:
     """The method to run: ``"auto"`` is the model when its weights are installed and no option that
-    only classical BTR takes (a tip size, a threshold) is given, else classical BTR; any other
+    only classical BTR takes (a tip size, a threshold) is given, else classical BTR (a model named
+    other than the default must exist); any other
     method is returned as it is, once the options are checked to fit it."""
     if method != "auto" and method not in METHODS:
         raise ParameterError(f"unknown method {method!r}: choose auto or one of {', '.join(METHODS)}")
@@ -57,6 +79,8 @@ def choose_method(
     try:
         find_model(model)
     except Se3afmError:
+        if model != DEFAULT_MODEL:  # a model the user named is never silently replaced by BTR
+            raise
         return "btr"
     return "model"
 
@@ -93,8 +117,7 @@ class ClassicalOptions:
                 raise ParameterError(f"threshold must be a finite number >= 0 nm, got {self.threshold_nm!r}")
             if self.method == "dbtr":
                 raise ParameterError("--threshold-nm applies to the btr methods only")
-        if int(self.steps) != self.steps or self.steps < 0:
-            raise ParameterError(f"--steps must be >= 0, got {self.steps}")
+        _check_count(self.steps, "--steps", 0, MAX_STEPS)
 
 
 @dataclass(frozen=True)
@@ -104,18 +127,16 @@ class ModelOptions:
     whether σ is the calibrated one or the raw Monte-Carlo spread."""
 
     model: str = DEFAULT_MODEL
-    mc_samples: int = 16
+    mc_samples: int = MC_SAMPLES
     consistency: str = DEFAULT_CONSISTENCY
     finetune_steps: int = 0
     finetune: dict = field(default_factory=dict)
     calibrated_sigma: bool = True
 
     def __post_init__(self) -> None:
-        if int(self.mc_samples) != self.mc_samples or self.mc_samples < 2:
-            raise ParameterError(f"--mc-samples must be >= 2 to estimate a standard deviation, got {self.mc_samples!r}")
+        _check_count(self.mc_samples, "--mc-samples", 2, MAX_MC_SAMPLES, " (two at least, for a standard deviation)")
         _check_consistency(self.consistency)
-        if int(self.finetune_steps) != self.finetune_steps or self.finetune_steps < 0:
-            raise ParameterError(f"--finetune-steps must be >= 0, got {self.finetune_steps!r}")
+        _check_count(self.finetune_steps, "--finetune-steps", 0, MAX_FINETUNE_STEPS)
         if self.finetune:
             from .errors import reject_unknown_settings
             from .finetune import FINETUNE_OPTIONS
@@ -138,11 +159,13 @@ class ReconstructOptions:
 
         from .levelling import level
 
+        if self.device is not None and not _DEVICE_NAME.fullmatch(str(self.device).strip().lower()):
+            raise ParameterError(f"unknown device {self.device!r}: choose 'auto', 'cpu', 'cuda' or 'cuda:N'")
         object.__setattr__(self, "levelling", tuple(self.levelling or ()))
         level(np.zeros((2, 2)), self.levelling)  # unknown steps are named now, not after the work
         shape = tuple(self.volume_shape)
-        if len(shape) != 3 or any(int(n) != n or n < 2 for n in shape):
-            raise ParameterError(f"the tip volume needs three sizes >= 2, got {self.volume_shape!r}")
+        if len(shape) != 3 or any(int(n) != n or not 2 <= n <= 512 for n in shape):
+            raise ParameterError(f"the tip volume needs three sizes from 2 to 512, got {self.volume_shape!r}")
 
     @property
     def name(self) -> str:
@@ -161,7 +184,7 @@ def reconstruct_options(
     volume_shape: tuple[int, int, int] = (32, 32, 32),
     levelling: tuple[str, ...] | list[str] | None = DEFAULT_STEPS,
     model: str = DEFAULT_MODEL,
-    mc_samples: int = 16,
+    mc_samples: int = MC_SAMPLES,
     finetune_steps: int = 0,
     finetune_options: dict | None = None,
     calibrated_sigma: bool = True,

@@ -141,7 +141,8 @@ def iter_reconstruct(
         raise ParameterError(f"image must be 2-D, got shape {z.shape}")
     if not np.isfinite(z).all():
         raise ParameterError("image contains NaN or infinite values")
-    span = float(np.ptp(z)) if z.size else 0.0
+    with np.errstate(over="ignore"):
+        span = float(np.ptp(z)) if z.size else 0.0
     if not span <= MAX_HEIGHT_SPAN_NM:
         raise ParameterError(
             f"the heights span {span:.3g} nm, which no AFM scan does (a damaged file, or heights not in nm?)"

@@ -55,16 +55,26 @@ def find_model(name_or_path: str | Path = DEFAULT_MODEL) -> Path:
     p = Path(name_or_path)
     if p.suffix == ".safetensors":
         if p.is_file():
-            return p
+            return _with_sidecar(p)
         raise ParameterError(f"model file {p} does not exist")
     for folder in _search_dirs():
         candidate = folder / f"{name_or_path}.safetensors"
         if candidate.is_file():
-            return candidate
+            return _with_sidecar(candidate)
     raise ParameterError(
         f"no model {str(name_or_path)!r} found in {', '.join(str(d) for d in _search_dirs())}; train one "
         "with 'se3afm lab train' and export it with 'se3afm lab export-model', or use --method btr"
     )
+
+
+def _with_sidecar(weights: Path) -> Path:
+    """``weights``, once its description ``NAME.json`` is found beside it (architecture and sha256)."""
+    if not weights.with_suffix(".json").is_file():
+        raise ParameterError(
+            f"model {weights} has no description {weights.with_suffix('.json').name} beside it (its architecture "
+            "and checksum); copy it with the weights"
+        )
+    return weights
 
 
 def _read_sidecar(weights: Path) -> dict:

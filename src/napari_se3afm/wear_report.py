@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io.atomic import atomic_write
+from .io.atomic import atomic_write, output_set
 from .wear import DESCRIPTORS, WearTrack
 
 __all__ = ["REPORT_FILES", "draw_wear", "write_wear_report"]
@@ -50,7 +50,8 @@ def draw_wear(track: WearTrack, figure) -> list:
 
 def write_wear_report(track: WearTrack, outdir: Path, *, overwrite: bool = False) -> list[Path]:
     """Write ``tip_wear.csv`` (a row per scan), ``tip_wear.png`` (the plot) and ``tip_wear.npz``
-    (tips, their σ, pixel sizes, files) into ``outdir``; nothing is replaced without ``overwrite``."""
+    (tips, their σ, pixel sizes, files) into ``outdir``, all three or none; nothing is replaced
+    without ``overwrite``."""
     from matplotlib.figure import Figure
 
     outdir = Path(outdir)
@@ -79,6 +80,7 @@ def write_wear_report(track: WearTrack, outdir: Path, *, overwrite: bool = False
             )
 
     paths = [outdir / name for name in REPORT_FILES]
-    for path, write in zip(paths, (write_csv, write_png, write_npz), strict=True):
-        atomic_write(path, write, overwrite=overwrite)
+    with output_set():  # the three files together, or none of them
+        for path, write in zip(paths, (write_csv, write_png, write_npz), strict=True):
+            atomic_write(path, write, overwrite=overwrite)
     return paths

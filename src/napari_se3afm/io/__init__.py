@@ -18,6 +18,8 @@ import numpy as np
 
 from ..errors import AfmFileError, ParameterError, Se3afmError
 from ..scan import Scan
+from ..tip.shapes import pixel_size_problem
+from .limits import values_problem
 from .scan_data import HeightMap
 
 __all__ = [
@@ -82,7 +84,8 @@ def _quiet_parsers():
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            yield
+            with np.errstate(all="ignore"):
+                yield
     finally:
         logger.setLevel(level)
 
@@ -153,10 +156,13 @@ def _check(scan: Scan, path: Path) -> Scan:
     for ch in scan.channels:
         if ch.data.ndim != 2 or min(ch.data.shape) < 1:
             raise AfmFileError(path, f"channel {ch.label!r} is not a 2-D image (shape {ch.data.shape})")
+        problem = values_problem(ch)
+        if problem:
+            raise AfmFileError(path, f"channel {ch.label!r} {problem}")
     if scan.pixel_nm is not None:
-        dy, dx = scan.pixel_nm
-        if not (np.isfinite(dy) and np.isfinite(dx) and dy > 0 and dx > 0):
-            raise AfmFileError(path, f"pixel size {scan.pixel_nm} nm is not positive and finite")
+        problem = pixel_size_problem(*scan.pixel_nm)
+        if problem:
+            raise AfmFileError(path, problem)
     return scan
 
 
@@ -179,6 +185,8 @@ def read_scan(path: str | Path) -> Scan:
         raise AfmFileError(path, "no such file")
     if path.is_dir():
         raise AfmFileError(path, "is a folder, not a file")
+    if not path.is_file():
+        raise AfmFileError(path, "is not a regular file (a device, a pipe or a socket)")
     size = path.stat().st_size
     if size == 0:
         raise AfmFileError(path, "is empty (0 bytes)")
@@ -189,6 +197,10 @@ def read_scan(path: str | Path) -> Scan:
             head = fh.read(64)
         with _quiet_parsers():
             return _check(_read(path, _sniff(path, head)), path)
+    except AfmFileError as exc:
+        if exc.path != str(path):  # said of the file as the user named it, not a copy or a resolved path
+            raise type(exc)(path, exc.problem) from None
+        raise
     except Se3afmError:
         raise
     except MemoryError:

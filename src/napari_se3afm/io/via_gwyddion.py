@@ -87,7 +87,10 @@ def _cached(path: str, mtime_ns: int, size: int) -> Scan:
         returncode, stderr = _convert([exe, f"--convert-to-gwy={converted}", path], env, tmp, source)
         if returncode != 0 or not converted.is_file():
             raise AfmFileError(source, f"neither napari-se3afm nor Gwyddion can read it ({_reason(stderr, path)})")
-        scan = read_gwy(converted)
+        try:
+            scan = read_gwy(converted)
+        except AfmFileError as exc:  # named by the user's file, not the temporary one
+            raise AfmFileError(source, f"Gwyddion reads it, but {exc.problem}") from None
     return Scan(
         channels=scan.channels,
         pixel_nm=scan.pixel_nm,

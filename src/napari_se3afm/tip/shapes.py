@@ -35,12 +35,33 @@ __all__ = [
 ]
 
 
+#: the pixel sizes an AFM scan can have, in nm (1 pm to 1 mm); outside, a damaged file or a unit error
+PIXEL_NM_RANGE = (1e-3, 1e6)
+
+
+def pixel_size_problem(dy: float, dx: float) -> str | None:
+    """What is wrong with a pixel size ``(dy, dx)`` in nm, or None where it is one a scan can have."""
+    low, high = PIXEL_NM_RANGE
+    if not all(isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(v) for v in (dy, dx)):
+        return f"pixel size {dx:.4g} x {dy:.4g} nm (x, y) is not a finite number"
+    if not (low <= dy <= high and low <= dx <= high):
+        return (
+            f"pixel size {dx:.4g} x {dy:.4g} nm (x, y) is outside 1 pm to 1 mm, which no AFM scan has "
+            "(a damaged file, or a wrong unit?)"
+        )
+    return None
+
+
 def pixel_pair(pixel_nm: float | tuple[float, float]) -> tuple[float, float]:
-    """Return ``(dy, dx)`` in nm from one pixel size or a pair, checking both are positive."""
-    dy, dx = (pixel_nm, pixel_nm) if np.isscalar(pixel_nm) else tuple(pixel_nm)  # type: ignore[misc]
-    dy, dx = float(dy), float(dx)
-    if not (dy > 0 and dx > 0 and math.isfinite(dy) and math.isfinite(dx)):
-        raise ParameterError(f"pixel size must be positive and finite, got {pixel_nm!r} nm")
+    """Return ``(dy, dx)`` in nm from one pixel size or a pair, checked to be one a scan can have."""
+    try:
+        dy, dx = (pixel_nm, pixel_nm) if np.isscalar(pixel_nm) else tuple(pixel_nm)  # type: ignore[misc]
+        dy, dx = float(dy), float(dx)
+    except (TypeError, ValueError):
+        raise ParameterError(f"pixel size must be a number or a pair (dy, dx) in nm, got {pixel_nm!r}") from None
+    problem = pixel_size_problem(dy, dx)
+    if problem:
+        raise ParameterError(problem)
     return dy, dx
 
 

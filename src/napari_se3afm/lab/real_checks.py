@@ -1,0 +1,163 @@
+"""Truth-free checks of a reconstruction of a real scan: what a microscopist sees at first sight.
+
+A real scan has no known tip or surface, but a reconstruction can still be wrong in ways visible
+without one: a surface speckled with pixel-sized pits, a σ map with a regular pattern of dots, a frame
+along the edges, a surface that no longer reproduces its image, and two tips for one tip. Each check
+compares the reconstruction with its own image:
+
+* **pits**: the share of pixels lying below all four neighbours by more than
+  ``max(3 σ_n, 2 % of the height range)``, surface against image (σ_n: the image's white noise);
+* **high-frequency share**: the share of a map's power above 0.35 cycles/px (Hann-windowed), of the
+  surface against the image's, and of the σ map (a checkerboard puts its power there);
+* **edge band**: the mean lowering ``I − S`` over the band 0–9 px from the edge against the interior;
+* **re-dilation residual**: the RMS of ``I − dilate(S, P)`` in units of σ_n;
+* **same-tip halves** (:func:`same_tip_halves`): the tips of the top and bottom halves (and of the left
+  and right halves) of one scan, one tip, compared over the central pixels in units of their σ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "EDGE_BAND_PX",
+    "HIGH_FREQUENCY",
+    "HalvesCheck",
+    "ScanChecks",
+    "edge_band_ratio",
+    "high_frequency_share",
+    "pit_share",
+    "same_tip_halves",
+    "scan_checks",
+]
+
+#: cycles per pixel above which a map's power counts as high-frequency (Nyquist is 0.5)
+HIGH_FREQUENCY = 0.35
+#: the edge band: pixels closer than this to an edge
+EDGE_BAND_PX = 10
+#: the central window of the tips compared between halves (the apex left out)
+CENTRE_PX = 15
+
+
+def pit_share(z: np.ndarray, depth_nm: float) -> float:
+    """Share of pixels below all four neighbours by more than ``depth_nm`` (the border left out)."""
+    c = z[1:-1, 1:-1]
+    neighbours = np.minimum.reduce([z[:-2, 1:-1], z[2:, 1:-1], z[1:-1, :-2], z[1:-1, 2:]])
+    return float(np.mean(neighbours - c > depth_nm))
+
+
+def high_frequency_share(a: np.ndarray, cutoff: float = HIGH_FREQUENCY) -> float:
+    """Share of ``a``'s power (mean removed, Hann window) above ``cutoff`` cycles/px."""
+    a = np.asarray(a, dtype=np.float64)
+    window = np.outer(np.hanning(a.shape[0]), np.hanning(a.shape[1]))
+    power = np.abs(np.fft.fft2((a - a.mean()) * window)) ** 2
+    fy, fx = np.meshgrid(np.fft.fftfreq(a.shape[0]), np.fft.fftfreq(a.shape[1]), indexing="ij")
+    total = power.sum()
+    return float(power[np.hypot(fy, fx) > cutoff].sum() / total) if total > 0 else 0.0
+
+
+def edge_band_ratio(lowering: np.ndarray, band: int = EDGE_BAND_PX) -> float:
+    """Mean of ``lowering`` over the pixels within ``band`` of an edge, over its mean inside (1: no frame)."""
+    inside = lowering[band:-band, band:-band]
+    mask = np.ones(lowering.shape, bool)
+    mask[band:-band, band:-band] = False
+    mean_inside = float(inside.mean())
+    return float(lowering[mask].mean()) / mean_inside if mean_inside > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class ScanChecks:
+    """The truth-free checks of one reconstruction (see the module's docstring)."""
+
+    noise_nm: float
+    pits_image: float
+    pits_surface: float
+    hf_image: float
+    hf_surface: float
+    hf_sigma: float
+    edge_ratio: float
+    residual_rms_noise: float
+
+    @property
+    def failures(self) -> list[str]:
+        """What a microscopist would reject, by the bars of docs/benchmarks.md."""
+        out = []
+        if self.pits_surface - self.pits_image > 0.002:
+            out.append(f"pits {100 * self.pits_surface:.2f} % against the image's {100 * self.pits_image:.2f} %")
+        if self.hf_surface > 2 * max(self.hf_image, 1e-4):
+            out.append(f"surface high-frequency share {self.hf_surface:.3g} against the image's {self.hf_image:.3g}")
+        if self.hf_sigma > 0.10:
+            out.append(f"σ map high-frequency share {self.hf_sigma:.3g}")
+        if np.isfinite(self.edge_ratio) and abs(self.edge_ratio - 1) > 0.10:
+            out.append(f"edge band lowered {self.edge_ratio:.2f}x the interior")
+        return out
+
+
+def scan_checks(result) -> ScanChecks:
+    """The truth-free checks of a :class:`~napari_se3afm.results.Reconstruction`."""
+    from ..morphology import dilate
+    from ..noise import estimate_noise
+
+    z, s = result.image, result.surface
+    noise = estimate_noise(z)
+    depth = max(3 * noise, 0.02 * float(np.ptp(z)))
+    residual = z - dilate(s, result.tip)
+    sigma = result.surface_std if result.surface_std is not None else np.zeros_like(z)
+    return ScanChecks(
+        noise_nm=noise,
+        pits_image=pit_share(z, depth),
+        pits_surface=pit_share(s, depth),
+        hf_image=high_frequency_share(z),
+        hf_surface=high_frequency_share(s),
+        hf_sigma=high_frequency_share(sigma),
+        edge_ratio=edge_band_ratio(z - s),
+        residual_rms_noise=float(np.sqrt(np.mean(residual**2))) / max(noise, 1e-12),
+    )
+
+
+@dataclass(frozen=True)
+class HalvesCheck:
+    """Two halves of one scan, one tip: how far apart their tips are, in nm and in their σ."""
+
+    split: str
+    rms_difference_nm: float
+    rms_z: float
+    within_2sigma: float
+    apex_radius_nm: tuple[float, float]
+    apex_radius_std_nm: tuple[float, float]
+
+
+def _central(p: np.ndarray) -> np.ndarray:
+    c, h = p.shape[0] // 2, CENTRE_PX // 2
+    return p[c - h : c + h + 1, c - h : c + h + 1]
+
+
+def same_tip_halves(image: np.ndarray, pixel_nm, split: str = "rows", **settings) -> HalvesCheck:
+    """Reconstruct the two halves of ``image`` (``split="rows"``: top and bottom; ``"columns"``: left and
+    right) with ``settings`` and compare their tips over the central :data:`CENTRE_PX` pixels."""
+    from ..pipeline import reconstruct
+    from ..tip import describe_tip
+
+    h, w = image.shape
+    halves = (image[: h // 2], image[h // 2 :]) if split == "rows" else (image[:, : w // 2], image[:, w // 2 :])
+    results = [reconstruct(half, pixel_nm, **settings) for half in halves]
+    d = _central(results[0].tip - results[1].tip)
+    if results[0].tip_std is not None:
+        sigma = np.hypot(_central(results[0].tip_std), _central(results[1].tip_std))
+    else:
+        sigma = np.zeros_like(d)
+    keep = np.ones(d.shape, bool)
+    keep[CENTRE_PX // 2, CENTRE_PX // 2] = False  # the apex: 0 in both by convention
+    zscore = d[keep] / np.maximum(sigma[keep], 1e-9)
+    radii = tuple(describe_tip(r.tip, r.pixel_nm).apex_radius_nm for r in results)
+    spread = tuple((r.info.get("tip_descriptors_std") or {}).get("apex_radius_nm", float("nan")) for r in results)
+    return HalvesCheck(
+        split=split,
+        rms_difference_nm=float(np.sqrt(np.mean(d[keep] ** 2))),
+        rms_z=float(np.sqrt(np.mean(zscore**2))),
+        within_2sigma=float(np.mean(np.abs(zscore) <= 2)),
+        apex_radius_nm=radii,  # type: ignore[arg-type]
+        apex_radius_std_nm=spread,  # type: ignore[arg-type]
+    )
