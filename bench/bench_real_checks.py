@@ -61,10 +61,10 @@ def main() -> int:
     failures = []
     halves_rows = []
     print(
-        "| file | px (nm) | σ_n (nm) | pits image / surface (%) | HF image / surface / σ | edge band / interior "
-        "| residual RMS / σ_n | s |"
+        "| file | px (nm) | σ_n (nm) | pits image / surface (%) | HF image / surface / σ "
+        "| lowering edge band / interior (nm) | the bound's (nm) | residual RMS / σ_n | s |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for path in sorted(p for p in REAL.iterdir() if p.suffix != ".md"):
         if args.only and args.only not in path.name:
             continue
@@ -76,13 +76,15 @@ def main() -> int:
         print(
             f"| {path.name} | {np.sqrt(np.prod(data.pixel_nm)):.3g} | {c.noise_nm:.3g} | {100 * c.pits_image:.2f} / "
             f"{100 * c.pits_surface:.2f} | {c.hf_image:.4f} / {c.hf_surface:.4f} / {c.hf_sigma:.4f} "
-            f"| {c.edge_ratio:.2f} | {c.residual_rms_noise:.2f} | {seconds:.1f} |",
+            f"| {c.lowering_edge_nm:.3g} / {c.lowering_inside_nm:.3g} "
+            f"| {c.bound_edge_nm:.3g} / {c.bound_inside_nm:.3g} "
+            f"| {c.residual_rms_noise:.2f} | {seconds:.1f} |",
             flush=True,
         )
         failures += [f"{path.name}: {f}" for f in c.failures]
         if args.figures:
             args.figures.mkdir(parents=True, exist_ok=True)
-            figure(result, args.figures / f"{path.stem}.png", f"{path.name}: {result.method}")
+            figure(result, args.figures / f"{path.name}.png", f"{path.name}: {result.method}")
         if not args.no_halves:
             for split in ("rows", "columns"):
                 try:

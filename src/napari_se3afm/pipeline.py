@@ -210,7 +210,7 @@ def _iter_model(
     from .morphology import certainty_map, erode
     from .noise import estimate_noise
     from .registry import open_model
-    from .sigma import apply_sigma_model, sigma_inputs
+    from .sigma import apply_sigma_model, mc_spread, sigma_inputs
     from .tip.geometry import tip_to_volume
 
     samples, finetune_steps, consistency = opts.mc_samples, opts.finetune_steps, opts.consistency
@@ -260,9 +260,11 @@ def _iter_model(
         yield Progress(int(samples), int(samples), "raising the surface to reproduce the image")
         tolerance = physics.FIT_NOISE_FACTOR * info["noise_nm"]
         surface, info["raised_pixels"] = physics.raise_to_image(z, tip, surface, tolerance, bound=bound)
+    if bound_mode:
+        surface = physics.without_pits(surface, bound)
     certainty = certainty_map(z, tip, bound)
     s_feats, t_feats, stats = sigma_inputs(
-        z, surface, tip, bound, surface_samples.std(0).numpy(), tip_samples.std(0).numpy(), info["noise_nm"], pixel
+        z, surface, tip, bound, mc_spread(surface_samples.numpy()), tip_samples.std(0).numpy(), info["noise_nm"], pixel
     )
     surface_std = apply_sigma_model(sigma_model and sigma_model["surface"], s_feats, stats)
     tip_std = apply_sigma_model(sigma_model and sigma_model["tip"], t_feats, stats)

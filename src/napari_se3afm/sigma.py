@@ -33,10 +33,12 @@ __all__ = [
     "TIP_TERMS",
     "apply_sigma_model",
     "log_statistics",
+    "mc_spread",
     "probe_depth",
     "scan_scale",
     "scan_statistics",
     "sigma_inputs",
+    "smooth_rms",
 ]
 
 SURFACE_TERMS = ("mc", "bound_gap", "slope", "contact_gap")
@@ -86,6 +88,36 @@ def probe_depth(surface: np.ndarray, tip_size: int) -> float:
     return float((_max_filter(s, k) - s[c : s.shape[0] - c, c : s.shape[1] - c]).max())
 
 
+def smooth_rms(a: np.ndarray, sigma_px: float) -> np.ndarray:
+    """``sqrt(G * a²)``: the local RMS of ``a`` under a Gaussian of ``sigma_px`` pixels (edges mirrored)."""
+    radius = max(1, math.ceil(3 * sigma_px))
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    kernel = np.exp(-0.5 * (x / sigma_px) ** 2)
+    kernel /= kernel.sum()
+    out = np.asarray(a, dtype=np.float64) ** 2
+    for axis in (0, 1):
+        n = out.shape[axis]
+        index = np.abs(np.arange(-radius, n + radius))  # mirrored at both edges
+        index = np.where(index >= n, 2 * (n - 1) - index, index).clip(0, n - 1)
+        padded = np.take(out, index, axis=axis)
+        out = sum(w * np.take(padded, np.arange(i, i + n), axis=axis) for i, w in enumerate(kernel))
+    return np.sqrt(np.maximum(out, 0.0))
+
+
+#: the Monte-Carlo spread and the slope are per-pixel quantities with a pattern the physics does not
+#: have (the U-Net's 2×2 up-sampling under dropout: a checkerboard; the image noise in a gradient):
+#: their variance is averaged over a Gaussian of these widths (pixels), so σ shows regions, not dots.
+#: The pipeline averages the spread of the samples (:func:`mc_spread`); the slope is averaged here
+MC_SMOOTH_PX = 2.0
+SLOPE_SMOOTH_PX = 1.0
+
+
+def mc_spread(samples) -> np.ndarray:
+    """The Monte-Carlo spread of samples ``(M, H, W)``: their standard deviation, its variance
+    averaged over :data:`MC_SMOOTH_PX`."""
+    return smooth_rms(np.asarray(samples).std(0, ddof=1), MC_SMOOTH_PX)
+
+
 def surface_features(
     surface_std_mc: np.ndarray, image: np.ndarray, bound: np.ndarray, surface: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -94,7 +126,7 @@ def surface_features(
     return {
         "mc": surface_std_mc,
         "bound_gap": np.maximum(bound - surface, 0.0),
-        "slope": np.hypot(gy, gx),
+        "slope": smooth_rms(np.hypot(gy, gx), SLOPE_SMOOTH_PX),
         "contact_gap": np.maximum(image - bound, 0.0),
     }
 

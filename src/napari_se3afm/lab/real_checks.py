@@ -9,7 +9,11 @@ compares the reconstruction with its own image:
   ``max(3 σ_n, 2 % of the height range)``, surface against image (σ_n: the image's white noise);
 * **high-frequency share**: the share of a map's power above 0.35 cycles/px (Hann-windowed), of the
   surface against the image's, and of the σ map (a checkerboard puts its power there);
-* **edge band**: the mean lowering ``I − S`` over the band 0–9 px from the edge against the interior;
+* **edge band**: the mean lowering ``I − S`` over the band 0–9 px from the edge against the interior.
+  Part of a difference is the image's own: near an edge fewer image points bound the surface, and a
+  scan's structure (streaks, a scar) can differ there. So the frame judged is what the surface adds
+  to the erosion bound's own difference (``I − R``, ``R = erode(I, P)``): a frame where that exceeds
+  both 10 % of the interior's lowering and the image's noise σ_n, below which nothing can be seen;
 * **re-dilation residual**: the RMS of ``I − dilate(S, P)`` in units of σ_n;
 * **same-tip halves** (:func:`same_tip_halves`): the tips of the top and bottom halves (and of the left
   and right halves) of one scan, one tip, compared over the central pixels in units of their σ.
@@ -26,7 +30,7 @@ __all__ = [
     "HIGH_FREQUENCY",
     "HalvesCheck",
     "ScanChecks",
-    "edge_band_ratio",
+    "edge_band_means",
     "high_frequency_share",
     "pit_share",
     "same_tip_halves",
@@ -58,13 +62,11 @@ def high_frequency_share(a: np.ndarray, cutoff: float = HIGH_FREQUENCY) -> float
     return float(power[np.hypot(fy, fx) > cutoff].sum() / total) if total > 0 else 0.0
 
 
-def edge_band_ratio(lowering: np.ndarray, band: int = EDGE_BAND_PX) -> float:
-    """Mean of ``lowering`` over the pixels within ``band`` of an edge, over its mean inside (1: no frame)."""
-    inside = lowering[band:-band, band:-band]
+def edge_band_means(lowering: np.ndarray, band: int = EDGE_BAND_PX) -> tuple[float, float]:
+    """Mean of ``lowering`` over the pixels within ``band`` of an edge, and over the rest."""
     mask = np.ones(lowering.shape, bool)
     mask[band:-band, band:-band] = False
-    mean_inside = float(inside.mean())
-    return float(lowering[mask].mean()) / mean_inside if mean_inside > 0 else float("nan")
+    return float(lowering[mask].mean()), float(lowering[band:-band, band:-band].mean())
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,21 @@ class ScanChecks:
     hf_image: float
     hf_surface: float
     hf_sigma: float
-    edge_ratio: float
+    lowering_edge_nm: float
+    lowering_inside_nm: float
+    bound_edge_nm: float
+    bound_inside_nm: float
     residual_rms_noise: float
+
+    @property
+    def frame_nm(self) -> float:
+        """How much more (or less) the surface is lowered along the edges than inside, beyond the bound's own."""
+        return (self.lowering_edge_nm - self.lowering_inside_nm) - (self.bound_edge_nm - self.bound_inside_nm)
+
+    @property
+    def edge_ratio(self) -> float:
+        """The edge band's mean lowering over the interior's (1: no frame)."""
+        return self.lowering_edge_nm / self.lowering_inside_nm if self.lowering_inside_nm > 0 else float("nan")
 
     @property
     def failures(self) -> list[str]:
@@ -90,14 +105,18 @@ class ScanChecks:
             out.append(f"surface high-frequency share {self.hf_surface:.3g} against the image's {self.hf_image:.3g}")
         if self.hf_sigma > 0.10:
             out.append(f"σ map high-frequency share {self.hf_sigma:.3g}")
-        if np.isfinite(self.edge_ratio) and abs(self.edge_ratio - 1) > 0.10:
-            out.append(f"edge band lowered {self.edge_ratio:.2f}x the interior")
+        if abs(self.frame_nm) > max(0.10 * self.lowering_inside_nm, self.noise_nm):
+            out.append(
+                f"a frame: the edge band lowered by {self.lowering_edge_nm:.3g} nm, the interior by "
+                f"{self.lowering_inside_nm:.3g} nm (the bound: {self.bound_edge_nm:.3g} and "
+                f"{self.bound_inside_nm:.3g} nm; noise {self.noise_nm:.2g} nm)"
+            )
         return out
 
 
 def scan_checks(result) -> ScanChecks:
     """The truth-free checks of a :class:`~napari_se3afm.results.Reconstruction`."""
-    from ..morphology import dilate
+    from ..morphology import dilate, erode
     from ..noise import estimate_noise
 
     z, s = result.image, result.surface
@@ -105,6 +124,8 @@ def scan_checks(result) -> ScanChecks:
     depth = max(3 * noise, 0.02 * float(np.ptp(z)))
     residual = z - dilate(s, result.tip)
     sigma = result.surface_std if result.surface_std is not None else np.zeros_like(z)
+    edge, inside = edge_band_means(z - s)
+    bound_edge, bound_inside = edge_band_means(z - erode(z, result.tip))
     return ScanChecks(
         noise_nm=noise,
         pits_image=pit_share(z, depth),
@@ -112,7 +133,10 @@ def scan_checks(result) -> ScanChecks:
         hf_image=high_frequency_share(z),
         hf_surface=high_frequency_share(s),
         hf_sigma=high_frequency_share(sigma),
-        edge_ratio=edge_band_ratio(z - s),
+        lowering_edge_nm=edge,
+        lowering_inside_nm=inside,
+        bound_edge_nm=bound_edge,
+        bound_inside_nm=bound_inside,
         residual_rms_noise=float(np.sqrt(np.mean(residual**2))) / max(noise, 1e-12),
     )
 
