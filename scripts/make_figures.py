@@ -4,9 +4,10 @@
   surface, recovered surface (shared colour scale), certainty map, true and estimated tip.
 * docs/images/simtip_gallery.png: SimTip triplets, one column per surface family and one row pair
   per example: true surface over the measured image (shared colour scale), and the true tip.
-* docs/images/default_real_scans.png: real scans (``../shared/data/real``, skipped when absent)
+* docs/images/default_real_scans.png: every real scan (``../shared/data/real``, skipped when absent)
   through the default path (``se3afm reconstruct FILE``): image, surface, lowering ``I − S``, surface
-  σ and tip beside classical BTR's — where a frame, a tile seam or stripes would show.
+  σ and tip beside classical BTR's — where speckle, a checkerboard, a frame, a tile seam or stripes
+  would show. ``scripts/make_figures.py real`` makes this one alone.
 * docs/images/real_finetune.png: a real scan (``../shared/data/real``, skipped when absent) through
   the default model three ways — default, fine-tuned 100 steps, ``--consistency tight``: the
   residual ``I − dilate(S, P)`` of each (shared scale, 0 to 4 σ_n) and each tip.
@@ -29,11 +30,8 @@ REAL_FIT = OUT.parent / "real_finetune.png"
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 REAL_SCAN = REAL / "nanoafmr__AR_20211011.ibw"
 DEFAULT_PATH = OUT.parent / "default_real_scans.png"
-DEFAULT_PATH_FILES = (
-    "topostats__old_bruker.002",
-    "scifireaders__PTO_110_Virgin0001_1.gwy",
-    "nanoafmr__AR_20211011.ibw",
-)
+#: every real file (pixel size recorded), one row each
+DEFAULT_PATH_FILES = tuple(sorted(p.name for p in REAL.glob("*.*") if p.suffix != ".md")) if REAL.is_dir() else ()
 
 
 def afmhot(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -101,14 +99,14 @@ def default_path_real_scans() -> None:
         slo = np.percentile(r.surface_std, 99)
         tlo = min(r.tip.min(), b.tip.min())
         tiles += [
-            panel(afmhot(r.image, lo, hi), f"{name[:30]}"),
-            panel(afmhot(r.surface, lo, hi), "surface (default model)"),
-            panel(afmhot(low, 0, np.percentile(low, 99.5)), f"lowering I - S (mean {low.mean():.3g} nm)"),
-            panel(afmhot(r.surface_std, 0, slo), f"surface sigma (0-{slo:.2g} nm)"),
-            panel(afmhot(r.tip, tlo, 0), "tip (model)"),
-            panel(afmhot(b.tip, tlo, 0), "tip (classical BTR)"),
+            panel(afmhot(r.image, lo, hi), f"{name[:26]}", size=200),
+            panel(afmhot(r.surface, lo, hi), "surface (default model)", size=200),
+            panel(afmhot(low, 0, np.percentile(low, 99.5)), f"lowering I-S (mean {low.mean():.3g} nm)", size=200),
+            panel(afmhot(r.surface_std, 0, slo), f"surface sigma (0-{slo:.2g} nm)", size=200),
+            panel(afmhot(r.tip, tlo, 0), "tip (model)", size=200),
+            panel(afmhot(b.tip, tlo, 0), "tip (classical BTR)", size=200),
         ]
-    contact_sheet(tiles, 6).save(DEFAULT_PATH, optimize=True)
+    contact_sheet(tiles, 6).quantize(colors=192).save(DEFAULT_PATH, optimize=True)  # a palette: a third of the size
     print(f"wrote {DEFAULT_PATH}")
 
 
@@ -176,4 +174,6 @@ def real_scan_fits(model: str = DEFAULT_MODEL) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    default_path_real_scans() if sys.argv[1:] == ["real"] else main()

@@ -268,3 +268,26 @@ def test_tip_indices_image_two_surfaces_with_one_tip():
     assert float(pair.pixel_nm[1]) == float(own.pixel_nm[0])
     assert not torch.equal(pair.surface[0], pair.surface[1])
     assert torch.equal(pair.image[0], own.image[0])  # the first scan is unchanged
+
+
+def test_real_surfaces_are_real_scans_sharper_than_the_tip_that_images_them(real_data_dir):
+    """The "real" family: a real scan, scaled so that its recording tip (bounded by its classical
+    blind tip) is at most half the new tip's apex radius; the image is its exact dilation."""
+    from napari_se3afm.lab.simtip import load_config
+    from napari_se3afm.lab.simtip.real_surfaces import real_scan_bank
+    from napari_se3afm.tip import describe_tip
+
+    cfg = dataclasses.replace(load_config("configs/simtip/real.json"), imaging=NO_ARTEFACTS)
+    b = simulate(6, seed=9, config=cfg, dtype=torch.float64)
+    names = {scan.name for scan in real_scan_bank(str(real_data_dir))}
+    assert set(b.surface_type) == {"real"}
+    for i in range(len(b)):
+        p = b.params[i]["surface"]
+        assert p["real_scan"] in names and p["real_blunt_enough"]
+        radius = describe_tip(b.tip[i].numpy(), float(b.pixel_nm[i])).apex_radius_nm
+        assert p["real_recording_tip_nm"] <= 0.5 * radius + 1e-9
+        assert float(b.surface[i].min()) == 0.0 and float(b.surface[i].max()) > 0
+        inner = dilate(b.surface[i].numpy(), b.tip[i].numpy())[15:-15, 15:-15]
+        np.testing.assert_allclose(b.image[i].numpy()[15:-15, 15:-15], inner, atol=1e-9)
+    default = simulate(4, seed=9, config=SimTipConfig())
+    assert "real" not in default.surface_type  # off unless weighted

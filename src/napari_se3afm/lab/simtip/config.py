@@ -33,7 +33,8 @@ __all__ = [
 ]
 
 TIP_TYPES = ("pyramidal", "conical", "spherical", "damaged")
-SURFACE_TYPES = ("roughness", "particles", "steps", "periodic")
+#: "real": real scans (lab/simtip/real_surfaces.py), off unless weighted (configs/simtip/real.json)
+SURFACE_TYPES = ("roughness", "particles", "steps", "periodic", "real")
 
 Range = tuple[float, float]
 
@@ -69,7 +70,7 @@ class TipConfig:
 class SurfaceConfig:
     """Surface families and their parameter ranges."""
 
-    weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)
+    weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 0.0)
     roughness_rms_nm: Range = (0.5, 5.0)
     roughness_correlation_nm: Range = (3.0, 30.0)
     particle_diameter_nm: Range = (5.0, 50.0)
@@ -89,6 +90,15 @@ class SurfaceConfig:
     spike_half_angle_deg: Range = (8.0, 20.0)
     #: small substrate roughness under particles, steps and patterns
     substrate_rms_nm: Range = (0.0, 0.2)
+    #: folder of the real scans of the "real" family ("": ../shared/data/real beside the repository)
+    real_scans: str = ""
+    #: the real scan's recording tip, scaled with it, is at most this fraction of the apex radius of
+    #: the tip that images it: every feature of a "real" surface is sharper than the new tip
+    real_bluntness: float = 0.5
+
+    def __post_init__(self) -> None:
+        if len(self.weights) == len(SURFACE_TYPES) - 1:  # written before the "real" family existed
+            object.__setattr__(self, "weights", (*self.weights, 0.0))
 
 
 @dataclass(frozen=True)
@@ -199,6 +209,8 @@ def _check(cfg: SimTipConfig) -> None:
         value = getattr(getattr(cfg, section), name)
         if not 0 <= value <= 1:
             raise ParameterError(f"{section}.{name} is a probability in [0, 1], got {value!r}")
+    if not 0 < cfg.surfaces.real_bluntness <= 1:
+        raise ParameterError(f"surfaces.real_bluntness must lie in (0, 1], got {cfg.surfaces.real_bluntness!r}")
 
 
 def _build(cls: type, data: dict, where: str) -> Any:

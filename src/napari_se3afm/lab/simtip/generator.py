@@ -94,7 +94,15 @@ def simulate(
     margin = drift_margin(cfg.imaging)
     pixel = torch.tensor(pixels, dtype=torch.float64, device=dev)
     canvas_shape = (h + 2 * c + 2 * margin, w + 2 * c + 2 * margin)
-    canvas, surface_params = random_surfaces(surface_types, pixel, canvas_shape, [s[1] for s in streams], cfg)
+    radii = None
+    if "real" in surface_types:  # real surfaces are scaled to the tip that images them
+        from ...tip import describe_tip
+
+        radii = [describe_tip(t, px).apex_radius_nm for t, px in zip(tips, pixels, strict=True)]
+        radii = [r if np.isfinite(r) else px for r, px in zip(radii, pixels, strict=True)]
+    canvas, surface_params = random_surfaces(
+        surface_types, pixel, canvas_shape, [s[1] for s in streams], cfg, tip_radius_nm=radii
+    )
     for p, sp in zip(params, surface_params, strict=True):
         p["surface"] = sp
     canvas = canvas.to(dtype)

@@ -7,7 +7,8 @@ Families (paper §4.1.1), all on a small random substrate roughness except ``rou
 * ``particles``: spheres resting on the substrate (height map of their upper half), either a sparse
   random array (jittered lattice with partial occupancy) or a packed hexagonal array;
 * ``steps``: a vicinal staircase of atomic steps, each edge meandering on its own;
-* ``periodic``: gratings (lines), pillars, pits, and arrays of sharp spikes like tip characterisers.
+* ``periodic``: gratings (lines), pillars, pits, and arrays of sharp spikes like tip characterisers;
+* ``real``: real scans scaled so that a blunter tip images them (:mod:`.real_surfaces`).
 
 Lattice features are evaluated per pixel against the 3×3 nearest lattice cells, with per-cell random
 numbers from an integer hash of (sample seed, cell): cost does not grow with the number of features,
@@ -21,6 +22,7 @@ import math
 import numpy as np
 import torch
 
+from ...errors import ParameterError
 from .config import SURFACE_TYPES, SimTipConfig
 
 __all__ = ["random_surfaces"]
@@ -254,11 +256,15 @@ def random_surfaces(
     shape: tuple[int, int],
     rngs: list[np.random.Generator],
     cfg: SimTipConfig,
+    tip_radius_nm: list[float] | None = None,
 ) -> tuple[torch.Tensor, list[dict]]:
     """Return surfaces ``(B, H, W)`` in nm of the given families and the parameters drawn for each.
 
     ``pixel_nm`` (shape ``(B,)``) sets both device and dtype; sample ``i`` draws only from ``rngs[i]``.
+    The "real" family also needs the apex radius of each sample's tip (``tip_radius_nm``).
     """
+    from .real_surfaces import real_surfaces
+
     device, dtype = pixel_nm.device, pixel_nm.dtype
     out = torch.zeros((len(kinds), *shape), dtype=dtype, device=device)
     params: list[dict] = [{} for _ in kinds]
@@ -269,6 +275,12 @@ def random_surfaces(
         sub_rngs = [rngs[i] for i in idx]
         sub_params = [params[i] for i in idx]
         sel = torch.tensor(idx, device=device)
+        if family == "real":
+            radii = [tip_radius_nm[i] for i in idx] if tip_radius_nm is not None else None
+            if radii is None:
+                raise ParameterError("real surfaces need the apex radius of each sample's tip")
+            out[sel] = real_surfaces(sub_rngs, pixel_nm[sel], shape, radii, cfg, sub_params)
+            continue
         z = _FAMILIES[family](sub_rngs, pixel_nm[sel], shape, cfg, sub_params, device, dtype)
         if family != "roughness":
             z = z + _substrate(sub_rngs, pixel_nm[sel], shape, cfg, sub_params, device, dtype)
