@@ -62,7 +62,7 @@ def main() -> int:
     halves_rows = []
     print(
         "| file | px (nm) | σ_n (nm) | pits image / surface (%) | HF image / surface / σ "
-        "| lowering edge band / interior (nm) | the bound's (nm) | residual RMS / σ_n | s |"
+        "| lowering edge band / interior (nm) | the bound's (nm) | residual RMS / σ_n (whole image) | s |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for path in sorted(p for p in REAL.iterdir() if p.suffix != ".md"):

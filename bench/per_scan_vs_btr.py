@@ -14,7 +14,9 @@ import numpy as np
 
 
 def main(runs: list[str]) -> None:
-    print("| run | scans | tip: ratio median / max, scans > 1.5 × BTR | surface: ratio median / max, scans > 1.5 × BTR |")
+    print(
+        "| run | scans | tip: ratio median / max, scans > 1.5 × BTR | surface: ratio median / max, scans > 1.5 × BTR |"
+    )
     print("|---|---|---|---|")
     worst = []
     for run in runs:

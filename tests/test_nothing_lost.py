@@ -199,3 +199,12 @@ def test_sigterm_at_any_moment_leaves_all_outputs_or_none_and_one_line(real_data
             assert status == 0 and len(names) == 3
         outcomes.add(status)
     assert 143 in outcomes  # the moments did reach into the run
+
+
+def test_the_cli_fuzz_run_finds_no_defect():
+    """bench/fuzz_cli.py --quick: every option with absurd values, every bad output place, Gwyddion's
+    fallback with absurd sizes; one line and status 2 or a correct run, inputs unchanged."""
+    script = Path(__file__).resolve().parents[1] / "bench" / "fuzz_cli.py"
+    proc = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "| options | 78 |" in proc.stdout and "DEFECT" not in proc.stdout

@@ -55,11 +55,12 @@ def scan_level(error: np.ndarray, sigma: np.ndarray) -> float:
 
 
 def check_calibration_scans(n: int) -> None:
-    """Refuse a calibration on fewer than 2 validation scans before any work (or file) is done."""
-    if int(n) < 2:
+    """Refuse a calibration on fewer than 2 or more than 100 000 validation scans before any work
+    (or file) is done."""
+    if not 2 <= int(n) <= 100_000:
         from ..errors import ParameterError
 
-        raise ParameterError(f"the σ calibration needs at least 2 validation scans, got {n}")
+        raise ParameterError(f"the σ calibration takes 2 to 100,000 validation scans, got {n}")
 
 
 def _fit_shape(errors: list[np.ndarray], features: list[np.ndarray], steps: int) -> np.ndarray:

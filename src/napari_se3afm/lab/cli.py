@@ -15,6 +15,13 @@ from .simtip.config import SPLIT_SEEDS
 __all__ = ["COMMANDS", "add_commands", "run"]
 
 
+#: the most SimTip samples one command makes or scores, samples per batch, and pixels a side: a
+#: mistyped count is refused at once instead of running for days or filling the memory
+MAX_SAMPLES = 1_000_000
+MAX_BATCH = 1024
+MAX_IMAGE_PX = 4096
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add the lab's commands to ``se3afm lab``'s sub-parsers (light: no torch is imported)."""
 
@@ -172,7 +179,9 @@ def _calibrate(model: str | Path, n: int) -> None:
 
 def _calibrate_model(args: argparse.Namespace) -> int:
     from ..registry import find_model
+    from .calibration import check_calibration_scans
 
+    check_calibration_scans(args.n)
     path = find_model(args.model)
     _calibrate(path, args.n)
     print(f"wrote {path.with_suffix('.json')}")
@@ -210,8 +219,10 @@ def _simulate(args: argparse.Namespace) -> int:
     from .simtip.config import ImagingConfig
     from .simtip.storage import iter_write_split
 
-    if args.count < 1 or args.batch_size < 1:
-        raise ParameterError("-n and --batch-size must be >= 1")
+    if not (1 <= args.count <= MAX_SAMPLES and 1 <= args.batch_size <= MAX_BATCH):
+        raise ParameterError(f"-n must lie in 1..{MAX_SAMPLES:,} and --batch-size in 1..{MAX_BATCH}")
+    if args.image_px is not None and not 16 <= args.image_px <= MAX_IMAGE_PX:
+        raise ParameterError(f"--image-px must lie in 16..{MAX_IMAGE_PX}, got {args.image_px}")
     cfg = load_config(args.config) if args.config else SimTipConfig()
     changes = {k: v for k, v in (("image_px", args.image_px), ("tip_px", args.tip_px)) if v is not None}
     if args.clean:
@@ -260,8 +271,8 @@ def _bench(args: argparse.Namespace) -> int:
     else:
         from .simtip.storage import iter_generate_split
 
-        if args.count < 1:
-            raise ParameterError(f"-n must be >= 1, got {args.count}")
+        if not 1 <= args.count <= MAX_SAMPLES:
+            raise ParameterError(f"-n must lie in 1..{MAX_SAMPLES:,}, got {args.count}")
         split = run_to_completion(iter_generate_split(args.count, seed=SPLIT_SEEDS["test"]))
         title = f"SimTip test split (seed {SPLIT_SEEDS['test']})"
     bar = ProgressBar("bench", args.quiet)

@@ -102,7 +102,7 @@ def real_surfaces(
         window = canvas * pixel / (scale * scan.pixel_nm)  # real pixels across the canvas
         h, w = scan.height.shape
         r0, c0 = rng.uniform(0, h - 1 - window), rng.uniform(0, w - 1 - window)
-        crop = scan.height[int(r0) : int(math.ceil(r0 + window)) + 1, int(c0) : int(math.ceil(c0 + window)) + 1]
+        crop = scan.height[int(r0) : math.ceil(r0 + window) + 1, int(c0) : math.ceil(c0 + window) + 1]
         grid = torch.from_numpy(np.ascontiguousarray(crop, dtype=np.float64))[None, None]
         # sample the window at the canvas pixels (bilinear); positions in the crop's own pixels
         ys = (r0 - int(r0)) + torch.arange(shape[0], dtype=torch.float64) * window / canvas
