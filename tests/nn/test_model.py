@@ -231,3 +231,17 @@ def test_patches_of_a_batch_are_those_of_each_image_alone(monkeypatch):
         alone, _, _, _ = scan_patches(img[None], torch.ones(1), 15, patches=4, stride=7)
         assert torch.equal(pos[of_image == i], alone)
     assert not torch.equal(pos[of_image == 0], pos[of_image == 2])  # b's patches are its own
+
+
+def test_the_model_imports_without_torchs_compiler():
+    """e3nn's one torch.compiler.disable pulled in torch._dynamo (1.2 s of every start); the model
+    imports without it, and torch.compiler.disable is torch's own again afterwards."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch.compiler; before = torch.compiler.disable; import napari_se3afm.nn.model; "
+        "print('torch._dynamo' in sys.modules, torch.compiler.disable is before)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["False", "True"], out.stderr[-2000:]

@@ -221,7 +221,7 @@ def grow_shells(source: SE3AFM, config: ModelConfig) -> SE3AFM:
 
 def enable_mc_dropout(model: nn.Module) -> nn.Module:
     """Put the model in eval mode except its dropout layers (torch and e3nn), for Monte-Carlo sampling."""
-    from e3nn.nn import Dropout as IrrepsDropout
+    from ._e3nn import Dropout as IrrepsDropout
 
     model.eval()
     for module in model.modules():

@@ -20,9 +20,8 @@ from __future__ import annotations
 import math
 
 import torch
-from e3nn import o3
-from e3nn.math import soft_one_hot_linspace
-from e3nn.nn import Dropout, FullyConnectedNet, Gate
+
+from ._e3nn import Dropout, FullyConnectedNet, Gate, o3, soft_one_hot_linspace
 
 __all__ = ["PointConvolution", "TipNet", "coefficient_irreps", "render_tip"]
 
