@@ -77,3 +77,22 @@ def test_gwy_masks_and_non_height_units(tmp_path, rng):
     np.testing.assert_array_equal(topo.mask, mask > 0.5)
     assert amp.unit == "V" and amp.kind == "amplitude" and amp.mask is None
     assert scan.pixel_nm == pytest.approx((100.0, 100.0))
+
+
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("Z-Axis forward", "height"),  # Nanosurf .nid
+        ("Z-Axis", "height"),
+        ("Z", "height"),
+        ("HeightRetrace", "height"),
+        ("Z Sensor", "height"),
+        ("Z-Axis uncertainty σ", "other"),
+        ("Phase", "phase"),
+        ("Amplitude forward", "amplitude"),
+    ],
+)
+def test_height_channels_are_found_by_name(name, kind):
+    from napari_se3afm.scan import channel_kind
+
+    assert channel_kind(name) == kind
