@@ -162,7 +162,7 @@ def _spawn(argv: list[str]) -> subprocess.Popen:
 
 def signal_cases(tmp: Path, count: int) -> list[tuple[str, int, str, bool]]:
     """(what, status, stderr, outputs whole) for SIGTERM and SIGINT at ``count`` moments each."""
-    names = ["topostats__old_bruker.gwy", "topostats__old_bruker.npz", "topostats__old_bruker_tip.vti"]
+    names = ["topostats__old_bruker.002.gwy", "topostats__old_bruker.002.npz", "topostats__old_bruker.002_tip.vti"]
     out = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         for i, delay in enumerate(np.linspace(0.3, 4.5, count)):
@@ -200,7 +200,7 @@ def concurrent_cases(tmp: Path, count: int) -> list[tuple[str, int, str, bool]]:
         results = [(p.wait(timeout=HANG_S), p.stderr.read()) for p in (first, second)]
         statuses = sorted(status for status, _ in results)
         files = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-        whole = statuses == [0, 2] and files == ["topostats__old_bruker.gwy", "topostats__old_bruker.npz"]
+        whole = statuses == [0, 2] and files == ["topostats__old_bruker.002.gwy", "topostats__old_bruker.002.npz"]
         for status, err in results:
             out.append((f"race {i}", status, err, whole))
     return out

@@ -185,8 +185,12 @@ def test_reconstruct_real_file_with_gwy_and_mesh_exports(real_data_dir, tmp_path
     argv = ["reconstruct", str(src), "-o", str(tmp_path), "--tip-px", "9", "--gwy", "--tip-file", "stl", "-q"]
     assert main(argv) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["nanoafmr__kpg20080408.gwy", "nanoafmr__kpg20080408.npz", "nanoafmr__kpg20080408_tip.stl"]
-    with np.load(tmp_path / "nanoafmr__kpg20080408.npz") as res:
+    assert names == [
+        "nanoafmr__kpg20080408.007.gwy",
+        "nanoafmr__kpg20080408.007.npz",
+        "nanoafmr__kpg20080408.007_tip.stl",
+    ]
+    with np.load(tmp_path / "nanoafmr__kpg20080408.007.npz") as res:
         assert float(res["pixel_nm"]) == pytest.approx(3.90625)
         assert "Height (retrace)" in str(res["info"])
     assert main(argv) == 2  # all three exist now
@@ -316,7 +320,7 @@ def test_pixel_nm_over_a_recorded_pixel_size_is_said(real_data_dir, tmp_path, ca
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "records 3.90625 x 3.90625 nm pixels" in err and "using --pixel-nm 2 as asked" in err
-    with np.load(tmp_path / "nanoafmr__kpg20080408.npz") as res:
+    with np.load(tmp_path / "nanoafmr__kpg20080408.007.npz") as res:
         assert float(res["pixel_nm"]) == 2.0
 
 
@@ -330,3 +334,23 @@ def test_summary_says_what_cannot_be_measured_instead_of_nan():
     result = reconstruct(image, 2.0, method="btr", levelling=None, tip_px=11)
     text = "\n".join(summary(result, 1.0))
     assert "half-angle not measurable" in text and "nan" not in text
+
+
+def test_a_session_of_numbered_nanoscope_files_keeps_their_numbers(real_data_dir, tmp_path, capsys):
+    """Nanoscope numbers a session's files by suffix (scan.000, scan.001, ...): results keep it."""
+    import shutil
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for number in ("002", "004"):
+        shutil.copyfile(real_data_dir / "topostats__old_bruker.002", run / f"scan.{number}")
+    out = tmp_path / "out"
+    assert (
+        main(["reconstruct", str(run / "scan.002"), str(run / "scan.004"), "-o", str(out), "--method", "btr", "-q"])
+        == 0
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["scan.002.npz", "scan.004.npz"]
+    from napari_se3afm._napari.reader import read_afm
+
+    names = [meta["name"] for _, meta, _ in read_afm([str(run / "scan.002"), str(run / "scan.004")])]
+    assert names[0].startswith("scan.002 ") and any(n.startswith("scan.004 ") for n in names)

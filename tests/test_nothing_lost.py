@@ -191,7 +191,7 @@ def test_sigterm_at_any_moment_leaves_all_outputs_or_none_and_one_line(real_data
         names = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
         assert names in (
             [],
-            ["topostats__old_bruker.gwy", "topostats__old_bruker.npz", "topostats__old_bruker_tip.vti"],
+            ["topostats__old_bruker.002.gwy", "topostats__old_bruker.002.npz", "topostats__old_bruker.002_tip.vti"],
         )
         if status == 143:
             assert err.strip() == "se3afm: terminated" and names == []

@@ -1,6 +1,7 @@
 """The ``se3afm`` command line.
 
-``se3afm reconstruct INPUT... -o OUTDIR`` writes ``OUTDIR/<input stem>.npz`` per input. Errors a user
+``se3afm reconstruct INPUT... -o OUTDIR`` writes ``OUTDIR/<scan name>.npz`` per input (the file name
+without its suffix; a Nanoscope file keeps its number: ``scan.002.npz``). Errors a user
 can cause end with one line on stderr and exit status 2; nothing is overwritten without
 ``--overwrite``; progress goes to stderr, the paths written to stdout.
 """
@@ -75,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         "reconstruct",
         help="estimate the tip and the true surface of AFM images",
         description=(
-            "Estimate the tip and the true surface of each INPUT and write OUTDIR/<stem>.npz with "
+            "Estimate the tip and the true surface of each INPUT and write OUTDIR/<name>.npz (the file "
+            "name without its suffix; a Nanoscope file keeps its number: scan.002.npz) with "
             "float64 arrays image, surface, tip, certainty and tip_volume (heights in nm) and the "
             "pixel size pixel_nm. Inputs: Gwyddion .gwy, Bruker Nanoscope .spm/.000-.999, Asylum "
             ".ibw, JPK .jpk, Nanonis .sxm, Park .tiff, .npy/.npz/.tif height maps in nm, and any other "
@@ -95,11 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated levelling steps: plane, align-rows (row medians), align-rows-diff "
         "(median of differences), polyN, zero-min (default: plane,zero-min)",
     )
-    rec.add_argument("--gwy", action="store_true", help="also write OUTDIR/<stem>.gwy (surface, maps, tip)")
+    rec.add_argument("--gwy", action="store_true", help="also write OUTDIR/<name>.gwy (surface, maps, tip)")
     rec.add_argument(
         "--tip-file",
         choices=[s.lstrip(".") for s in TIP_SUFFIXES],
-        help="also export the tip as OUTDIR/<stem>_tip.EXT (volume: tif, npy, vti, vtk; mesh: stl, ply, obj)",
+        help="also export the tip as OUTDIR/<name>_tip.EXT (volume: tif, npy, vti, vtk; mesh: stl, ply, obj)",
     )
     rec.add_argument("--sample", action="store_true", help="also process the bundled spike-array sample scan")
     rec.add_argument("-o", "--outdir", type=Path, required=True, help="folder for the results (created if missing)")
@@ -302,7 +304,7 @@ def _check_outdir(outdir: Path, outputs: list[Path], overwrite: bool, inputs: li
 
 def _reconstruct(args: argparse.Namespace) -> int:
     from .errors import ParameterError
-    from .io import read_height_map, write_reconstruction
+    from .io import read_height_map, scan_name, write_reconstruction
     from .io.atomic import output_set
     from .io.writers import write_tip
     from .options import reconstruct_options
@@ -312,10 +314,10 @@ def _reconstruct(args: argparse.Namespace) -> int:
     inputs = [Path(p) for p in args.inputs] + ([_sample_path()] if args.sample else [])
     if not inputs:
         raise ParameterError("no INPUT given (or use --sample)")
-    npz_files = [args.outdir / f"{p.stem}.npz" for p in inputs]
+    npz_files = [args.outdir / f"{scan_name(p)}.npz" for p in inputs]
     extras = [
-        [args.outdir / f"{p.stem}.gwy"] * args.gwy
-        + [args.outdir / f"{p.stem}_tip.{args.tip_file}"] * bool(args.tip_file)
+        [args.outdir / f"{scan_name(p)}.gwy"] * args.gwy
+        + [args.outdir / f"{scan_name(p)}_tip.{args.tip_file}"] * bool(args.tip_file)
         for p in inputs
     ]
     seen: dict[Path, Path] = {}

@@ -24,12 +24,12 @@ def get_reader(path):
 
 def read_afm(path) -> list[tuple]:
     """Read one or more AFM files into napari layer data (a layer per channel, heights in nm)."""
-    from ..io import read_scan
+    from ..io import read_scan, scan_name
     from .layers import scan_layers
 
     paths = path if isinstance(path, (list, tuple)) else [path]
     layers: list[tuple] = []
     for p in paths:
         scan = read_scan(p)
-        layers += scan_layers(scan, Path(p).stem)
+        layers += scan_layers(scan, scan_name(p))
     return layers

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -29,6 +30,7 @@ __all__ = [
     "find_scans",
     "read_height_map",
     "read_scan",
+    "scan_name",
     "write_reconstruction",
 ]
 
@@ -207,6 +209,14 @@ def read_scan(path: str | Path) -> Scan:
         raise AfmFileError(path, "does not fit in memory") from None
     except Exception as exc:  # no parser's traceback reaches the user
         raise AfmFileError(path, f"corrupted or unreadable ({type(exc).__name__}: {exc})") from None
+
+
+def scan_name(path: str | Path) -> str:
+    """The name a scan's results and layers carry: the file name without its suffix, except where the
+    suffix is the scan's number in a session (Nanoscope ``scan.000``–``scan.999``), which it keeps, so
+    that ``scan.002`` and ``scan.004`` never share a result file or a layer name."""
+    p = Path(path)
+    return p.name if re.fullmatch(r"\.\d{3}", p.suffix) else p.stem
 
 
 def find_scans(inputs: list[str | Path]) -> list[Path]:
