@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 import re
 from dataclasses import dataclass, field
 
@@ -48,7 +49,8 @@ def _check_count(value, name: str, low: int, high: int, why: str = "") -> None:
     """Refuse a count that is not a whole number within ``[low, high]``, naming the option."""
     if (
         isinstance(value, bool)
-        or not isinstance(value, (int, float))
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
         or int(value) != value
         or not low <= value <= high
     ):

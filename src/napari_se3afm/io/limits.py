@@ -3,6 +3,7 @@ and its values (checked once read)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -34,14 +35,18 @@ MAX_CHANNEL_VALUE = float(np.finfo(np.float32).max)
 
 
 def values_problem(channel) -> str | None:
-    """What is wrong with a channel's values (infinite, beyond float32, heights beyond 1 mm), or None."""
+    """What is wrong with a channel's values (infinite, beyond float32, heights beyond 1 mm), or None.
+
+    NaN (a masked pixel) is left alone; no copy of the data is made."""
     data = np.asarray(channel.data)
-    finite = np.isfinite(data)
-    if not finite.all() and np.isinf(data).any():
-        return f"holds {int(np.isinf(data).sum()):,} infinite values (a damaged file?)"
-    if not finite.any():
+    if data.size == 0 or not np.issubdtype(data.dtype, np.number):
+        return None
+    highest, lowest = float(np.fmax.reduce(data, axis=None)), float(np.fmin.reduce(data, axis=None))
+    if math.isnan(highest):
         return None  # all NaN: said where a height map is asked for
-    largest = float(np.max(np.abs(data[finite])))
+    if math.isinf(highest) or math.isinf(lowest):
+        return f"holds {int(np.isinf(data).sum()):,} infinite values (a damaged file?)"
+    largest = max(abs(highest), abs(lowest))
     if channel.unit == "nm" and channel.kind == "height" and largest > MAX_HEIGHT_NM:
         return f"holds heights up to {largest:.3g} nm, which no AFM scan records (a damaged file, or a wrong unit?)"
     if largest > MAX_CHANNEL_VALUE:
