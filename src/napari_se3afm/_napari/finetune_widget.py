@@ -14,6 +14,7 @@ from qtpy.QtGui import QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import QWidget
 
 from ..consistency import DEFAULT_CONSISTENCY
+from ..options import MC_SAMPLES
 from .reconstruct_widget import CONSISTENCY_CHOICES
 from .workers import WorkerPanel, model_choice
 
@@ -76,7 +77,7 @@ class FineTuneWidget(WorkerPanel):
             value="tip",
             tooltip="the whole model also moves the surface network (measured: a worse surface)",
         )
-        self._mc_samples = SpinBox(label="MC samples", min=2, max=256, value=16)
+        self._mc_samples = SpinBox(label="MC samples", min=2, max=256, value=MC_SAMPLES)
         self._consistency = ComboBox(
             label="consistency",
             choices=CONSISTENCY_CHOICES,

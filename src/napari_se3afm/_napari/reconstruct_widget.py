@@ -19,6 +19,7 @@ from magicgui.widgets import (
 )
 
 from ..consistency import DEFAULT_CONSISTENCY
+from ..options import MC_SAMPLES
 from .workers import WorkerPanel, model_choice
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ CONSISTENCY_CHOICES = [
     ("tip within the blind bound", "tip"),
     ("network output as it is", "none"),
 ]
-DEFAULTS = {"tip_nm": 0.0, "mc_samples": 16, "device": "auto", "level": True, "steps": 200, "volume": False}
+DEFAULTS = {"tip_nm": 0.0, "mc_samples": MC_SAMPLES, "device": "auto", "level": True, "steps": 200, "volume": False}
 
 
 def default_method() -> str:

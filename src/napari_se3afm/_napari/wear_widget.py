@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from magicgui.widgets import CheckBox, FileEdit, Label, PushButton, Select, SpinBox
 
+from ..options import MC_SAMPLES
 from .workers import WorkerPanel, model_choice
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class WearWidget(WorkerPanel):
         self._scans = Select(label="scans", choices=self._scan_choices, tooltip="two or more open scan layers")
         self._folder = FileEdit(label="or a folder", mode="d", tooltip="every scan file in this folder instead")
         self._model = model_choice()
-        self._mc_samples = SpinBox(label="MC samples", min=2, max=256, value=16)
+        self._mc_samples = SpinBox(label="MC samples", min=2, max=256, value=MC_SAMPLES)
         self._picked = Label(label="scan", value="click a point of the plot")
         self._report = FileEdit(label="report folder", mode="d")
         self._overwrite = CheckBox(text="replace an existing report", value=False)
