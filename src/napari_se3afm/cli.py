@@ -240,8 +240,8 @@ def _info(args: argparse.Namespace) -> int:
 
 def summary(result, seconds: float) -> list[str]:
     """What a microscopist reads first: the method and where it ran, the tip's apex radius,
-    half-angle and depth (± their Monte-Carlo σ where the method gives one) and how the surface
-    differs from the image."""
+    half-angle and depth (± their σ where the method gives one: the tip's σ map and its Monte-Carlo
+    spread carried into them) and how the surface differs from the image."""
     from .tip import describe_tip
 
     info = result.info

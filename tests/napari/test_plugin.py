@@ -164,7 +164,7 @@ def test_reconstruct_with_the_model_adds_uncertainty(tiny_model_dir, make_napari
     shown = {layer.name: layer for layer in tipw._view.model.layers}
     assert set(shown) == {"tip, colour: σ (nm)", "blind (BTR) bound"}
     assert shown["blind (BTR) bound"].wireframe.visible and shown["tip, colour: σ (nm)"].colorbar.visible
-    assert "(MC spread " in tipw._descriptors.value
+    assert "apex radius " in tipw._descriptors.value and " ± " in tipw._descriptors.value
     widget._method.value = "btr"
     assert not widget._consistency.enabled  # the classical methods are consistent by construction
     widget.restore_defaults()

@@ -160,7 +160,7 @@ def tip_layer(
     spread: dict | None = None,
 ) -> tuple:
     """A tip height map as a (hidden) layer whose metadata the Tip panel shows in 3-D: the tip, its σ
-    and bound where known, its descriptors and their Monte-Carlo spread."""
+    and bound where known, its descriptors and their σ."""
     from ..tip.descriptors import describe_tip
 
     try:

@@ -21,15 +21,15 @@ HINT = "reconstruct a scan, then choose its 'tip' layer"
 
 
 def _format(descriptors: dict, spread: dict) -> str:
-    """Two short lines: apex radius and half-angle with their Monte-Carlo spread (the network's own
-    variation, not their error: docs/napari.md); asymmetry, depth and double tip."""
+    """Two short lines: apex radius and half-angle ± their σ (the tip's σ map and the Monte-Carlo
+    spread carried into them: docs/napari.md); asymmetry, depth and double tip."""
     if not descriptors:
         return "-"
 
     def value(key: str, unit: str) -> str:
         if not math.isfinite(descriptors[key]):  # a needle within the window, or a flat tip
             return "not measurable"
-        sigma = f" (MC spread {spread[key]:.2g})" if key in spread and math.isfinite(spread[key]) else ""
+        sigma = f" ± {spread[key]:.2g}" if key in spread and math.isfinite(spread[key]) else ""
         return f"{descriptors[key]:.3g}{unit}{sigma}"
 
     return (
