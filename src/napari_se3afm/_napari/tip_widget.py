@@ -30,7 +30,7 @@ def _format(descriptors: dict, spread: dict) -> str:
         if not math.isfinite(descriptors[key]):  # a needle within the window, or a flat tip
             return "not measurable"
         sigma = f" ± {spread[key]:.2g}" if key in spread and math.isfinite(spread[key]) else ""
-        return f"{descriptors[key]:.3g}{unit}{sigma}"
+        return f"{descriptors[key]:.3g}{sigma}{unit}"
 
     return (
         f"apex radius {value('apex_radius_nm', ' nm')}, half angle {value('half_angle_deg', '°')}\n"
