@@ -1,13 +1,13 @@
 """Truth-free checks of the default reconstruction on every real file: speckle, checkerboard, frame, fit, halves.
 
-    .venv/bin/python bench/bench_real_checks.py [--method M] [--no-halves] [--figures DIR]
+    .venv/bin/python bench/bench_real_checks.py [--method M] [--no-halves] [--only TEXT]
 
 For each height channel in ../shared/data/real, levelled as the pipeline does: the checks of
 :mod:`napari_se3afm.lab.real_checks` (pits of surface and image, high-frequency share of surface,
 image and σ map, the edge band's lowering against the interior, the re-dilation residual in noise σ)
 and, unless ``--no-halves``, the same-tip halves (top against bottom, left against right: RMS tip
-difference, RMS z in their combined σ, share within 2σ, apex radii). ``--figures DIR`` writes a
-picture per file (image, surface, lowering, σ, tip). Prints markdown tables and every failed bar.
+difference, RMS z in their combined σ, share within 2σ, apex radii). Prints markdown tables and
+every failed bar; the pictures of the same reconstructions: ``scripts/make_figures.py real``.
 """
 
 from __future__ import annotations
@@ -26,34 +26,10 @@ from napari_se3afm.pipeline import reconstruct
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 
 
-def figure(result, path: Path, title: str) -> None:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(15, 3.3), dpi=90, layout="constrained")
-    axes = fig.subplots(1, 5)
-    lowering = result.image - result.surface
-    maps = [
-        ("image (nm)", result.image, "afmhot"),
-        ("surface (nm)", result.surface, "afmhot"),
-        ("lowering I − S (nm)", lowering, "viridis"),
-        ("σ (nm)", result.surface_std if result.surface_std is not None else np.zeros_like(lowering), "magma"),
-        ("tip (nm)", result.tip, "afmhot"),
-    ]
-    for ax, (name, data, cmap) in zip(axes, maps, strict=True):
-        shown = ax.imshow(data, cmap=cmap)
-        ax.set_title(name, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        fig.colorbar(shown, ax=ax, shrink=0.8)
-    fig.suptitle(title, fontsize=10)
-    fig.savefig(path)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", default="auto")
     parser.add_argument("--no-halves", action="store_true")
-    parser.add_argument("--figures", type=Path)
     parser.add_argument("--only", help="files whose name contains this")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -82,9 +58,6 @@ def main() -> int:
             flush=True,
         )
         failures += [f"{path.name}: {f}" for f in c.failures]
-        if args.figures:
-            args.figures.mkdir(parents=True, exist_ok=True)
-            figure(result, args.figures / f"{path.name}.png", f"{path.name}: {result.method}")
         if not args.no_halves:
             for split in ("rows", "columns"):
                 try:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_se3afm.lab.real_checks import edge_band_means, high_frequency_share, pit_share, scan_checks
+from napari_se3afm.lab.metrics import edge_band_means
+from napari_se3afm.lab.real_checks import high_frequency_share, pit_share, scan_checks
 from napari_se3afm.results import Reconstruction
 
 
@@ -21,7 +22,7 @@ def test_the_checks_see_pits_a_checkerboard_and_a_frame(rng):
     assert high_frequency_share(smooth) < 0.001 and high_frequency_share(checkerboard) > 0.9
     framed = np.full(smooth.shape, 10.0)
     framed[:5] = 2.0
-    edge, inside = edge_band_means(framed)
+    edge, inside = edge_band_means(framed, 10)
     assert inside == 10.0 and edge < 9.0
 
 

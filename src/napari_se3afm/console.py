@@ -126,7 +126,7 @@ def pixel_size(text: str) -> float:
     value = positive_float(text)
     problem = pixel_size_problem(value, value)
     if problem:
-        raise argparse.ArgumentTypeError(problem.replace(f"{value:.4g} x {value:.4g} nm (x, y)", f"{value:g} nm"))
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 

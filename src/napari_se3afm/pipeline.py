@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ParameterError, reject_unknown_settings
+from .io.limits import MAX_HEIGHT_NM
 from .levelling import level
 from .options import SETTINGS, ClassicalOptions, ModelOptions, ReconstructOptions, reconstruct_options
 from .progress import Progress, ProgressGenerator, run_to_completion
@@ -32,8 +33,8 @@ from .tip.shapes import pixel_pair
 
 __all__ = ["choose_tip_size", "iter_reconstruct", "reconstruct"]
 
-#: heights that span more than this (1 mm) are no AFM scan: a damaged file or a wrong unit
-MAX_HEIGHT_SPAN_NM = 1e6
+#: heights that span more than this (1 mm, what a file may hold: io.limits) are no AFM scan
+MAX_HEIGHT_SPAN_NM = MAX_HEIGHT_NM
 #: Monte-Carlo dropout samples run at once (bounds memory on large scans)
 MC_CHUNK = 4
 #: Default tip window when neither --tip-px nor --tip-nm is given (capped by the image size).
@@ -339,20 +340,21 @@ def _descriptor_spread(
 ) -> dict[str, float]:
     """σ of the apex radius, half-angle, depth and asymmetry: the spread over the Monte-Carlo tips
     (M, K, K) and the spread over tips drawn from the tip's σ map (smooth deviations of that σ, a
-    fixed seed), each half its 16–84 % range, added in quadrature. The Monte-Carlo spread alone is
+    fixed seed), each half its 16–84 % range, added in quadrature (the Monte-Carlo spread alone where
+    the drawn tips leave a descriptor unmeasurable). The Monte-Carlo spread alone is
     the network's own variation, far below the error (0.0 nm on a real scan whose radius two halves
     put 6 nm apart)."""
-    rng = np.random.default_rng(0)
-    k = tip.shape[0]
-    noise = rng.standard_normal((DESCRIPTOR_DRAWS, k, k))
-    reach = min(round(3 * DESCRIPTOR_CORRELATION_PX), k // 2)  # never wider than the window
-    x = np.arange(-reach, reach + 1)
-    kernel = np.exp(-0.5 * (x / DESCRIPTOR_CORRELATION_PX) ** 2)
-    kernel /= np.sqrt(np.sum(np.outer(kernel, kernel) ** 2))  # unit variance after both passes
-    for axis in (1, 2):
-        noise = np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="same"), axis, noise)
-    drawn = tip[None] + tip_std[None] * noise
-    spread = np.hypot(_robust_spread(_descriptors(samples, px)), _robust_spread(_descriptors(drawn, px)))
+    from .sigma import gaussian_kernel, gaussian_smooth
+
+    noise = np.random.default_rng(0).standard_normal((DESCRIPTOR_DRAWS, *tip.shape))
+    kernel = gaussian_kernel(DESCRIPTOR_CORRELATION_PX)
+    # unit variance inside the window, less towards its edges (nothing correlates beyond them)
+    smooth = gaussian_smooth(noise, DESCRIPTOR_CORRELATION_PX, mirror=False) / np.sum(kernel**2)
+    drawn = tip[None] + tip_std[None] * smooth
+    mc, carried = _robust_spread(_descriptors(samples, px)), _robust_spread(_descriptors(drawn, px))
+    # a descriptor that the σ map's deviations leave unmeasurable (the half-angle of a rough flank)
+    # keeps the Monte-Carlo spread alone
+    spread = np.where(np.isnan(carried), mc, np.hypot(mc, carried))
     names = ("apex_radius_nm", "half_angle_deg", "depth_nm", "asymmetry")
     return {name: float(v) for name, v in zip(names, spread, strict=True)}
 

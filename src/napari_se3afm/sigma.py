@@ -32,6 +32,8 @@ __all__ = [
     "SURFACE_TERMS",
     "TIP_TERMS",
     "apply_sigma_model",
+    "gaussian_kernel",
+    "gaussian_smooth",
     "log_statistics",
     "mc_spread",
     "probe_depth",
@@ -88,20 +90,36 @@ def probe_depth(surface: np.ndarray, tip_size: int) -> float:
     return float((_max_filter(s, k) - s[c : s.shape[0] - c, c : s.shape[1] - c]).max())
 
 
+def gaussian_kernel(sigma_px: float) -> np.ndarray:
+    """A normalised 1-D Gaussian of ``sigma_px`` pixels, out to 3 σ."""
+    radius = max(1, math.ceil(3 * sigma_px))
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1, dtype=np.float64) / sigma_px) ** 2)
+    return kernel / kernel.sum()
+
+
+def gaussian_smooth(a: np.ndarray, sigma_px: float, *, mirror: bool = True) -> np.ndarray:
+    """``a`` (..., H, W) under a Gaussian of ``sigma_px`` pixels along its last two axes, the edges
+    mirrored (``mirror=False``: zero beyond them)."""
+    kernel = gaussian_kernel(sigma_px)
+    radius = kernel.size // 2
+    out = np.asarray(a, dtype=np.float64)
+    for axis in (-2, -1):
+        n = out.shape[axis]
+        if mirror:
+            index = np.abs(np.arange(-radius, n + radius))
+            index = np.where(index >= n, 2 * (n - 1) - index, index).clip(0, n - 1)
+            padded = np.take(out, index, axis=axis)
+        else:
+            widths = [(0, 0)] * out.ndim
+            widths[axis] = (radius, radius)
+            padded = np.pad(out, widths)
+        out = sum(w * np.take(padded, np.arange(i, i + n), axis=axis) for i, w in enumerate(kernel))
+    return out
+
+
 def smooth_rms(a: np.ndarray, sigma_px: float) -> np.ndarray:
     """``sqrt(G * a²)``: the local RMS of ``a`` under a Gaussian of ``sigma_px`` pixels (edges mirrored)."""
-    radius = max(1, math.ceil(3 * sigma_px))
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    kernel = np.exp(-0.5 * (x / sigma_px) ** 2)
-    kernel /= kernel.sum()
-    out = np.asarray(a, dtype=np.float64) ** 2
-    for axis in (0, 1):
-        n = out.shape[axis]
-        index = np.abs(np.arange(-radius, n + radius))  # mirrored at both edges
-        index = np.where(index >= n, 2 * (n - 1) - index, index).clip(0, n - 1)
-        padded = np.take(out, index, axis=axis)
-        out = sum(w * np.take(padded, np.arange(i, i + n), axis=axis) for i, w in enumerate(kernel))
-    return np.sqrt(np.maximum(out, 0.0))
+    return np.sqrt(np.maximum(gaussian_smooth(np.asarray(a, dtype=np.float64) ** 2, sigma_px), 0.0))
 
 
 #: the Monte-Carlo spread and the slope are per-pixel quantities with a pattern the physics does not

@@ -13,10 +13,8 @@ from ..errors import AfmFileError, FileExistsSe3afmError
 
 __all__ = ["OutputSet", "atomic_write", "output_set"]
 
-#: the files written inside :func:`output_set` and not yet given their names: (temporary, final, overwrite)
-_PENDING: contextvars.ContextVar[list[tuple[Path, Path, bool]] | None] = contextvars.ContextVar(
-    "se3afm_pending_outputs", default=None
-)
+#: the set that :func:`atomic_write` adds its finished files to, inside :func:`output_set`
+_CURRENT_SET: contextvars.ContextVar[OutputSet | None] = contextvars.ContextVar("se3afm_output_set", default=None)
 
 
 def _exists_error(path: Path) -> FileExistsSe3afmError:
@@ -67,14 +65,14 @@ def atomic_write(path: Path, write: Callable[[Path], None], *, overwrite: bool =
     tmp = Path(tmp_name)
     umask = os.umask(0)
     os.umask(umask)
-    pending = _PENDING.get()
+    outputs = _CURRENT_SET.get()
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp (or a writer that recreates the file) makes it private
-        if pending is None:
+        if outputs is None:
             _name(tmp, path, overwrite)
         else:
-            pending.append((tmp, path, overwrite))
+            outputs.pending.append((tmp, path, overwrite))
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -122,7 +120,7 @@ def output_set() -> Iterator[OutputSet]:
     (at :meth:`OutputSet.commit`, or when the block ends without an error), and none of them does
     otherwise, so an interrupted run leaves all of its outputs or none."""
     outputs = OutputSet()
-    token = _PENDING.set(outputs.pending)
+    token = _CURRENT_SET.set(outputs)
     try:
         yield outputs
         outputs.commit()
@@ -130,4 +128,4 @@ def output_set() -> Iterator[OutputSet]:
         outputs.roll_back()
         raise
     finally:
-        _PENDING.reset(token)
+        _CURRENT_SET.reset(token)

@@ -17,7 +17,7 @@ __all__ = ["COMMANDS", "add_commands", "run"]
 
 #: the most SimTip samples one command makes or scores, samples per batch, and pixels a side: a
 #: mistyped count is refused at once instead of running for days or filling the memory
-MAX_SAMPLES = 1_000_000
+MAX_SIMTIP_SAMPLES = 1_000_000
 MAX_BATCH = 1024
 MAX_IMAGE_PX = 4096
 
@@ -121,7 +121,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "calibrate-model",
         help="re-fit a model's σ on the SimTip validation split (rewrites its sidecar's σ model)",
         description="Reconstruct N validation scans with MODEL (a name in models/ or a .safetensors path) "
-        "and fit its σ model to their errors (docs/model.md, Uncertainty). Only the sigma_model entry of "
+        "and fit its σ model to their errors (docs/uncertainty.md). Only the sigma_model entry of "
         "MODEL.json changes, atomically once the fit is done; the weights and their sha256 do not.",
     )
     cal.add_argument("model", metavar="MODEL", help="model name or .safetensors path")
@@ -219,8 +219,8 @@ def _simulate(args: argparse.Namespace) -> int:
     from .simtip.config import ImagingConfig
     from .simtip.storage import iter_write_split
 
-    if not (1 <= args.count <= MAX_SAMPLES and 1 <= args.batch_size <= MAX_BATCH):
-        raise ParameterError(f"-n must lie in 1..{MAX_SAMPLES:,} and --batch-size in 1..{MAX_BATCH}")
+    if not (1 <= args.count <= MAX_SIMTIP_SAMPLES and 1 <= args.batch_size <= MAX_BATCH):
+        raise ParameterError(f"-n must lie in 1..{MAX_SIMTIP_SAMPLES:,} and --batch-size in 1..{MAX_BATCH}")
     if args.image_px is not None and not 16 <= args.image_px <= MAX_IMAGE_PX:
         raise ParameterError(f"--image-px must lie in 16..{MAX_IMAGE_PX}, got {args.image_px}")
     cfg = load_config(args.config) if args.config else SimTipConfig()
@@ -271,8 +271,8 @@ def _bench(args: argparse.Namespace) -> int:
     else:
         from .simtip.storage import iter_generate_split
 
-        if not 1 <= args.count <= MAX_SAMPLES:
-            raise ParameterError(f"-n must lie in 1..{MAX_SAMPLES:,}, got {args.count}")
+        if not 1 <= args.count <= MAX_SIMTIP_SAMPLES:
+            raise ParameterError(f"-n must lie in 1..{MAX_SIMTIP_SAMPLES:,}, got {args.count}")
         split = run_to_completion(iter_generate_split(args.count, seed=SPLIT_SEEDS["test"]))
         title = f"SimTip test split (seed {SPLIT_SEEDS['test']})"
     bar = ProgressBar("bench", args.quiet)

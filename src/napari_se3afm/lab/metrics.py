@@ -23,6 +23,7 @@ from ..sigma import probe_depth
 __all__ = [
     "calibration",
     "clipped_tip_difference",
+    "edge_band_means",
     "edge_ratio",
     "measurable_tip_difference",
     "plausibility",
@@ -217,12 +218,18 @@ def fit_ratio(image: np.ndarray, surface: np.ndarray, tip: np.ndarray) -> float:
     return float(np.sqrt(np.mean(residual**2)) / estimate_noise(np.asarray(image, dtype=np.float64)))
 
 
+def edge_band_means(field: np.ndarray, band: int, inner: int | None = None) -> tuple[float, float]:
+    """Mean of ``field`` in the outer ``band`` pixels, and its mean beyond ``inner`` pixels from the
+    edges (default ``band``)."""
+    inner = band if inner is None else inner
+    edge = np.ones(field.shape, bool)
+    edge[band:-band, band:-band] = False
+    return float(field[edge].mean()), float(field[inner:-inner, inner:-inner].mean())
+
+
 def edge_ratio(field: np.ndarray, band: int, inner: int | None = None) -> float:
     """Mean of ``field`` in the outer ``band`` pixels over its mean beyond ``inner`` pixels from the
     edges (default ``band``): 1 when the edges are like the interior, below 1 for a frame that the
     edges lower less (``image − surface``: a surface that stays up along the edges)."""
-    inner = band if inner is None else inner
-    edge = np.ones(field.shape, bool)
-    edge[band:-band, band:-band] = False
-    inside = float(field[inner:-inner, inner:-inner].mean())
-    return float(field[edge].mean() / inside) if inside > 0 else float("nan")
+    edge, inside = edge_band_means(field, band, inner)
+    return edge / inside if inside > 0 else float("nan")

@@ -25,12 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .metrics import edge_band_means
+
 __all__ = [
     "EDGE_BAND_PX",
     "HIGH_FREQUENCY",
     "HalvesCheck",
     "ScanChecks",
-    "edge_band_means",
     "high_frequency_share",
     "pit_share",
     "same_tip_halves",
@@ -62,13 +63,6 @@ def high_frequency_share(a: np.ndarray, cutoff: float = HIGH_FREQUENCY) -> float
     return float(power[np.hypot(fy, fx) > cutoff].sum() / total) if total > 0 else 0.0
 
 
-def edge_band_means(lowering: np.ndarray, band: int = EDGE_BAND_PX) -> tuple[float, float]:
-    """Mean of ``lowering`` over the pixels within ``band`` of an edge, and over the rest."""
-    mask = np.ones(lowering.shape, bool)
-    mask[band:-band, band:-band] = False
-    return float(lowering[mask].mean()), float(lowering[band:-band, band:-band].mean())
-
-
 @dataclass(frozen=True)
 class ScanChecks:
     """The truth-free checks of one reconstruction (see the module's docstring)."""
@@ -97,7 +91,7 @@ class ScanChecks:
 
     @property
     def failures(self) -> list[str]:
-        """What a microscopist would reject, by the bars of docs/benchmarks.md."""
+        """What a microscopist would reject, by the bars of docs/real_scans.md."""
         out = []
         if self.pits_surface - self.pits_image > 0.002:
             out.append(f"pits {100 * self.pits_surface:.2f} % against the image's {100 * self.pits_image:.2f} %")
@@ -124,8 +118,8 @@ def scan_checks(result) -> ScanChecks:
     depth = max(3 * noise, 0.02 * float(np.ptp(z)))
     residual = z - dilate(s, result.tip)
     sigma = result.surface_std if result.surface_std is not None else np.zeros_like(z)
-    edge, inside = edge_band_means(z - s)
-    bound_edge, bound_inside = edge_band_means(z - erode(z, result.tip))
+    edge, inside = edge_band_means(z - s, EDGE_BAND_PX)
+    bound_edge, bound_inside = edge_band_means(z - erode(z, result.tip), EDGE_BAND_PX)
     return ScanChecks(
         noise_nm=noise,
         pits_image=pit_share(z, depth),

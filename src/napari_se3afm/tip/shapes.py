@@ -42,13 +42,11 @@ PIXEL_NM_RANGE = (1e-3, 1e6)
 def pixel_size_problem(dy: float, dx: float) -> str | None:
     """What is wrong with a pixel size ``(dy, dx)`` in nm, or None where it is one a scan can have."""
     low, high = PIXEL_NM_RANGE
+    size = f"pixel size {dx:.4g} nm" if dy == dx else f"pixel size {dx:.4g} x {dy:.4g} nm (x, y)"
     if not all(isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(v) for v in (dy, dx)):
-        return f"pixel size {dx:.4g} x {dy:.4g} nm (x, y) is not a finite number"
+        return f"{size} is not a finite number"
     if not (low <= dy <= high and low <= dx <= high):
-        return (
-            f"pixel size {dx:.4g} x {dy:.4g} nm (x, y) is outside 1 pm to 1 mm, which no AFM scan has "
-            "(a damaged file, or a wrong unit?)"
-        )
+        return f"{size} is outside 1 pm to 1 mm, which no AFM scan has (a damaged file, or a wrong unit?)"
     return None
 
 
