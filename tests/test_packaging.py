@@ -60,10 +60,30 @@ def test_built_wheel_contains_the_manifest_and_sample(tmp_path):
         for weights in (ROOT / "models").glob("*.safetensors"):  # shipped weights travel with their sidecar
             assert f"napari_se3afm/models/{weights.name}" in names
             assert f"napari_se3afm/models/{weights.stem}.json" in names
+        assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+        metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
         entry = next(n for n in names if n.endswith("entry_points.txt"))
         text = zf.read(entry).decode()
+    # what PyPI and the napari hub show: licence, links, audience, Python versions, status
+    assert "License-Expression: BSD-3-Clause" in metadata
+    assert "Project-URL: Source Code, https://" in metadata and "Project-URL: Bug Tracker, https://" in metadata
+    for classifier in ("Development Status ::", "Intended Audience ::", "Operating System ::"):
+        assert f"Classifier: {classifier}" in metadata
+    assert "Classifier: Programming Language :: Python :: 3.11" in metadata
+    assert "Provides-Extra: mesh" in metadata and "pyvista" not in metadata.split("Provides-Extra")[0]
     assert "[napari.manifest]" in text and "napari-se3afm = napari_se3afm:napari.yaml" in text
     assert "se3afm = napari_se3afm.cli:entry_point" in text
+
+
+def test_readme_images_are_absolute_addresses_that_exist_in_the_repository():
+    """PyPI and the napari hub show README.md away from the repository: a relative image does not load there."""
+    import re
+
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (ROOT / "README.md").read_text())
+    assert images
+    for address in images:
+        assert address.startswith("https://raw.githubusercontent.com/napari-se3afm/napari-se3afm/main/"), address
+        assert (ROOT / address.split("/main/", 1)[1]).is_file(), address
 
 
 @pytest.mark.parametrize(

@@ -306,7 +306,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
     from .errors import ParameterError
     from .io import read_height_map, scan_name, write_reconstruction
     from .io.atomic import output_set
-    from .io.writers import write_tip
+    from .io.writers import tip_suffix_problem, write_tip
     from .options import reconstruct_options
     from .pipeline import iter_reconstruct
     from .progress import run_to_completion
@@ -314,6 +314,8 @@ def _reconstruct(args: argparse.Namespace) -> int:
     inputs = [Path(p) for p in args.inputs] + ([_sample_path()] if args.sample else [])
     if not inputs:
         raise ParameterError("no INPUT given (or use --sample)")
+    if args.tip_file and (problem := tip_suffix_problem(args.tip_file)):
+        raise ParameterError(problem)
     npz_files = [args.outdir / f"{scan_name(p)}.npz" for p in inputs]
     extras = [
         [args.outdir / f"{scan_name(p)}.gwy"] * args.gwy

@@ -97,6 +97,21 @@ def test_tip_volume_files_round_trip(tmp_path, suffix):
     np.testing.assert_allclose(tip_from_volume_file(path), tip, atol=1e-5)
 
 
+def test_without_pyvista_mesh_export_names_the_extra_and_plain_volumes_still_write(tmp_path, monkeypatch):
+    """pyvista is the optional ``mesh`` extra: without it an .stl/.vti tip is refused in one sentence that
+    says what to install, before anything is written, and .tif/.npy tips are written as before."""
+    from napari_se3afm.io import writers
+
+    real_find_spec = writers.find_spec
+    monkeypatch.setattr(writers, "find_spec", lambda name: None if name == "pyvista" else real_find_spec(name))
+    tip = pyramid_tip(15, 2.0, sides=3)
+    for suffix in (".stl", ".vti"):
+        with pytest.raises(ParameterError, match=r"pip install 'napari-se3afm\[mesh\]'"):
+            write_tip(tip, 2.0, tmp_path / f"tip{suffix}")
+    assert list(tmp_path.iterdir()) == []
+    assert write_tip(tip, 2.0, tmp_path / "tip.npy").is_file()
+
+
 @pytest.mark.parametrize("suffix", [".stl", ".ply", ".obj"])
 def test_tip_mesh_files_keep_the_closed_solid(tmp_path, suffix):
     import pyvista as pv

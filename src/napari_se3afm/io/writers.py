@@ -8,6 +8,7 @@ metres in ``.gwy``, nm (stated in the description) in ``.tif`` and ``.npz``.
 from __future__ import annotations
 
 import json
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,31 @@ __all__ = [
 
 RECONSTRUCTION_SUFFIXES = (".npz", ".gwy", ".tif", ".tiff")
 TIP_SUFFIXES = (".tif", ".tiff", ".npy", ".vti", ".vtk", ".stl", ".ply", ".obj")
+#: tip files written and read through pyvista, the optional ``mesh`` extra
+VTK_SUFFIXES = (".vti", ".vtk", ".stl", ".ply", ".obj")
+
+
+def tip_suffix_problem(suffix: str) -> str | None:
+    """Why a tip cannot be written as ``suffix`` here (unknown, or pyvista missing), or None."""
+    suffix = suffix.lower() if suffix.startswith(".") else f".{suffix.lower()}"
+    if suffix not in TIP_SUFFIXES:
+        return f"cannot export a tip as {suffix!r}; choose one of {', '.join(TIP_SUFFIXES)}"
+    if suffix in VTK_SUFFIXES and find_spec("pyvista") is None:
+        return (
+            f"a {suffix} tip needs pyvista: pip install 'napari-se3afm[mesh]' "
+            "(or write the tip as .tif or .npy, which need nothing more)"
+        )
+    return None
+
+
+def _pyvista(suffix: str):
+    """pyvista, or a ParameterError that says how to install it."""
+    problem = tip_suffix_problem(suffix)
+    if problem:
+        raise ParameterError(problem)
+    import pyvista
+
+    return pyvista
 
 
 def _result_channels(result) -> list[tuple[str, np.ndarray, str, tuple[float, float]]]:
@@ -168,19 +194,18 @@ def write_tip(
 
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in TIP_SUFFIXES:
-        raise ParameterError(f"cannot export a tip as {suffix!r}; choose one of {', '.join(TIP_SUFFIXES)}")
+    problem = tip_suffix_problem(suffix)
+    if problem:
+        raise ParameterError(problem)
     vol = volume if volume is not None else tip_to_volume(tip, pixel_nm)
     if suffix in (".stl", ".ply", ".obj"):
-        import pyvista as pv
-
+        pv = _pyvista(suffix)
         mesh = tip_to_mesh(tip, pixel_nm)
         faces = np.hstack([np.full((len(mesh.faces), 1), 3), mesh.faces]).ravel()
         poly = pv.PolyData(mesh.vertices, faces)
         return atomic_write(path, lambda tmp: poly.save(str(tmp)), overwrite=overwrite)  # tmp ends in the suffix
     if suffix in (".vti", ".vtk"):
-        import pyvista as pv
-
+        pv = _pyvista(suffix)
         grid = pv.ImageData(dimensions=vol.data.shape[::-1], spacing=vol.voxel_nm[::-1])
         grid.point_data["tip"] = np.asarray(vol.data, dtype=np.float32).ravel(order="C")
         return atomic_write(path, lambda tmp: grid.save(str(tmp)), overwrite=overwrite)
@@ -215,9 +240,7 @@ def read_tip_volume(path: str | Path) -> TipVolume:
         data = np.load(path, allow_pickle=False)
         meta = json.loads(path.with_suffix(".json").read_text())
     elif suffix in (".vti", ".vtk"):
-        import pyvista as pv
-
-        grid = pv.read(str(path))
+        grid = _pyvista(suffix).read(str(path))
         data = np.asarray(grid.point_data["tip"]).reshape(tuple(grid.dimensions)[::-1])
         meta = {"voxel_nm_zyx": list(grid.spacing)[::-1]}
     else:
