@@ -209,7 +209,7 @@ def iter_blind_tip(
     iterations = 0
     for iterations in range(1, max_iterations + 1):
         changed = _refine_pass(z, points, tip, threshold, margin)
-        yield Progress(iterations, max_iterations, f"BTR pass {iterations}: {changed} tip pixels lowered")
+        yield Progress(iterations, max_iterations, f"classical tip bound: pass {iterations} over the image's peaks")
         if changed == 0:
             break
     used = len(points)
@@ -222,7 +222,7 @@ def iter_blind_tip(
             yield Progress(
                 extra,
                 max_iterations,
-                f"BTR residual pass {extra}: {len(unexplained)} points, {changed} tip pixels lowered",
+                f"classical tip bound: pass {extra} over what the tip leaves unexplained",
             )
             if changed == 0:
                 break

@@ -9,8 +9,9 @@ import math
 import signal
 import sys
 import threading
+import time
 
-from .progress import Progress
+from .progress import Progress, time_left
 
 __all__ = [
     "ProgressBar",
@@ -90,6 +91,7 @@ class ProgressBar:
         self.label = label
         self.quiet = quiet
         self.tty = sys.stderr.isatty()
+        self.started = time.monotonic()
 
     def __call__(self, report: Progress) -> None:
         if self.quiet:
@@ -97,7 +99,8 @@ class ProgressBar:
         width = 24
         filled = round(report.fraction * width)
         loss = f" loss {report.loss:.4g}" if report.loss is not None else ""
-        line = f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {report.message}{loss}"
+        left = time_left(report.fraction, time.monotonic() - self.started)
+        line = f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {report.message}{loss}{left}"
         if self.tty:
             sys.stderr.write("\r" + line[:120].ljust(120))
         else:

@@ -31,6 +31,14 @@ class Progress:
 ProgressGenerator = Generator[Progress, None, T]
 
 
+def time_left(fraction: float, elapsed_s: float) -> str:
+    """ ", about N s left" once the work has run two seconds and is measurably under way, else ""
+    (the one estimate the CLI's bar and the napari panels show)."""
+    if elapsed_s < 2.0 or not 0.02 < fraction < 1.0:
+        return ""
+    return f", about {elapsed_s * (1 - fraction) / fraction:.0f} s left"
+
+
 def run_to_completion(gen: Generator[Progress, None, T], callback: Callable[[Progress], None] | None = None) -> T:
     """Exhaust a progress generator, pass each report to ``callback``, and return its result."""
     while True:

@@ -127,7 +127,6 @@ def iter_track_tip(scans, *, channel: str | None = None, **settings) -> Progress
         ordered_by = "acquisition time"
     states: list[TipState] = []
     total = len(order)
-    session_start = time.perf_counter()
     for n, i in enumerate(order):
         scan = loaded[i]
         name = Path(scan.source).name or f"scan {i + 1}"
@@ -139,12 +138,8 @@ def iter_track_tip(scans, *, channel: str | None = None, **settings) -> Progress
             except StopIteration as stop:
                 result = stop.value
                 break
-            left = ""
-            if n:  # after the first scan: the time per scan so far times the scans to go
-                left = f", about {(time.perf_counter() - session_start) / n * (total - n):.0f} s left"
-            yield Progress(
-                n * 100 + int(99 * report.fraction), total * 100, f"{name} ({n + 1}/{total}{left}): {report.message}"
-            )
+            step = n * 100 + int(99 * report.fraction)
+            yield Progress(step, total * 100, f"{name} ({n + 1}/{total}): {report.message}")
         if result.tip_std is None:
             raise ParameterError(f"tracking a tip needs σ maps: method {result.method!r} gives none; use the model")
         states.append(_state(scan.source or name, times[i], result, time.perf_counter() - start))

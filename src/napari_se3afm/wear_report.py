@@ -21,6 +21,17 @@ LABELS = {
     "asymmetry": "asymmetry",
     "apex_volume_nm3": "apex volume\n(nm³)",
 }
+SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def _volume_unit(values: np.ndarray) -> tuple[float, str]:
+    """A power of ten (a multiple of 3) that brings apex volumes to 0.1–1000 and its axis label, so
+    that the axis shows plain numbers instead of an offset like "1e8"."""
+    finite = np.abs(values[np.isfinite(values)])
+    top = float(finite.max()) if finite.size else 0.0
+    power = 3 * int(np.floor(np.log10(top) / 3)) if top >= 1e3 else 0
+    label = "apex volume\n(nm³)" if power == 0 else f"apex volume\n(10{str(power).translate(SUPERSCRIPTS)} nm³)"
+    return 10.0**power, label
 
 
 def draw_wear(track: WearTrack, figure) -> list:
@@ -31,10 +42,11 @@ def draw_wear(track: WearTrack, figure) -> list:
     for ax, name in zip(axes, DESCRIPTORS, strict=True):
         values = np.array([s.values[name] for s in track.states])
         sigmas = np.array([s.sigmas[name] for s in track.states])
-        ax.errorbar(x, values, yerr=sigmas, fmt="o-", ms=4, capsize=3, color="C0")
+        unit, label = _volume_unit(values) if name == "apex_volume_nm3" else (1.0, LABELS[name])
+        ax.errorbar(x, values / unit, yerr=sigmas / unit, fmt="o-", ms=4, capsize=3, color="C0")
         for event in track.events:
             ax.axvline(event.index - 0.5, color="C3", ls="--", lw=1)
-        ax.set_ylabel(LABELS[name], fontsize=8)
+        ax.set_ylabel(label, fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     for event in track.events:

@@ -90,8 +90,10 @@ def test_reconstruct_widget_adds_result_layers_once(make_napari_viewer, qtbot, e
     expected = {f"spikes sample scan {w}" for w in ("surface", "certainty", "tip")}
     assert expected <= names and "spikes sample scan tip 3D" not in names
     assert viewer.dims.ndim == 2  # only 2-D layers: no slider beside the scan
-    assert viewer.layers["spikes sample scan certainty"].colorbar.visible
+    certainty = viewer.layers["spikes sample scan certainty"]  # clear where the tip touched, cyan elsewhere
+    assert certainty.colormap.map(np.array([1.0]))[0, 3] == 0 and certainty.colormap.map(np.array([0.0]))[0, 3] > 0.3
     surface = viewer.layers["spikes sample scan surface"]
+    assert viewer.canvas.overlays.scale_bar.visible and str(surface.units[0]) == "nanometer"
     assert tuple(surface.scale) == tuple(scan.scale) and tuple(surface.contrast_limits) == tuple(scan.contrast_limits)
     # the widget hands the layer to the library unchanged: same tip as calling it directly ...
     from napari_se3afm.pipeline import reconstruct
@@ -158,6 +160,12 @@ def test_reconstruct_with_the_model_adds_uncertainty(tiny_model_dir, make_napari
     assert sigma.data.shape == (128, 128) and sigma.data.mean() > 0 and sigma.colormap.name == "magma"
     assert viewer.layers["spikes sample scan surface"].metadata["info"]["consistency"] == "tip"
     assert sigma.colorbar.visible and ": se3afm-v1 (3 MC) on cpu" in widget._status.value
+    title = viewer.canvas.overlays.text  # the bar's title and unit, shown while a σ map is
+    assert not title.visible and title.text == "σ (nm)"  # the σ map is added hidden
+    sigma.visible = True
+    assert title.visible and title.position == sigma.colorbar.position
+    sigma.visible = False
+    assert not title.visible
     # the Tip panel shows the tip coloured by its σ, under the blind bound as a wireframe
     _, tipw = viewer.window.add_plugin_dock_widget(PLUGIN, "Tip")
     tipw._tip.value = viewer.layers["spikes sample scan tip"]
@@ -350,8 +358,22 @@ def test_wear_panel_tracks_open_scans_plots_them_and_shows_a_picked_tip(make_nap
     assert [p.name for p in paths] == ["tip_wear.csv", "tip_wear.png", "tip_wear.npz"]
 
 
+def test_every_panel_docked_together_fits_a_laptop_screen(make_napari_viewer):
+    """Reconstruct, Fine-tune, Tip and Tip wear docked at once: the window still fits 1366×768 (each panel
+    scrolls inside its dock), and every panel is narrow enough to leave the canvas most of the width."""
+    viewer = make_napari_viewer(show=True)
+    for name in ("Reconstruct", "Fine-tune", "Tip", "Tip wear"):
+        dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name)
+        assert dock.widget() is widget.native  # the scroll area is what is docked
+        assert widget.content.minimumSizeHint().width() <= 560, name
+    window = viewer.window._qt_window
+    viewer.window.resize(1366, 768)
+    assert window.minimumSizeHint().height() <= 768 and window.minimumSizeHint().width() <= 1366
+    assert window.size().height() == 768
+
+
 def test_long_work_shows_an_estimate_of_the_time_left():
-    from napari_se3afm._napari.workers import _time_left
+    from napari_se3afm.progress import time_left as _time_left
 
     assert _time_left(0.25, 10.0) == ", about 30 s left"  # a quarter done in 10 s: 30 s to go
     assert _time_left(0.5, 1.0) == "" and _time_left(0.01, 10.0) == "" and _time_left(1.0, 10.0) == ""

@@ -106,7 +106,7 @@ class FineTuneWidget(WorkerPanel):
             ]
         )
         self.curve = LossCurve()
-        self.native.layout().addWidget(self.curve)
+        self.content.layout().addWidget(self.curve)
         self._added: list = []
         self._keep.changed.connect(self._on_keep)
         self._revert.changed.connect(self._on_revert)
@@ -142,8 +142,8 @@ class FineTuneWidget(WorkerPanel):
             self.curve.set_losses([*self.curve.losses, report.loss])
 
     def on_result(self, result, name: str) -> None:
+        from .display import put_layers
         from .layers import reconstruction_layers
-        from .reconstruct_widget import put_layers
 
         layers = reconstruction_layers(result, name)
         for _, kwargs, _ in layers:

@@ -3,7 +3,8 @@
 Every layer carries its physical scale in nm (``scale=(dy, dx)`` and ``units``) and its unit and
 provenance in ``metadata``. Names follow ``"<scan> <what>"`` so a repeated run can replace its layers
 instead of adding copies. The surface shares colormap and contrast with its scan; the certainty map
-is a translucent overlay; the tip is a height map (its 3-D view is the Tip panel's own, so the scan's
+is an overlay that tints in cyan (the complement of afmhot's orange) where the tip never touched and
+leaves the rest clear; the tip is a height map (its 3-D view is the Tip panel's own, so the scan's
 viewer keeps only 2-D layers and no slider), and on request also a 3-D volume rendered as an
 iso-surface at its physical voxel size.
 """
@@ -15,6 +16,10 @@ import numpy as np
 __all__ = ["CHANNEL_COLORMAPS", "reconstruction_layers", "robust_limits", "scan_layers", "tip_layer"]
 
 CHANNEL_COLORMAPS = {"height": "afmhot", "phase": "twilight_shifted", "amplitude": "magma"}
+#: certainty 0 (the tip never touched: the surface is only bounded) translucent cyan, 1 clear
+UNTOUCHED_TINT = {"name": "cyan where the tip never touched", "colors": [[0.0, 0.85, 1.0, 0.55], [0.0, 0.85, 1.0, 0.0]]}
+#: colour bar of a σ map: tall enough for several tick labels, under its title (see colorbar_title)
+COLORBAR_SIZE = (20, 260)
 
 
 def robust_limits(*arrays: np.ndarray) -> tuple[float, float]:
@@ -98,10 +103,9 @@ def reconstruction_layers(
             f"{name} certainty",
             scale,
             {**base, "unit": "", "kind": "certainty"},
-            colormap="green",
+            colormap=UNTOUCHED_TINT,
             contrast_limits=(0.0, 1.0),
-            opacity=0.4,
-            blending="additive",
+            blending="translucent",
         )
     )
     if result.surface_std is not None:

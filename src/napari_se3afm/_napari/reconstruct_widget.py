@@ -20,6 +20,7 @@ from magicgui.widgets import (
 
 from ..consistency import DEFAULT_CONSISTENCY
 from ..options import MC_SAMPLES
+from .display import put_layers
 from .workers import WorkerPanel, model_choice
 
 if TYPE_CHECKING:
@@ -45,23 +46,6 @@ def default_method() -> str:
     from ..options import choose_method
 
     return choose_method("auto")
-
-
-def put_layers(viewer: "napari.viewer.Viewer", layer_data: list[tuple]) -> list:
-    """Add each ``(data, kwargs, type)``, or update the layer of the same name in place."""
-    out = []
-    for data, kwargs, kind in layer_data:
-        name = kwargs["name"]
-        if name in viewer.layers:
-            layer = viewer.layers[name]
-            layer.data = data
-            for key in ("scale", "contrast_limits", "metadata", "colormap"):
-                if key in kwargs:
-                    setattr(layer, key, kwargs[key])
-        else:
-            layer = getattr(viewer, f"add_{kind}")(data, **kwargs)
-        out.append(layer)
-    return out
 
 
 class ReconstructWidget(WorkerPanel):
@@ -187,12 +171,7 @@ class ReconstructWidget(WorkerPanel):
 
         from .layers import reconstruction_layers
 
-        layers = put_layers(
-            self._viewer, reconstruction_layers(result, name, self._limits, tip_volume=self._volume.value)
-        )
-        for layer in layers:
-            if layer.metadata.get("kind") in ("uncertainty", "certainty"):
-                layer.colorbar.visible = True
+        put_layers(self._viewer, reconstruction_layers(result, name, self._limits, tip_volume=self._volume.value))
         self._progress.value = 100
         what = result.method
         if result.method == "model":

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from magicgui.widgets import CheckBox, Container, FileEdit, Label, PushButton, create_widget
 
+from .workers import Panel
+
 if TYPE_CHECKING:
     import napari
 
@@ -39,13 +41,13 @@ def _format(descriptors: dict, spread: dict) -> str:
     )
 
 
-class TipWidget(Container):
+class TipWidget(Panel):
     """The tip in 3-D (σ as colour, blind bound as wireframe), its descriptors with σ, and export."""
 
     def __init__(self, viewer: "napari.viewer.Viewer"):
         from .tip_view import TipView
 
-        super().__init__(labels=True)
+        super().__init__()
         self._viewer = viewer
         self._tip = create_widget(annotation="napari.layers.Image", label="tip layer")
         self._view = TipView()
@@ -55,7 +57,7 @@ class TipWidget(Container):
         self._buttons = {fmt: PushButton(text=fmt.lstrip(".").upper()) for fmt in EXPORT_FORMATS}
         buttons = Container(layout="horizontal", labels=False, widgets=list(self._buttons.values()))
         self.extend([self._tip, self._descriptors, self._path, self._overwrite, buttons])
-        self.native.layout().insertWidget(1, self._view.widget, 1)
+        self.content.layout().insertWidget(1, self._view.widget, 1)
         for fmt, button in self._buttons.items():
             button.changed.connect(lambda *_, fmt=fmt: self.export(fmt))
         self._tip.changed.connect(self._show)

@@ -19,6 +19,26 @@ from .workers import WorkerPanel, model_choice
 if TYPE_CHECKING:
     import napari
 
+EMPTY_PLOT = "apex radius, half-angle, asymmetry and apex volume,\nscan by scan with σ, appear here"
+
+
+def theme_style(theme_name: str) -> dict:
+    """matplotlib settings that draw a plot in the colours of napari's theme (dark or light)."""
+    from napari.utils.theme import get_theme
+
+    theme = get_theme(theme_name)
+    back, panel, text = theme.background.as_hex(), theme.foreground.as_hex(), theme.text.as_hex()
+    return {
+        "figure.facecolor": back,
+        "axes.facecolor": panel,
+        "axes.edgecolor": text,
+        "axes.labelcolor": text,
+        "xtick.color": text,
+        "ytick.color": text,
+        "text.color": text,
+        "grid.color": text,
+    }
+
 
 class WearWidget(WorkerPanel):
     """Follow the tip over a session of scans (see the module docstring)."""
@@ -41,7 +61,7 @@ class WearWidget(WorkerPanel):
         self._save = PushButton(text="Save report")
         self.figure = Figure(figsize=(4, 4.5), layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(400)
+        self.canvas.setMinimumHeight(300)
         self.extend(
             [
                 self._scans,
@@ -57,15 +77,27 @@ class WearWidget(WorkerPanel):
                 self._save,
             ]
         )
-        self._scans.native.setMaximumHeight(110)
-        layout = self.native.layout()  # the plot goes between the status and the picked scan's line
+        self._scans.native.setMaximumHeight(80)
+        layout = self.content.layout()  # the plot goes between the status and the picked scan's line
         layout.insertWidget(layout.indexOf(self._picked.native.parentWidget()), self.canvas, 1)
         self.track = None
         self._layers: list = []
+        self._draw(lambda figure: figure.text(0.5, 0.5, EMPTY_PLOT, ha="center", va="center", fontsize=8))
         self.canvas.mpl_connect("button_press_event", self._on_click)
         self._save.changed.connect(self.save_report)
         viewer.layers.events.inserted.connect(self._scans.reset_choices)
         viewer.layers.events.removed.connect(self._scans.reset_choices)
+
+    def _draw(self, draw) -> None:
+        """Clear the figure and ``draw(figure)`` in the viewer's theme colours."""
+        from matplotlib import rc_context
+
+        style = theme_style(self._viewer.theme)
+        with rc_context(style):
+            self.figure.clear()
+            self.figure.set_facecolor(style["figure.facecolor"])
+            draw(self.figure)
+        self.canvas.draw_idle()
 
     def _scan_choices(self, *_) -> list:
         from napari.layers import Image
@@ -122,8 +154,7 @@ class WearWidget(WorkerPanel):
         from ..wear_report import draw_wear
 
         self.track = track
-        draw_wear(track, self.figure)
-        self.canvas.draw_idle()
+        self._draw(lambda figure: draw_wear(track, figure))
         self._progress.value = 100
         seconds = sum(s.seconds for s in track.states)
         self._status.value = f"done in {seconds:.0f} s: {len(track.states)} scans, {len(track.events)} change(s)"
@@ -136,8 +167,8 @@ class WearWidget(WorkerPanel):
     def pick(self, index: int) -> None:
         """Show scan ``index`` of the track: its layer selected and visible, its tip as the layer
         ``tip wear: tip of scan N`` (the Tip panel shows it in 3-D)."""
+        from .display import put_layers
         from .layers import tip_layer
-        from .reconstruct_widget import put_layers
 
         states = self.track.states
         index = min(max(index, 0), len(states) - 1)

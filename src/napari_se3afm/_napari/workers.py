@@ -11,12 +11,7 @@ import time
 
 from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton
 
-
-def _time_left(fraction: float, elapsed_s: float) -> str:
-    """ ", about N s left" once the work has run two seconds and is measurably under way, else ""."""
-    if elapsed_s < 2.0 or not 0.02 < fraction < 1.0:
-        return ""
-    return f", about {elapsed_s * (1 - fraction) / fraction:.0f} s left"
+from ..progress import time_left
 
 
 def model_choice() -> ComboBox:
@@ -30,13 +25,36 @@ def model_choice() -> ComboBox:
     )
 
 
-class WorkerPanel(Container):
+class Panel(Container):
+    """A dock panel that scrolls when its dock is shorter than its content, so that several panels
+    fit a laptop screen (1366×768) together.
+
+    magicgui's scrollable container keeps its scroll area as ``root_native_widget``, while napari docks
+    a widget's ``native``: the panel hands napari the scroll area. ``content`` is the widget that
+    holds the layout, for a canvas placed among the fields.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(labels=True, scrollable=True)
+
+    @property
+    def native(self):
+        """The scroll area (what napari puts in the dock)."""
+        return self.root_native_widget
+
+    @property
+    def content(self):
+        """The widget with the panel's layout, inside the scroll area."""
+        return self.root_native_widget.widget()
+
+
+class WorkerPanel(Panel):
     """Base of the Reconstruct, Fine-tune and Tip wear panels (see the module docstring)."""
 
     title = "Run"
 
     def __init__(self) -> None:
-        super().__init__(labels=True)
+        super().__init__()
         self._run = PushButton(text=self.title)
         self._progress = ProgressBar(label="progress", min=0, max=100, value=0)
         self._status = Label(label="status", value="")
@@ -110,7 +128,7 @@ class WorkerPanel(Container):
             return
         self._progress.value = round(100 * report.fraction)
         loss = f" (loss {report.loss:.3g})" if report.loss is not None else ""
-        self._status.value = f"{report.message}{loss}{_time_left(report.fraction, time.monotonic() - self._started_at)}"
+        self._status.value = f"{report.message}{loss}{time_left(report.fraction, time.monotonic() - self._started_at)}"
         self.on_progress(report)
 
     def _on_finished(self) -> None:
