@@ -55,6 +55,7 @@ def draw_wear(track: WearTrack, figure) -> list:
         )
     labels = [s.acquired.strftime("%H:%M") if s.acquired else str(i + 1) for i, s in enumerate(track.states)]
     axes[-1].set_xticks(x, labels, fontsize=7)
+    axes[-1].set_xlim(-0.4, len(x) - 0.6)  # the first and last error bars clear of the frame
     axes[-1].set_xlabel(f"scan ({track.ordered_by})", fontsize=8)
     figure.suptitle(f"Tip over {len(track.states)} scans: {len(track.events)} change(s)", fontsize=9)
     return list(axes)

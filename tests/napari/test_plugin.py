@@ -259,6 +259,8 @@ def test_tip_widget_shows_the_tip_in_its_own_view_and_exports(make_napari_viewer
     viewer.open_sample(PLUGIN, "spikes")
     _, tipw = viewer.window.add_plugin_dock_widget(PLUGIN, "Tip")
     assert tipw._descriptors.value.startswith("reconstruct a scan") and len(tipw._view.model.layers) == 0
+    overlays = tipw._view.model.canvas.overlays  # before any tip: what to do, and no unitless scale bar
+    assert overlays.text.visible and overlays.text.text.startswith("no tip yet") and not overlays.scale_bar.visible
     camera = (tuple(viewer.scene.camera.center), viewer.scene.camera.zoom, viewer.dims.ndisplay)
     widget = run_reconstruct(viewer, qtbot, viewer.layers["spikes sample scan"], method="btr", level=False)
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
@@ -269,6 +271,8 @@ def test_tip_widget_shows_the_tip_in_its_own_view_and_exports(make_napari_viewer
     vertices = surface.data[0]
     assert vertices[:, 1].min() == 0 and np.isclose(vertices[:, 1].max(), -tip_layer.data.min())  # depth, apex on top
     assert tipw._view.model.dims.ndisplay == 3
+    assert not overlays.text.visible and overlays.scale_bar.visible and not overlays.scale_bar.box
+    assert not tipw._view.model.scene.overlays.axes.visible  # no axis labels over the apex
     assert (tuple(viewer.scene.camera.center), viewer.scene.camera.zoom, viewer.dims.ndisplay) == camera
     tipw._path.value = tmp_path / "tip"
     tipw._buttons[".vti"].clicked.emit()
@@ -334,6 +338,12 @@ def test_wear_panel_tracks_open_scans_plots_them_and_shows_a_picked_tip(make_nap
         for i, s in enumerate(session)
     ]
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Tip wear")
+    from matplotlib.colors import to_hex
+    from napari.utils.theme import get_theme
+
+    # before any run: a note in place of the plot, on napari's background, not a white box
+    assert "appear here" in widget.figure.texts[0].get_text()
+    assert to_hex(widget.figure.get_facecolor()) == get_theme(viewer.theme).background.as_hex()
     widget._run.clicked.emit()  # nothing chosen: said, nothing runs
     assert len(errors) == 1 and "two or more" in errors[0] and widget.worker is None
     widget._scans.value = layers
@@ -344,6 +354,9 @@ def test_wear_panel_tracks_open_scans_plots_them_and_shows_a_picked_tip(make_nap
     assert len(errors) == 1 and widget._status.value.startswith("done in ") and "3 scans" in widget._status.value
     assert [s.source for s in widget.track.states] == ["scan 0", "scan 1", "scan 2"]
     assert len(widget.figure.axes) == 4 and len(widget.figure.axes[0].lines) >= 1  # the plot is drawn
+    widget.canvas.draw()
+    assert widget.figure.axes[-1].yaxis.get_offset_text().get_text() == ""  # no "1e8" over the volume axis
+    assert widget._status.value.count("left") <= 1
     _, tipw = viewer.window.add_plugin_dock_widget(PLUGIN, "Tip")
     widget.pick(2)
     assert widget._picked.value.startswith("3: scan 2, apex radius ")
@@ -377,3 +390,29 @@ def test_long_work_shows_an_estimate_of_the_time_left():
 
     assert _time_left(0.25, 10.0) == ", about 30 s left"  # a quarter done in 10 s: 30 s to go
     assert _time_left(0.5, 1.0) == "" and _time_left(0.01, 10.0) == "" and _time_left(1.0, 10.0) == ""
+
+
+def test_scans_open_levelled_by_a_plane_and_reconstruct_as_from_the_file(real_data_dir):
+    """A raw Bruker scan is tilted (a plane spanning 385 nm beside 534 nm of features); its height layer
+    opens levelled by the median-slope plane (recorded in its metadata), and reconstructing the layer
+    gives what reconstructing the file gives."""
+    from napari_se3afm._napari.reader import get_reader
+    from napari_se3afm.io import read_height_map
+    from napari_se3afm.pipeline import reconstruct
+
+    path = str(real_data_dir / "topostats__old_bruker.002")
+    data, meta, _ = get_reader(path)(path)[0]
+    raw = read_height_map(path)
+
+    def slopes(z):  # median slopes over half the image, nm per pixel
+        h = z.shape[0] // 2
+        return np.median(z[h:] - z[:-h]) / h, np.median(z[:, h:] - z[:, :-h]) / h
+
+    assert max(abs(s) for s in slopes(raw.height)) > 1  # the file's tilt, nm per pixel
+    assert max(abs(s) for s in slopes(data.astype(float))) < 1e-4 and meta["metadata"]["levelling"] == ["plane"]
+    from_file = reconstruct(raw.height, raw.pixel_nm, method="btr")
+    from_layer = reconstruct(data.astype(np.float64), tuple(meta["scale"]), method="btr")
+    np.testing.assert_allclose(from_layer.tip, from_file.tip, atol=1e-2)
+    np.testing.assert_allclose(
+        from_layer.surface - from_layer.surface.mean(), from_file.surface - from_file.surface.mean(), atol=1e-2
+    )

@@ -44,6 +44,18 @@ def test_consecutive_tips_differ_when_their_difference_exceeds_the_combined_sigm
     assert compare_tips(state(sharp, narrow, 8), state(sharp, narrow, 8), 1) is None
 
 
+@pytest.mark.parametrize(
+    ("values", "factor", "label"),
+    [([1.05e8, 0.8e8], 1e6, "10⁶ nm³"), ([2.0e4], 1e3, "10³ nm³"), ([950.0], 1.0, "(nm³)"), ([np.nan], 1.0, "(nm³)")],
+)
+def test_apex_volumes_are_plotted_in_a_power_of_ten_that_keeps_the_numbers_plain(values, factor, label):
+    from napari_se3afm.wear_report import _volume_unit
+
+    got_factor, got_label = _volume_unit(np.array(values))
+    assert got_factor == factor and label in got_label
+    assert all(0.1 <= v / got_factor < 1000 for v in values if np.isfinite(v))
+
+
 def test_header_dates_of_every_vendor_are_read():
     assert parse_date("11:43:26 AM Wed Jun 22 2016").isoformat() == "2016-06-22T11:43:26"
     assert parse_date("2021-10-11 3:52:01 PM").isoformat() == "2021-10-11T15:52:01"

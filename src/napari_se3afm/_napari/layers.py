@@ -16,8 +16,8 @@ import numpy as np
 __all__ = ["CHANNEL_COLORMAPS", "reconstruction_layers", "robust_limits", "scan_layers", "tip_layer"]
 
 CHANNEL_COLORMAPS = {"height": "afmhot", "phase": "twilight_shifted", "amplitude": "magma"}
-#: certainty 0 (the tip never touched: the surface is only bounded) translucent cyan, 1 clear
-UNTOUCHED_TINT = {"name": "cyan where the tip never touched", "colors": [[0.0, 0.85, 1.0, 0.55], [0.0, 0.85, 1.0, 0.0]]}
+#: certainty 0 (the tip never touched: the surface is only bounded) a light cyan tint, 1 clear
+UNTOUCHED_TINT = {"name": "cyan where the tip never touched", "colors": [[0.0, 0.85, 1.0, 0.3], [0.0, 0.85, 1.0, 0.0]]}
 #: colour bar of a σ map: tall enough for several tick labels, under its title (see colorbar_title)
 COLORBAR_SIZE = (20, 260)
 
@@ -32,7 +32,15 @@ def robust_limits(*arrays: np.ndarray) -> tuple[float, float]:
 
 
 def scan_layers(scan, name: str) -> list[tuple]:
-    """One image layer per channel of a :class:`~napari_se3afm.scan.Scan`, the height channel first."""
+    """One image layer per channel of a :class:`~napari_se3afm.scan.Scan`, the height channel first.
+
+    Height channels are shown levelled by a plane (the median slopes of
+    :func:`~napari_se3afm.levelling.subtract_plane`), as microscopists expect to see a scan: a raw
+    scan's tilt hides its features. The step is recorded in ``metadata["levelling"]``; it is the
+    first step of the reconstruction's own levelling, and repeating it changes nothing, so results
+    are the same as from the file."""
+    from ..levelling import level
+
     try:
         height = scan.height_channel()
     except Exception:  # a scan without a height channel still shows every channel
@@ -43,9 +51,11 @@ def scan_layers(scan, name: str) -> list[tuple]:
     units = ("nm", "nm") if known else ("pixel", "pixel")
     layers = []
     for ch in channels:
+        data, steps = level(ch.data, ("plane",)) if ch.kind == "height" else (ch.data, [])
         meta = {
             "unit": ch.unit,
             "kind": ch.kind,
+            "levelling": steps,
             "channel": ch.label,
             "source": scan.source,
             "format": scan.format,
@@ -58,10 +68,10 @@ def scan_layers(scan, name: str) -> list[tuple]:
             "units": units,
             "metadata": meta,
             "colormap": CHANNEL_COLORMAPS.get(ch.kind, "gray"),
-            "contrast_limits": robust_limits(ch.data),
+            "contrast_limits": robust_limits(data),
             "visible": ch is channels[0],
         }
-        layers.append((np.asarray(ch.data, dtype=np.float32), kwargs, "image"))
+        layers.append((np.asarray(data, dtype=np.float32), kwargs, "image"))
     return layers
 
 

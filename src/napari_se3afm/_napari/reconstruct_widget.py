@@ -56,6 +56,7 @@ class ReconstructWidget(WorkerPanel):
     def __init__(self, viewer: "napari.viewer.Viewer"):
         super().__init__()
         self._viewer = viewer
+        viewer.canvas.overlays.scale_bar.visible = True  # scans and results carry nm
         self._image = create_widget(annotation="napari.layers.Image", label="scan")
         self._method = ComboBox(label="method", choices=METHOD_CHOICES, value=default_method())
         self._tip_nm = FloatSpinBox(

@@ -44,6 +44,8 @@ def _format(descriptors: dict, spread: dict) -> str:
 class TipWidget(Panel):
     """The tip in 3-D (σ as colour, blind bound as wireframe), its descriptors with σ, and export."""
 
+    grows = True
+
     def __init__(self, viewer: "napari.viewer.Viewer"):
         from .tip_view import TipView
 
@@ -51,7 +53,7 @@ class TipWidget(Panel):
         self._viewer = viewer
         self._tip = create_widget(annotation="napari.layers.Image", label="tip layer")
         self._view = TipView()
-        self._descriptors = Label(label="descriptors", value="-")
+        self._descriptors = Label(label="descriptors", value="-")  # two short lines (unwrapped: see ``wrapped``)
         self._path = FileEdit(label="export as", mode="w", filter=EXPORT_FILTER)
         self._overwrite = CheckBox(text="replace an existing file", value=False)
         self._buttons = {fmt: PushButton(text=fmt.lstrip(".").upper()) for fmt in EXPORT_FORMATS}

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from magicgui.widgets import CheckBox, FileEdit, Label, PushButton, Select, SpinBox
 
 from ..options import MC_SAMPLES
-from .workers import WorkerPanel, model_choice
+from .workers import WorkerPanel, model_choice, wrapped
 
 if TYPE_CHECKING:
     import napari
@@ -44,6 +44,7 @@ class WearWidget(WorkerPanel):
     """Follow the tip over a session of scans (see the module docstring)."""
 
     title = "Track the tip"
+    grows = True
 
     def __init__(self, viewer: "napari.viewer.Viewer"):
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
@@ -55,7 +56,7 @@ class WearWidget(WorkerPanel):
         self._folder = FileEdit(label="or a folder", mode="d", tooltip="every scan file in this folder instead")
         self._model = model_choice()
         self._mc_samples = SpinBox(label="MC samples", min=2, max=256, value=MC_SAMPLES)
-        self._picked = Label(label="scan", value="click a point of the plot")
+        self._picked = wrapped(Label(label="scan", value="click a point of the plot"))
         self._report = FileEdit(label="report folder", mode="d")
         self._overwrite = CheckBox(text="replace an existing report", value=False)
         self._save = PushButton(text="Save report")
