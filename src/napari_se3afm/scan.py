@@ -27,7 +27,7 @@ def channel_kind(name: str) -> str:
     low = name.lower().replace("_", " ")
     if any(w in low for w in _NOT_HEIGHT_WORDS):
         return "other"
-    if any(w in low for w in _HEIGHT_WORDS) or low.split(" ")[0] in ("z", "z-axis", "height"):
+    if any(w in low for w in _HEIGHT_WORDS) or low.split(" ")[0] in ("z", "z-axis", "topo", "height"):
         return "height"
     for kind in ("phase", "amplitude", "deflection", "current"):
         if kind in low:

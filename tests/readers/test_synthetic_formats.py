@@ -87,6 +87,12 @@ def test_gwy_masks_and_non_height_units(tmp_path, rng):
         ("Z", "height"),
         ("HeightRetrace", "height"),
         ("Z Sensor", "height"),
+        ("ZSensorTrace", "height"),  # Asylum
+        ("Height Sensor", "height"),  # Bruker PeakForce
+        ("Topography [fwd]", "height"),  # NT-MDT, Nanonis
+        ("Topo", "height"),  # WSxM, Omicron
+        ("Z Axis", "height"),
+        ("measuredHeight", "height"),  # JPK
         ("Z-Axis uncertainty σ", "other"),
         ("Phase", "phase"),
         ("Amplitude forward", "amplitude"),
