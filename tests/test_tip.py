@@ -143,3 +143,52 @@ def test_mesh_is_closed_and_encloses_the_right_volume(rng):
         for j in range(8)
     )
     assert signed == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize(("radius", "pixel"), [(10.0, 0.5), (20.0, 1.0), (5.0, 0.25)])
+def test_a_paraboloid_widens_a_feature_of_height_h_by_two_root_rh(radius, pixel):
+    """h = r²/2R cut at depth h/2: a disc of radius sqrt(R h), so the width added at half height is 2 sqrt(R h)."""
+    from napari_se3afm.tip import paraboloid_tip
+    from napari_se3afm.tip.broadening import tip_broadening
+
+    widths = tip_broadening(paraboloid_tip(61, pixel, apex_radius_nm=radius), pixel, (1.0, 2.0, 5.0))
+    for h, width in zip((1.0, 2.0, 5.0), widths.values(), strict=True):
+        assert width == pytest.approx(2 * np.sqrt(radius * h), rel=0.01)
+
+
+@pytest.mark.parametrize(("angle", "apex", "pixel"), [(20.0, 0.01, 0.25), (35.0, 0.01, 0.5), (15.0, 5.0, 0.5)])
+def test_a_rounded_cone_widens_by_its_cap_then_by_h_tan_alpha(angle, apex, pixel):
+    """A cone of half-angle α with a spherical cap of radius R tangent to it: within the cap (depth below
+    R(1 − sin α)) the cut is a circle of radius sqrt(2 R d − d²); beyond it the flank's circle of radius
+    (d + R(1/sin α − 1)) tan α — h tan α for a sharp cone. Within 2 % where the cut spans four pixels or
+    more, 5 % from two (a cone's apex is sharper than its pixels)."""
+    from napari_se3afm.tip import cone_tip
+    from napari_se3afm.tip.broadening import tip_broadening
+
+    a = np.radians(angle)
+    heights = (1.0, 2.0, 5.0, 10.0)
+    widths = tip_broadening(cone_tip(61, pixel, half_angle_deg=angle, apex_radius_nm=apex), pixel, heights)
+    for h, width in zip(heights, widths.values(), strict=True):
+        d = h / 2
+        if d < apex * (1 - np.sin(a)):
+            expected = 2 * np.sqrt(2 * apex * d - d * d)
+        else:
+            expected = 2 * (d + apex * (1 / np.sin(a) - 1)) * np.tan(a)
+        if expected >= 2 * pixel:
+            assert width == pytest.approx(expected, rel=0.02 if expected >= 4 * pixel else 0.05), h
+
+
+def test_broadening_of_an_elongated_tip_is_its_mean_extent_and_beyond_the_window_is_nan():
+    """An elliptic paraboloid's cut is an ellipse of semi-axes sqrt(2 R_i d): averaged over directions its
+    extent is its perimeter over π (Ramanujan's perimeter). A cut that reaches the window's edge is NaN."""
+    from napari_se3afm.tip import elliptic_paraboloid_tip
+    from napari_se3afm.tip.broadening import broadening_text, tip_broadening
+
+    tip = elliptic_paraboloid_tip(61, 0.5, apex_radius_nm=8.0, anisotropy=2.0)
+    b = tip_broadening(tip, 0.5, (2.0, 50.0))
+    y, x = np.nonzero(tip >= -1.0)  # the cut at d = 1 nm, to read the semi-axes the shape really has
+    ay, ax = (np.ptp(y) + 1) * 0.25, (np.ptp(x) + 1) * 0.25
+    perimeter = np.pi * (3 * (ax + ay) - np.sqrt((3 * ax + ay) * (ax + 3 * ay)))
+    assert b["broadening_2nm"] == pytest.approx(perimeter / np.pi, rel=0.05)
+    assert np.isnan(b["broadening_50nm"])
+    assert broadening_text(b) == f"widens 2 / 50 nm features by {b['broadening_2nm']:.2g} / > window nm"

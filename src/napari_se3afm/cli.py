@@ -147,9 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="follow a tip over a session of scans: descriptors with σ, and the changes",
         description="Reconstruct the tip of every scan (the default model, with its σ), order the scans by "
         "acquisition time where every file records one, and write OUTDIR/tip_wear.csv (a row per scan: "
-        "file, time, apex radius, half-angle, asymmetry, apex volume, each with σ, double-tip flag, "
-        "event), tip_wear.png (the plot) and tip_wear.npz (the tips and their σ). An event is flagged "
-        "where consecutive tips differ by more than twice their combined σ.",
+        "file, time, apex radius, half-angle, asymmetry, apex volume, the width added at half height to "
+        "features 1, 2, 5 and 10 nm high, each with σ, double-tip flag, event), tip_wear.png (the plot) "
+        "and tip_wear.npz (the tips and their σ). An event is flagged where consecutive tips differ by "
+        "more than twice their combined σ.",
     )
     track.add_argument("inputs", nargs="+", metavar="INPUT", help="scan files, folders of scans, or quoted globs")
     track.add_argument("-o", "--outdir", type=Path, required=True, help="folder for the report")
@@ -241,8 +242,10 @@ def _info(args: argparse.Namespace) -> int:
 def summary(result, seconds: float) -> list[str]:
     """What a microscopist reads first: the method and where it ran, the tip's apex radius,
     half-angle and depth (± their σ where the method gives one: the tip's σ map and its Monte-Carlo
-    spread carried into them) and how the surface differs from the image."""
+    spread carried into them), how much it widens features of 1–10 nm, and how the surface differs
+    from the image."""
     from .tip import describe_tip
+    from .tip.broadening import broadening_text, tip_broadening
 
     info = result.info
     d = describe_tip(result.tip, result.pixel_nm)
@@ -269,6 +272,9 @@ def summary(result, seconds: float) -> list[str]:
         f"({100 * (rough[0] / rough[1] - 1) if rough[1] > 0 else 0.0:+.1f} %), lowered by "
         f"{float(np.mean(lowered)):.3g} nm on average (at most {float(np.max(lowered)):.3g} nm)",
     ]
+    widening = broadening_text(tip_broadening(result.tip, result.pixel_nm), spread)
+    if widening:
+        lines.insert(2, f"  tip {widening} (the width added at half height)")
     if result.surface_std is not None:
         lines[-1] += f"; σ median {float(np.median(result.surface_std)):.2g} nm"
     return lines

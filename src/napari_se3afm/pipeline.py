@@ -29,6 +29,7 @@ from .options import SETTINGS, ClassicalOptions, ModelOptions, ReconstructOption
 from .progress import Progress, ProgressGenerator, run_to_completion
 from .results import Reconstruction
 from .scan import Scan
+from .tip.broadening import BROADENING_HEIGHTS_NM, broadening_key, tip_broadening
 from .tip.shapes import pixel_pair
 
 __all__ = ["choose_tip_size", "iter_reconstruct", "reconstruct"]
@@ -321,8 +322,19 @@ DESCRIPTOR_DRAWS = 32
 DESCRIPTOR_CORRELATION_PX = 2.0
 
 
+#: the descriptors whose σ a reconstruction reports: :func:`~napari_se3afm.tip.describe_tip`'s and
+#: the broadening of features of each of :data:`~napari_se3afm.tip.broadening.BROADENING_HEIGHTS_NM`
+SPREAD_NAMES = (
+    "apex_radius_nm",
+    "half_angle_deg",
+    "depth_nm",
+    "asymmetry",
+    *map(broadening_key, BROADENING_HEIGHTS_NM),
+)
+
+
 def _descriptors(tips: np.ndarray, px: tuple[float, float]) -> np.ndarray:
-    """(apex radius, half-angle, depth, asymmetry) of each tip (M, K, K), in the tip convention."""
+    """The :data:`SPREAD_NAMES` of each tip (M, K, K), in the tip convention."""
     from .tip import describe_tip
 
     c = tips.shape[-1] // 2
@@ -331,14 +343,15 @@ def _descriptors(tips: np.ndarray, px: tuple[float, float]) -> np.ndarray:
         p = np.minimum(sample, 0.0)
         p[c, c] = 0.0
         d = describe_tip(p, px)
-        rows.append((d.apex_radius_nm, d.half_angle_deg, d.depth_nm, d.asymmetry))
+        widths = tip_broadening(p, px)
+        rows.append((d.apex_radius_nm, d.half_angle_deg, d.depth_nm, d.asymmetry, *widths.values()))
     return np.asarray(rows)
 
 
 def _descriptor_spread(
     samples: np.ndarray, tip: np.ndarray, tip_std: np.ndarray, px: tuple[float, float]
 ) -> dict[str, float]:
-    """σ of the apex radius, half-angle, depth and asymmetry: the spread over the Monte-Carlo tips
+    """σ of the apex radius, half-angle, depth, asymmetry and broadening: the spread over the Monte-Carlo tips
     (M, K, K) and the spread over tips drawn from the tip's σ map (smooth deviations of that σ, a
     fixed seed), each half its 16–84 % range, added in quadrature (the Monte-Carlo spread alone where
     the drawn tips leave a descriptor unmeasurable). The Monte-Carlo spread alone is
@@ -355,8 +368,7 @@ def _descriptor_spread(
     # a descriptor that the σ map's deviations leave unmeasurable (the half-angle of a rough flank)
     # keeps the Monte-Carlo spread alone
     spread = np.where(np.isnan(carried), mc, np.hypot(mc, carried))
-    names = ("apex_radius_nm", "half_angle_deg", "depth_nm", "asymmetry")
-    return {name: float(v) for name, v in zip(names, spread, strict=True)}
+    return {name: float(v) for name, v in zip(SPREAD_NAMES, spread, strict=True)}
 
 
 def _robust_spread(values: np.ndarray) -> np.ndarray:

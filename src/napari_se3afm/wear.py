@@ -26,13 +26,16 @@ import numpy as np
 from .errors import ParameterError
 from .progress import Progress, ProgressGenerator, run_to_completion
 from .scan import Scan
+from .tip.broadening import BROADENING_HEIGHTS_NM, broadening_key, tip_broadening
 
 __all__ = ["DESCRIPTORS", "EVENT_Z", "TipState", "WearEvent", "WearTrack", "iter_track_tip", "track_tip"]
 
 #: RMS of the tip difference over its combined σ above which consecutive tips count as different
 EVENT_Z = 2.0
-#: the numeric descriptors of each tip, in the CSV's order
+#: the numeric descriptors of each tip, plotted and in the CSV's order
 DESCRIPTORS = ("apex_radius_nm", "half_angle_deg", "asymmetry", "apex_volume_nm3")
+#: in the CSV after them: the width the tip adds at half height to features 1–10 nm high
+BROADENING = tuple(broadening_key(h) for h in BROADENING_HEIGHTS_NM)
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class WearTrack:
         rows = []
         for i, s in enumerate(self.states):
             row = {"scan": i, "file": s.source, "acquired": s.acquired.isoformat(sep=" ") if s.acquired else ""}
-            for name in DESCRIPTORS:
+            for name in DESCRIPTORS + BROADENING:
                 row[name] = s.values[name]
                 row[f"{name}_sigma"] = s.sigmas[name]
             row["double_tip"] = s.double_tip
@@ -179,8 +182,10 @@ def _state(source: str, acquired, result, seconds: float) -> TipState:
         "half_angle_deg": d.half_angle_deg,
         "asymmetry": d.asymmetry,
         "depth_nm": d.depth_nm,
+        **tip_broadening(result.tip, result.pixel_nm),
     }
-    sigmas = {name: float(spread.get(name, np.nan)) for name in ("apex_radius_nm", "half_angle_deg", "asymmetry")}
+    named = ("apex_radius_nm", "half_angle_deg", "asymmetry", *BROADENING)
+    sigmas = {name: float(spread.get(name, np.nan)) for name in named}
     return TipState(
         source=str(source),
         acquired=acquired,

@@ -174,11 +174,12 @@ def tip_layer(
     spread: dict | None = None,
 ) -> tuple:
     """A tip height map as a (hidden) layer whose metadata the Tip panel shows in 3-D: the tip, its σ
-    and bound where known, its descriptors and their σ."""
+    and bound where known, its descriptors (broadening included) and their σ."""
+    from ..tip.broadening import tip_broadening
     from ..tip.descriptors import describe_tip
 
     try:
-        descriptors = describe_tip(tip, pixel_nm).as_dict()
+        descriptors = {**describe_tip(tip, pixel_nm).as_dict(), **tip_broadening(tip, pixel_nm)}
     except Exception:  # descriptors are a courtesy; a degenerate tip still shows
         descriptors = {}
     meta = {

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from magicgui.widgets import CheckBox, Container, FileEdit, Label, PushButton, create_widget
 
+from ..tip.broadening import broadening_text
 from .workers import Panel
 
 if TYPE_CHECKING:
@@ -23,8 +24,9 @@ HINT = "reconstruct a scan, then choose its 'tip' layer"
 
 
 def _format(descriptors: dict, spread: dict) -> str:
-    """Two short lines: apex radius and half-angle ± their σ (the tip's σ map and the Monte-Carlo
-    spread carried into them: docs/napari.md); asymmetry, depth and double tip."""
+    """Three short lines: apex radius and half-angle ± their σ (the tip's σ map and the Monte-Carlo
+    spread carried into them: docs/napari.md); asymmetry, depth and double tip; the width the tip
+    adds at half height to features 1–10 nm high."""
     if not descriptors:
         return "-"
 
@@ -37,8 +39,8 @@ def _format(descriptors: dict, spread: dict) -> str:
     return (
         f"apex radius {value('apex_radius_nm', ' nm')}, half angle {value('half_angle_deg', '°')}\n"
         f"asymmetry {value('asymmetry', '')}, depth {descriptors['depth_nm']:.3g} nm, "
-        f"double tip: {'yes' if descriptors['double_tip'] else 'no'}"
-    )
+        f"double tip: {'yes' if descriptors['double_tip'] else 'no'}\n" + broadening_text(descriptors, spread)
+    ).rstrip()
 
 
 class TipWidget(Panel):
