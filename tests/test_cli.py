@@ -82,6 +82,24 @@ def test_tip_size_in_nm_and_dbtr(scan, tmp_path):
         assert '"method": "dbtr"' in str(res["info"])
 
 
+def test_reconstruct_takes_a_folder_of_scans_as_a_session(scan, tmp_path, capsys):
+    """A folder (or a quoted glob) names every scan in it, as for se3afm track: one result per scan."""
+    path = scan[0]
+    session = tmp_path / "session"
+    session.mkdir()
+    first = tmp_path / "first"
+    assert main(["reconstruct", str(path), "-o", str(first), "--pixel-nm", "2", "--method", "btr", "-q"]) == 0
+    for name in ("a", "b"):  # se3afm's own .npz results carry their pixel size: scans by themselves
+        (session / f"{name}.npz").write_bytes((first / "scan.npz").read_bytes())
+    (session / "notes.txt").write_text("not a scan")
+    out = tmp_path / "out"
+    assert main(["reconstruct", str(session), "-o", str(out), "--method", "btr", "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.npz", "b.npz"]
+    assert main(["reconstruct", str(session / "*.npz"), "-o", str(tmp_path / "glob"), "--method", "btr", "-q"]) == 0
+    assert main(["reconstruct", str(tmp_path / "none"), "-o", str(out), "-q"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
 def test_refuses_to_overwrite_and_leaves_the_file(scan, tmp_path, capsys):
     path, _, _ = scan
     out = tmp_path / "out"

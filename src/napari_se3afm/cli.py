@@ -85,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
             "image is levelled first (robust plane; see --level) unless --no-level is given."
         ),
     )
-    rec.add_argument("inputs", nargs="*", metavar="INPUT", help="AFM files or height maps (nm)")
+    rec.add_argument(
+        "inputs", nargs="*", metavar="INPUT", help="AFM files or height maps (nm), folders of scans, or quoted globs"
+    )
     rec.add_argument("--channel", help="channel to use (default: the height channel; see se3afm info)")
     lev = rec.add_mutually_exclusive_group()
     lev.add_argument("--no-level", action="store_true", help="use the image as it is, without levelling")
@@ -310,14 +312,15 @@ def _check_outdir(outdir: Path, outputs: list[Path], overwrite: bool, inputs: li
 
 def _reconstruct(args: argparse.Namespace) -> int:
     from .errors import ParameterError
-    from .io import read_height_map, scan_name, write_reconstruction
+    from .io import find_scans, read_height_map, scan_name, write_reconstruction
     from .io.atomic import output_set
     from .io.writers import tip_suffix_problem, write_tip
     from .options import reconstruct_options
     from .pipeline import iter_reconstruct
     from .progress import run_to_completion
 
-    inputs = [Path(p) for p in args.inputs] + ([_sample_path()] if args.sample else [])
+    # files, folders of scans and quoted globs, as for se3afm track
+    inputs = (find_scans(args.inputs) if args.inputs else []) + ([_sample_path()] if args.sample else [])
     if not inputs:
         raise ParameterError("no INPUT given (or use --sample)")
     if args.tip_file and (problem := tip_suffix_problem(args.tip_file)):

@@ -59,6 +59,29 @@ def test_gwy_round_trip_is_exact_with_titles_and_nm(result, tmp_path):
     assert scan.height_channel().name == "Surface"
 
 
+def test_afmreader_opens_the_surface_and_its_sigma_at_the_pixel_size(result, tmp_path):
+    """TopoStats opens .gwy files through AFMReader: the reconstructed surface and its σ map open there
+    by their titles, in nm, at the scan's pixel size. AFMReader 0.0.7 takes square scans of square
+    pixels (a 20 × 24 field comes back shaped 24 × 20), so the scan here is square."""
+    import dataclasses
+
+    gwy = pytest.importorskip("AFMReader.gwy")
+    n = min(result.image.shape)
+    square = dataclasses.replace(
+        result,
+        image=result.image[:n, :n],
+        surface=result.surface[:n, :n],
+        certainty=result.certainty[:n, :n],
+        surface_std=result.surface_std[:n, :n],
+        pixel_nm=(1.25, 1.25),
+    )
+    path = write_reconstruction(square, tmp_path / "r.gwy")
+    for title, expected in (("Surface", square.surface), ("Surface uncertainty σ", square.surface_std)):
+        image, pixel = gwy.load_gwy(path, title)
+        assert pixel == pytest.approx(1.25)
+        np.testing.assert_allclose(image, expected, rtol=1e-12, atol=1e-9)
+
+
 def test_real_gwy_rewritten_reads_back_identically(real_data_dir, tmp_path):
     scan = read_scan(real_data_dir / "scifireaders__PTO_110_Virgin0001_1.gwy")
     channels = [(c.name, c.data, c.unit, scan.pixel_nm) for c in scan.channels]
