@@ -27,6 +27,7 @@ from .io.limits import MAX_HEIGHT_NM
 from .levelling import level
 from .options import SETTINGS, ClassicalOptions, ModelOptions, ReconstructOptions, reconstruct_options
 from .progress import Progress, ProgressGenerator, run_to_completion
+from .resources import check_memory
 from .results import Reconstruction
 from .scan import Scan
 from .tip.broadening import BROADENING_HEIGHTS_NM, broadening_key, tip_broadening
@@ -151,6 +152,10 @@ def iter_reconstruct(
         )
     px = pixel_pair(pixel_nm)
     dev = resolve_device(options.device)
+    if dev.type == "cpu":  # refused at once, not killed minutes later
+        model = isinstance(options.method, ModelOptions)
+        method = "model" if model else options.method.method
+        check_memory(z.shape, method, options.method.mc_samples if model else 0)
     with threads_for_free_cores(dev) as threads:
         if isinstance(options.method, ModelOptions):
             z, applied = level(z, options.levelling)
