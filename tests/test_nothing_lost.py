@@ -209,7 +209,7 @@ def test_the_cli_fuzz_run_finds_no_defect():
 
 
 def test_a_scan_too_large_for_the_memory_is_refused_at_once_with_what_it_needs(tmp_path, monkeypatch, capsys):
-    """On a machine with 2 GB available a 1024² scan through the model (about 3 GB measured) is refused
+    """On a machine with 2 GB available a 1024² scan through the model (1.8 GB measured) is refused
     before any model is loaded, in one line naming its size, the memory it needs and what would fit;
     the same scan through classical BTR (about 0.4 GB) runs."""
     from napari_se3afm import registry, resources
@@ -218,7 +218,7 @@ def test_a_scan_too_large_for_the_memory_is_refused_at_once_with_what_it_needs(t
     monkeypatch.setattr(resources, "available_bytes", lambda: 2_000_000_000)
     monkeypatch.setattr(registry, "open_model", lambda *a, **k: pytest.fail("the model was loaded"))
     image = np.random.default_rng(0).normal(0.0, 1.0, (1024, 1024))
-    with pytest.raises(resources.MemoryBudgetError, match=r"1024 x 1024 px scan needs about 3\.\d GB"):
+    with pytest.raises(resources.MemoryBudgetError, match=r"1024 x 1024 px scan needs about 2\.\d GB"):
         reconstruct(image, 1.0, method="model")
     path = tmp_path / "big.npy"
     np.save(path, image)

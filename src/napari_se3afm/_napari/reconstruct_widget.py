@@ -48,6 +48,21 @@ def default_method() -> str:
     return choose_method("auto")
 
 
+def reconstruction_job(data, pixel: tuple[float, float], settings: dict):
+    """The worker's job: resolve the device, check the options, reconstruct (yielding progress)."""
+    from ..progress import Progress
+
+    yield Progress(0, 1, "starting (torch and the model load on the first run)")
+    from ..device import resolve_device
+    from ..options import reconstruct_options
+    from ..pipeline import iter_reconstruct
+
+    settings = dict(settings)
+    device = resolve_device(settings.pop("device"))
+    options = reconstruct_options(settings.pop("method"), device=str(device), **settings)
+    return (yield from iter_reconstruct(data, pixel, options))
+
+
 class ReconstructWidget(WorkerPanel):
     """Estimate the tip and the true surface of the chosen scan layer."""
 
@@ -140,31 +155,28 @@ class ReconstructWidget(WorkerPanel):
         return None
 
     def make_job(self, layer):
+        """The chosen values only: everything that imports or checks (torch, the device, the options)
+        runs in the worker (:func:`reconstruction_job`), so the click never stalls the window."""
         import time
 
         import numpy as np
 
-        from ..device import resolve_device
         from ..levelling import DEFAULT_STEPS
-        from ..options import reconstruct_options
-        from ..pipeline import iter_reconstruct
 
-        device = resolve_device(self._device.value)
-        self._device_used.value = str(device)
         self._limits = tuple(layer.contrast_limits)
-        options = reconstruct_options(
-            self._method.value,
-            steps=self._steps.value,
-            device=str(device),
-            tip_nm=(self._tip_nm.value or None) if self._method.value != "model" else None,
-            mc_samples=self._mc_samples.value,
-            model=self._model.value,
-            consistency=self._consistency.value,
-            levelling=DEFAULT_STEPS if self._level.value else (),
-        )
+        settings = {
+            "method": self._method.value,
+            "steps": self._steps.value,
+            "device": self._device.value,
+            "tip_nm": (self._tip_nm.value or None) if self._method.value != "model" else None,
+            "mc_samples": self._mc_samples.value,
+            "model": self._model.value,
+            "consistency": self._consistency.value,
+            "levelling": DEFAULT_STEPS if self._level.value else (),
+        }
         pixel = tuple(float(v) for v in layer.scale[-2:])
         self._started = time.perf_counter()
-        return iter_reconstruct, (np.asarray(layer.data, dtype=np.float64), pixel, options), {}
+        return reconstruction_job, (np.asarray(layer.data, dtype=np.float64), pixel, settings), {}
 
     def on_result(self, result, name: str) -> None:
         import time
@@ -178,5 +190,6 @@ class ReconstructWidget(WorkerPanel):
         if result.method == "model":
             what = f"{Path(result.info['model']).stem} ({result.info['mc_samples']} MC)"
         seconds = time.perf_counter() - self._started
-        device = result.info.get("device", self._device_used.value)
+        device = result.info.get("device", "cpu")
+        self._device_used.value = device
         self._status.value = f"done in {seconds:.1f} s: {what} on {device}, tip {result.tip.shape[0]} px"

@@ -8,7 +8,8 @@ every feature of the true surface on the raw images, on their erosion by the cla
 on the default model's surfaces:
 
 * features: the true surface above :data:`THRESHOLD_NM`, connected regions (scikit-image's
-  ``label``); each is measured on a map inside its own neighbourhood, its region there being the
+  ``label``); each is measured on a map (smoothed by a Gaussian of one pixel, as TopoStats filters
+  first) inside its own neighbourhood, its region there being the
   connected part above the threshold that holds the true feature's highest pixel;
 * per feature: height (maximum above the substrate, the map's median outside every feature), area
   (pixels above the threshold), width at half maximum (twice the median distance to the region's
@@ -43,6 +44,8 @@ TIPS = ((2.0, 15.0), (5.0, 20.0), (10.0, 25.0), (20.0, 35.0))
 QUANTITIES = ("height_nm", "area_nm2", "width_nm", "volume_nm3")
 #: features are where the surface rises this far above its substrate
 THRESHOLD_NM = 0.5
+#: every map is smoothed by a Gaussian of this many pixels before it is measured
+SMOOTHING_PX = 1.0
 #: surfaces drawn from the σ map to propagate it into each quantity, and their correlation (pixels)
 SIGMA_DRAWS = 16
 SIGMA_CORRELATION_PX = 2.0
@@ -148,15 +151,22 @@ def true_features(surface: np.ndarray, pixel_nm: float, margin_nm: float = 16.0)
     return out
 
 
-def measure(height_map: np.ndarray, features: list[Feature], base: float, pixel_nm: float) -> np.ndarray:
-    """(features, quantities) of ``height_map`` (substrate at ``base``): NaN where no region holds the peak."""
-    from scipy.ndimage import distance_transform_edt
+def measure(
+    height_map: np.ndarray, features: list[Feature], base: float, pixel_nm: float, smoothing_px: float = SMOOTHING_PX
+) -> np.ndarray:
+    """(features, quantities) of ``height_map`` (substrate at ``base``), first smoothed by a Gaussian of
+    ``smoothing_px`` (as TopoStats filters before it measures: a noise spike must not set a feature's
+    height, and with it the half maximum its width is taken at); NaN where no region holds the peak."""
+    from scipy.ndimage import distance_transform_edt, gaussian_filter
     from skimage.measure import label
     from skimage.morphology import skeletonize
 
+    smooth = np.asarray(height_map, dtype=np.float64)
+    if smoothing_px > 0:
+        smooth = gaussian_filter(smooth, smoothing_px, mode="nearest")
     rows = []
     for f in features:
-        local = height_map[f.window] - base
+        local = smooth[f.window] - base
         py, px = f.peak[0] - f.window[0].start, f.peak[1] - f.window[1].start
         labels = label(local > THRESHOLD_NM)
         if labels[py, px] == 0:
@@ -209,7 +219,7 @@ def iter_tip_independence(
     for n_kind, kind in enumerate(kinds):
         truth = molecule_surface(kind, size_px, pixel_nm, seed + n_kind)
         features = true_features(truth, pixel_nm)
-        result = {"truth": measure(truth, features, 0.0, pixel_nm), "pixel_nm": pixel_nm}
+        result = {"truth": measure(truth, features, 0.0, pixel_nm), "pixel_nm": pixel_nm, "tips": list(tips)}
         per = {name: [] for name in (*METHODS, "default model σ")}
         for n_tip, (apex, angle) in enumerate(tips):
             done = n_kind * len(tips) + n_tip
@@ -284,6 +294,22 @@ def markdown_table(rows: list[dict], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def per_tip_table(results: dict) -> str:
+    """Median over features of each quantity, per tip and method, beside the truth's median (markdown)."""
+    lines = [
+        "| surface | quantity | tip (apex nm, °) | " + " | ".join(METHODS) + " | truth |",
+        "|---" * (4 + len(METHODS)) + "|",
+    ]
+    for kind, res in results.items():
+        tips = res.get("tips", TIPS)
+        for q, name in enumerate(QUANTITIES):
+            truth = float(np.nanmedian(res["truth"][:, q]))
+            for t, (apex, angle) in enumerate(tips):
+                cells = [f"{float(np.nanmedian(res[m][t, :, q])):.3g}" for m in METHODS]
+                lines.append(f"| {kind} | {name} | {apex:g}, {angle:g} | " + " | ".join(cells) + f" | {truth:.3g} |")
+    return "\n".join(lines) + "\n"
+
+
 def write_report(results: dict, outdir, *, title: str, overwrite: bool = False) -> list:
     """Write OUTDIR/tip_independence.md (the table) and tip_independence.json (every feature's values)."""
     import json
@@ -302,7 +328,8 @@ def write_report(results: dict, outdir, *, title: str, overwrite: bool = False) 
     records["quantities"] = list(QUANTITIES)
     records["tips"] = [list(t) for t in TIPS]
     paths = [outdir / "tip_independence.md", outdir / "tip_independence.json"]
-    texts = [markdown_table(rows, title), json.dumps({"rows": rows, "features": records}, indent=1)]
+    table = markdown_table(rows, title) + "\n### Median over features, per tip\n\n" + per_tip_table(results)
+    texts = [table, json.dumps({"rows": rows, "features": records}, indent=1)]
     with output_set():  # both files, or neither
         for path, text in zip(paths, texts, strict=True):
             atomic_write(path, lambda tmp, text=text: tmp.write_text(text), overwrite=overwrite)

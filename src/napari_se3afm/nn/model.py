@@ -99,13 +99,15 @@ class SE3AFM(nn.Module):
         ]
         return torch.cat(tips)
 
-    def surface(self, images: torch.Tensor, tips: torch.Tensor) -> torch.Tensor:
+    def surface(self, images: torch.Tensor, tips: torch.Tensor, *, one_scan: bool = False) -> torch.Tensor:
         """Surfaces (B, H, W) in nm: the erosion bound lowered by the U-Net's ``δ ≥ 0``.
 
         The losses never score the ``K − 1`` pixels along the edges, so the U-Net is trained only
         away from them. At inference it therefore reads the scan mirrored by that margin on every
         side (:meth:`context`): each pixel of the scan then lies where the network was trained, and
         the broad frame of untrained output is gone (measured: docs/benchmarks.md, *No frame, no seam*).
+        ``one_scan`` (inference on Monte-Carlo samples of one scan) maps the certainty the network
+        reads once, for the samples' mean tip, instead of once per sample.
         """
         bound = erode(images, tips)
         if torch.is_grad_enabled():
@@ -113,15 +115,22 @@ class SE3AFM(nn.Module):
         h, w = images.shape[-2:]
         m = min(self.context(), h - 1, w - 1)
         mirrored = F.pad(images.unsqueeze(1), (m, m, m, m), mode="reflect").squeeze(1)
-        return bound - self._delta(mirrored, tips, erode(mirrored, tips))[:, m : m + h, m : m + w]
+        delta = self._delta(mirrored, tips, erode(mirrored, tips), one_scan=one_scan)
+        return bound - delta[:, m : m + h, m : m + w]
 
     def context(self) -> int:
         """The mirrored margin (pixels) around a scan at inference: the border the losses leave out."""
         return self.config.tip_px - 1
 
-    def _delta(self, images: torch.Tensor, tips: torch.Tensor, bound: torch.Tensor) -> torch.Tensor:
+    def _delta(
+        self, images: torch.Tensor, tips: torch.Tensor, bound: torch.Tensor, *, one_scan: bool = False
+    ) -> torch.Tensor:
         """The lowering ``δ ≥ 0`` in nm from the U-Net's four feature maps (in tiles at inference)."""
-        certain = certainty_map(images.detach(), tips.detach(), bound.detach()).to(images.dtype)
+        if one_scan:  # every image of the batch is the same scan: one certainty map, for the mean tip
+            tip = tips.detach().mean(dim=0, keepdim=True)
+            certain = certainty_map(images[:1], tip, erode(images[:1], tip)).to(images.dtype).expand_as(images)
+        else:
+            certain = certainty_map(images.detach(), tips.detach(), bound.detach()).to(images.dtype)
         ref = bound.detach().flatten(1).median(dim=1).values.view(-1, 1, 1)
         scale = images.detach().flatten(1).std(dim=1).clamp_min(1e-6).view(-1, 1, 1)
         feats = torch.stack([(images - ref) / scale, (bound - ref) / scale, certain, (images - bound) / scale], dim=1)
@@ -133,18 +142,21 @@ class SE3AFM(nn.Module):
 
         A tile's own edges are as untrained as a scan's (its ``K − 1`` outer pixels count for
         nothing); beyond them its weight rises linearly across the overlap to 1, so the output
-        passes from one tile to the next gradually and never jumps at a tile's edge.
+        passes from one tile to the next gradually and never jumps at a tile's edge. Tiles are as
+        small as the fewest tiles of at most :attr:`tile` pixels allow (a 1084-pixel side: two of 606,
+        not two of 1024 that cover most pixels twice).
         """
         h, w = feats.shape[-2:]
         t, o = self.tile, self.overlap
         if h <= t and w <= t:
             return self.surface_net(feats)
+        th_, tw_ = _tile_length(h, t, o), _tile_length(w, t, o)
         guard = min(self.context(), o // 3)  # an overlap too narrow for the full guard still blends
         out = torch.zeros(feats.shape[0], h, w, dtype=feats.dtype, device=feats.device)
         total = torch.zeros(h, w, dtype=feats.dtype, device=feats.device)
-        for r0 in _tile_starts(h, t, o):
-            for c0 in _tile_starts(w, t, o):
-                tile = self.surface_net(feats[..., r0 : r0 + t, c0 : c0 + t])
+        for r0 in _tile_starts(h, th_, o):
+            for c0 in _tile_starts(w, tw_, o):
+                tile = self.surface_net(feats[..., r0 : r0 + th_, c0 : c0 + tw_])
                 th, tw = tile.shape[-2:]
                 weight = (
                     _ramp(th, guard, o, r0 > 0, r0 + th < h, tile)[:, None]
@@ -155,9 +167,16 @@ class SE3AFM(nn.Module):
         return out / total
 
     def forward(
-        self, images: torch.Tensor, pixel_nm: torch.Tensor, *, joint: bool = True, tip_bound: torch.Tensor | None = None
+        self,
+        images: torch.Tensor,
+        pixel_nm: torch.Tensor,
+        *,
+        joint: bool = True,
+        tip_bound: torch.Tensor | None = None,
+        one_scan: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Tips and surfaces; ``joint=False`` stops surface gradients at the tip (the ablation).
+        """Tips and surfaces; ``joint=False`` stops surface gradients at the tip (the ablation);
+        ``one_scan``: the batch is Monte-Carlo samples of one scan (:meth:`surface`).
 
         ``tip_bound`` ((K, K) or (B, K, K)), when given, clips the tips from above before the surface
         network sees them (the blind upper bound of :mod:`napari_se3afm.consistency`).
@@ -165,7 +184,18 @@ class SE3AFM(nn.Module):
         tips = self.tip(images, pixel_nm)
         if tip_bound is not None:
             tips = torch.minimum(tips, tip_bound.to(tips))
-        return tips, self.surface(images, tips if joint else tips.detach())
+        return tips, self.surface(images, tips if joint else tips.detach(), one_scan=one_scan)
+
+
+def _tile_length(n: int, tile: int, overlap: int) -> int:
+    """The shortest tile length that covers ``n`` pixels with as few tiles of at most ``tile`` pixels
+    as :func:`_tile_starts` would use, each overlapping the next by at least ``overlap`` — but never
+    shorter than four overlaps, so that the middle of every tile still reads a wide context (the
+    network's output near a tile's edge differs from a single pass; tiles too short show it)."""
+    if n <= tile:
+        return n
+    count = -(-(n - overlap) // (tile - overlap))
+    return min(tile, max(4 * overlap, -(-(n + overlap * (count - 1)) // count)))
 
 
 def _tile_starts(n: int, tile: int, overlap: int) -> list[int]:
@@ -250,7 +280,9 @@ def dropout_samples(
     devices = [images.device] if images.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        tips, surfaces = model(images.repeat(samples, 1, 1), pixel_nm.repeat(samples), tip_bound=tip_bound)
+        tips, surfaces = model(
+            images.repeat(samples, 1, 1), pixel_nm.repeat(samples), tip_bound=tip_bound, one_scan=b == 1
+        )
     model.eval()
     return tips.view(samples, b, *tips.shape[1:]), surfaces.view(samples, b, *surfaces.shape[1:])
 
