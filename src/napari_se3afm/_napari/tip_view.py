@@ -3,10 +3,10 @@
 The tip is drawn as its height surface ``P(y, x)`` in nm, apex up, shaded, coloured by its σ where
 the method gives one (contrast from its 2nd to its 98th percentile; the shading shows the shape
 where σ is uniform, as on flanks the image never probed), with the blind (BTR) upper bound as a
-wireframe above it. The view has its own camera, framed on the whole tip with a margin, turned with the mouse; a scale
-bar without a box sits in the corner away from the apex, and no axes (their labels would sit on the
-apex). Before any tip, the view says what to do. The main viewer's layers, dimensions and camera are
-never touched, so no slider of the tip appears beside the scan.
+wireframe above it. The view has its own camera, framed on the whole tip with a margin, turned with
+the mouse; a scale bar without a box sits in the corner away from the apex, and no axes (their
+labels would sit on the apex). Before any tip, the view says what to do. The main viewer's layers,
+dimensions and camera are never touched, so no slider of the tip appears beside the scan.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from magicgui.widgets import CheckBox, Container, FileEdit, Label, PushButton, create_widget
 
 from ..tip.broadening import broadening_text
-from .workers import Panel
+from .panel import Panel
 
 if TYPE_CHECKING:
     import napari

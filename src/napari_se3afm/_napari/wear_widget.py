@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from magicgui.widgets import CheckBox, FileEdit, Label, PushButton, Select, SpinBox
 
 from ..options import MC_SAMPLES
-from .workers import WorkerPanel, model_choice, wrapped
+from .panel import wrapped
+from .workers import WorkerPanel, model_choice
 
 if TYPE_CHECKING:
     import napari
