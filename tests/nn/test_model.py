@@ -166,6 +166,22 @@ def test_surface_is_physically_consistent_and_mc_dropout_samples():
     assert model.surface_net.drop.training and not model.surface_net.training
 
 
+def test_samples_of_one_scan_read_one_certainty_map_that_of_their_mean_tip():
+    """``one_scan``: Monte-Carlo samples of one scan read the certainty map of their mean tip. With every
+    sample's tip the same, that is each sample's own map, so the surfaces are exactly the per-sample
+    ones; with different tips, each surface still keeps its own tip's erosion bound."""
+    model = SE3AFM(TINY).eval()
+    img = torch.from_numpy(spikes())[None].repeat(3, 1, 1)
+    tip = model.tip(img[:1], torch.tensor([1.0])).detach()
+    with torch.no_grad():
+        same = tip.repeat(3, 1, 1)
+        torch.testing.assert_close(model.surface(img, same, one_scan=True), model.surface(img, same), rtol=0, atol=0)
+        varied = torch.minimum(same, torch.stack([torch.zeros_like(tip[0]), -torch.ones_like(tip[0]), tip[0]]))
+        varied[:, 7, 7] = 0.0
+        shared = model.surface(img, varied, one_scan=True)
+    assert torch.all(shared <= erode(img, varied) + 1e-12)
+
+
 def test_patches_are_offsets_from_the_sharpest_maxima():
     img = torch.from_numpy(spikes())[None]
     pos, _graph, scan, length = scan_patches(img, torch.tensor([1.0]), 15, patches=4, stride=7)

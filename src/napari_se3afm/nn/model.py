@@ -150,13 +150,13 @@ class SE3AFM(nn.Module):
         t, o = self.tile, self.overlap
         if h <= t and w <= t:
             return self.surface_net(feats)
-        th_, tw_ = _tile_length(h, t, o), _tile_length(w, t, o)
+        tile_h, tile_w = _tile_length(h, t, o), _tile_length(w, t, o)
         guard = min(self.context(), o // 3)  # an overlap too narrow for the full guard still blends
         out = torch.zeros(feats.shape[0], h, w, dtype=feats.dtype, device=feats.device)
         total = torch.zeros(h, w, dtype=feats.dtype, device=feats.device)
-        for r0 in _tile_starts(h, th_, o):
-            for c0 in _tile_starts(w, tw_, o):
-                tile = self.surface_net(feats[..., r0 : r0 + th_, c0 : c0 + tw_])
+        for r0 in _tile_starts(h, tile_h, o):
+            for c0 in _tile_starts(w, tile_w, o):
+                tile = self.surface_net(feats[..., r0 : r0 + tile_h, c0 : c0 + tile_w])
                 th, tw = tile.shape[-2:]
                 weight = (
                     _ramp(th, guard, o, r0 > 0, r0 + th < h, tile)[:, None]
