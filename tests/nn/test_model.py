@@ -182,6 +182,23 @@ def test_samples_of_one_scan_read_one_certainty_map_that_of_their_mean_tip():
     assert torch.all(shared <= erode(img, varied) + 1e-12)
 
 
+def test_the_erosion_bound_from_the_mirrored_scan_is_the_replicated_erosion_exactly():
+    """At inference the bound is taken from the erosion of the mirrored scan, with only the edge bands
+    eroded again: equal to ``erode`` (replicate border) to the last bit, though the mirrored erosion
+    alone differs along the edges."""
+    import torch.nn.functional as F
+
+    from napari_se3afm.nn.model import _with_replicated_edges
+
+    img = torch.randn(3, 90, 120).cumsum(1)
+    tips = torch.stack([torch.from_numpy(pyramid_tip(15, 1.0, sides=3, rotation_deg=a)) for a in (0, 10, 20)])
+    m = 14
+    mirrored = F.pad(img.unsqueeze(1), (m, m, m, m), mode="reflect").squeeze(1)
+    inner = erode(mirrored, tips)[:, m : m + 90, m : m + 120]
+    assert (inner - erode(img, tips)).abs().max() > 0.1
+    assert torch.equal(_with_replicated_edges(img, tips, inner), erode(img, tips))
+
+
 def test_patches_are_offsets_from_the_sharpest_maxima():
     img = torch.from_numpy(spikes())[None]
     pos, _graph, scan, length = scan_patches(img, torch.tensor([1.0]), 15, patches=4, stride=7)

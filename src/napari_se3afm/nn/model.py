@@ -109,13 +109,15 @@ class SE3AFM(nn.Module):
         ``one_scan`` (inference on Monte-Carlo samples of one scan) maps the certainty the network
         reads once, for the samples' mean tip, instead of once per sample.
         """
-        bound = erode(images, tips)
         if torch.is_grad_enabled():
+            bound = erode(images, tips)
             return bound - self._delta(images, tips, bound)
         h, w = images.shape[-2:]
         m = min(self.context(), h - 1, w - 1)
         mirrored = F.pad(images.unsqueeze(1), (m, m, m, m), mode="reflect").squeeze(1)
-        delta = self._delta(mirrored, tips, erode(mirrored, tips), one_scan=one_scan)
+        mirrored_bound = erode(mirrored, tips)
+        bound = _with_replicated_edges(images, tips, mirrored_bound[:, m : m + h, m : m + w])
+        delta = self._delta(mirrored, tips, mirrored_bound, one_scan=one_scan)
         return bound - delta[:, m : m + h, m : m + w]
 
     def context(self) -> int:
@@ -185,6 +187,22 @@ class SE3AFM(nn.Module):
         if tip_bound is not None:
             tips = torch.minimum(tips, tip_bound.to(tips))
         return tips, self.surface(images, tips if joint else tips.detach(), one_scan=one_scan)
+
+
+def _with_replicated_edges(images: torch.Tensor, tips: torch.Tensor, inner: torch.Tensor) -> torch.Tensor:
+    """``erode(images, tips)`` from ``inner``, the erosion of the scan mirrored at its edges cut back
+    to the scan: the two agree wherever the tip stays inside the scan, so only the bands of half a
+    tip along the edges, where the project's border rule (replicate) differs, are eroded again."""
+    h, w = images.shape[-2:]
+    c = tips.shape[-1] // 2
+    if min(h, w) <= 4 * c:
+        return erode(images, tips)
+    out = inner.clone()
+    out[:, :c] = erode(images[:, : 2 * c], tips)[:, :c]
+    out[:, h - c :] = erode(images[:, h - 2 * c :], tips)[:, c:]
+    out[:, :, :c] = erode(images[:, :, : 2 * c], tips)[:, :, :c]
+    out[:, :, w - c :] = erode(images[:, :, w - 2 * c :], tips)[:, :, c:]
+    return out
 
 
 def _tile_length(n: int, tile: int, overlap: int) -> int:
