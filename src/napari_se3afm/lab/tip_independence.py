@@ -4,17 +4,17 @@ Why users deconvolve at all: as a tip blunts, the molecules it images grow wider
 widths, areas and volumes from two sessions cannot be compared. This benchmark images one surface
 of DNA-like strands and loops (2 nm high) or of proteins and particles (2–20 nm) with a series of
 tips from sharp (apex radius 2 nm) to blunt (20 nm), with SimTip's noise and artefacts, and measures
-every feature of the true surface on the raw images, on their erosion by the classical BTR tip and
-on the default model's surfaces:
+every feature of the true surface on the raw images, on their erosion by the true tip (the
+reference) and by the classical BTR tip, and on the default model's surfaces:
 
 * features: the true surface above :data:`THRESHOLD_NM`, connected regions (scikit-image's
   ``label``); each is measured on a map (smoothed by a Gaussian of one pixel, as TopoStats filters
-  first) inside its own neighbourhood, its region there being the
-  connected part above the threshold that holds the true feature's highest pixel;
+  first) inside its own neighbourhood, its region there being the connected part above the
+  threshold that holds the true feature's highest pixel;
 * per feature: height (maximum above the substrate, the map's median outside every feature), area
   (pixels above the threshold), width at half maximum (twice the median distance to the region's
-  edge along the skeleton of its half-maximum part, less half a pixel each side: a strip's width, a
-  disc's diameter; scikit-image's ``skeletonize``, scipy's ``distance_transform_edt``) and volume
+  edge along the skeleton of its half-maximum part, less half a pixel on each side: a strip's width,
+  a disc's diameter; scikit-image's ``skeletonize``, scipy's ``distance_transform_edt``) and volume
   (the height above the substrate summed over the region);
 * per method: the spread of each quantity over the tip series (coefficient of variation, median
   over features), its bias against the truth (mean over the tips, relative, median of its size over
@@ -34,7 +34,18 @@ import numpy as np
 
 from ..progress import Progress, ProgressGenerator
 
-__all__ = ["QUANTITIES", "TIPS", "feature_table", "iter_tip_independence", "molecule_surface"]
+__all__ = [
+    "METHODS",
+    "QUANTITIES",
+    "TIPS",
+    "feature_table",
+    "iter_tip_independence",
+    "markdown_table",
+    "measure",
+    "molecule_surface",
+    "per_tip_table",
+    "write_report",
+]
 
 #: molecules are placed one group per cell of this size (nm), so that they stay apart
 CELL_NM = 64.0
