@@ -352,7 +352,7 @@ def test_summary_says_what_cannot_be_measured_instead_of_nan():
     result = reconstruct(image, 2.0, method="btr", levelling=None, tip_px=11)
     text = "\n".join(summary(result, 1.0))
     assert "half-angle not measurable" in text and "nan" not in text
-    assert "tip widens 1 / 2 / 5 / 10 nm features by " in text  # a needle widens them by almost nothing
+    assert "tip widens 1 / 2 / 5 / 10 nm features at half height by " in text  # a needle widens them by almost nothing
 
 
 def test_a_session_of_numbered_nanoscope_files_keeps_their_numbers(real_data_dir, tmp_path, capsys):

@@ -191,4 +191,7 @@ def test_broadening_of_an_elongated_tip_is_its_mean_extent_and_beyond_the_window
     perimeter = np.pi * (3 * (ax + ay) - np.sqrt((3 * ax + ay) * (ax + 3 * ay)))
     assert b["broadening_2nm"] == pytest.approx(perimeter / np.pi, rel=0.05)
     assert np.isnan(b["broadening_50nm"])
-    assert broadening_text(b) == f"widens 2 / 50 nm features by {b['broadening_2nm']:.2g} / > window nm"
+    assert broadening_text(b) == f"widens 2 / 50 nm features at half height by {b['broadening_2nm']:.2g} / > window nm"
+    # a width under two pixels is not resolved by the scan: said so, not given to two digits
+    coarse = broadening_text(b, pixel_nm=0.6 * b["broadening_2nm"])
+    assert "by < " in coarse and coarse.endswith("(under two pixels: not resolved)")

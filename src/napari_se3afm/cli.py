@@ -274,9 +274,10 @@ def summary(result, seconds: float) -> list[str]:
         f"({100 * (rough[0] / rough[1] - 1) if rough[1] > 0 else 0.0:+.1f} %), lowered by "
         f"{float(np.mean(lowered)):.3g} nm on average (at most {float(np.max(lowered)):.3g} nm)",
     ]
-    widening = broadening_text(tip_broadening(result.tip, result.pixel_nm), spread)
+    pixel = float(np.sqrt(result.pixel_nm[0] * result.pixel_nm[1]))
+    widening = broadening_text(tip_broadening(result.tip, result.pixel_nm), spread, pixel)
     if widening:
-        lines.insert(2, f"  tip {widening} (the width added at half height)")
+        lines.insert(2, f"  tip {widening}")
     if result.surface_std is not None:
         lines[-1] += f"; σ median {float(np.median(result.surface_std)):.2g} nm"
     return lines

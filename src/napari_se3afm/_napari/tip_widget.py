@@ -23,7 +23,7 @@ EXPORT_FILTER = "*.stl *.ply *.vti *.npy"
 HINT = "reconstruct a scan, then choose its 'tip' layer"
 
 
-def _format(descriptors: dict, spread: dict) -> str:
+def _format(descriptors: dict, spread: dict, pixel_nm: float | None = None) -> str:
     """Three short lines: apex radius and half-angle ± their σ (the tip's σ map and the Monte-Carlo
     spread carried into them: docs/napari.md); asymmetry, depth and double tip; the width the tip
     adds at half height to features 1–10 nm high."""
@@ -85,7 +85,8 @@ class TipWidget(Panel):
             self._descriptors.value = HINT
             self._view.clear()
             return
-        self._descriptors.value = _format(info["descriptors"], info.get("descriptors_std") or {})
+        pixel = math.sqrt(info["pixel_nm"][0] * info["pixel_nm"][1])
+        self._descriptors.value = _format(info["descriptors"], info.get("descriptors_std") or {}, pixel)
         self._view.show(info["tip"], tuple(info["pixel_nm"]), tip_std=info.get("tip_std"), bound=info.get("tip_bound"))
 
     def export(self, suffix: str) -> Path | None:

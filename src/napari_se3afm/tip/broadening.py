@@ -81,11 +81,15 @@ def _mean_extent(fine: np.ndarray, level: float, x: np.ndarray, y: np.ndarray, a
     return float(np.mean(along.max(axis=1) - along.min(axis=1)))
 
 
-def broadening_text(values: dict[str, float], sigmas: dict[str, float] | None = None) -> str:
+def broadening_text(
+    values: dict[str, float], sigmas: dict[str, float] | None = None, pixel_nm: float | None = None
+) -> str:
     """One line for people, the width added at half height ± its σ where known, for each broadening in
-    ``values``: ``"widens 1 / 2 / 5 / 10 nm features by 6.3 ± 1 / 8.9 ± 2 / 14 ± 2 / > window nm"``."""
+    ``values``: ``"widens 1 / 2 / 5 / 10 nm features at half height by 6.3 ± 1 / 8.9 ± 2 / 14 ± 2 / > window
+    nm"``.
+    With ``pixel_nm``, a width under two pixels is shown as such: the scan's pixels do not resolve it."""
     sigmas = sigmas or {}
-    heights, widths = [], []
+    heights, widths, unresolved = [], [], False
     for key, width in values.items():
         if not (key.startswith("broadening_") and key.endswith("nm")):
             continue
@@ -93,6 +97,12 @@ def broadening_text(values: dict[str, float], sigmas: dict[str, float] | None = 
         heights.append(key[len("broadening_") : -len("nm")])
         if not np.isfinite(width):
             widths.append("> window")
+        elif pixel_nm is not None and width < 2 * pixel_nm:
+            widths.append(f"< {2 * pixel_nm:.3g}")
+            unresolved = True
         else:
             widths.append(f"{width:.2g}" + (f" ± {sigma:.1g}" if np.isfinite(sigma) and sigma > 0 else ""))
-    return f"widens {' / '.join(heights)} nm features by {' / '.join(widths)} nm" if heights else ""
+    if not heights:
+        return ""
+    note = " (under two pixels: not resolved)" if unresolved else ""
+    return f"widens {' / '.join(heights)} nm features at half height by {' / '.join(widths)} nm{note}"
