@@ -106,7 +106,8 @@ class FineTuneWidget(WorkerPanel):
             ]
         )
         self.curve = LossCurve()
-        self.content.layout().addWidget(self.curve)
+        layout = self.content.layout()
+        layout.insertWidget(layout.count() - 1, self.curve)  # under the fields, above the panel's stretch
         self._added: list = []
         self._keep.changed.connect(self._on_keep)
         self._revert.changed.connect(self._on_revert)

@@ -24,9 +24,9 @@ HINT = "reconstruct a scan, then choose its 'tip' layer"
 
 
 def _format(descriptors: dict, spread: dict, pixel_nm: float | None = None) -> str:
-    """Three short lines: apex radius and half-angle ± their σ (the tip's σ map and the Monte-Carlo
-    spread carried into them: docs/napari.md); asymmetry, depth and double tip; the width the tip
-    adds at half height to features 1–10 nm high."""
+    """Short lines: apex radius and half-angle ± their σ (the tip's σ map and the Monte-Carlo spread
+    carried into them: docs/napari.md); asymmetry, depth and double tip; the width the tip adds at
+    half height to features 1–10 nm high (under two pixels of ``pixel_nm``: not resolved)."""
     if not descriptors:
         return "-"
 
@@ -39,7 +39,11 @@ def _format(descriptors: dict, spread: dict, pixel_nm: float | None = None) -> s
     return (
         f"apex radius {value('apex_radius_nm', ' nm')}, half angle {value('half_angle_deg', '°')}\n"
         f"asymmetry {value('asymmetry', '')}, depth {descriptors['depth_nm']:.3g} nm, "
-        f"double tip: {'yes' if descriptors['double_tip'] else 'no'}\n" + broadening_text(descriptors, spread)
+        f"double tip: {'yes' if descriptors['double_tip'] else 'no'}\n"
+        # the broadening on two lines of its own: the panel stays narrow
+        + broadening_text(descriptors, spread, pixel_nm)
+        .replace(" at half height by ", "\nat half height by ", 1)
+        .replace(" nm (under", " nm\n(under", 1)
     ).rstrip()
 
 
