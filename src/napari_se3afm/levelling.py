@@ -56,8 +56,8 @@ def subtract_plane(image: np.ndarray) -> np.ndarray:
     hy, hx = max(ny // 2, 1), max(nx // 2, 1)
     sy = np.median(z[hy:] - z[:-hy]) / hy if ny > 1 else 0.0
     sx = np.median(z[:, hx:] - z[:, :-hx]) / hx if nx > 1 else 0.0
-    yy, xx = np.mgrid[:ny, :nx]
-    return z - sy * yy - sx * xx
+    # broadcast rows and columns: no full-size coordinate arrays for a large scan
+    return z - sy * np.arange(ny)[:, None] - sx * np.arange(nx)[None, :]
 
 
 def polynomial_background(image: np.ndarray, degree: int = 2) -> np.ndarray:
