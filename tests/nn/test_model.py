@@ -238,7 +238,7 @@ def test_ablation_switches():
     surface.sum().backward()  # surface losses alone ...
     assert all(p.grad is None or not p.grad.any() for p in model.tip_net.parameters())  # ... leave the tip alone
     assert any(p.grad is not None and p.grad.any() for p in model.surface_net.parameters())
-    with pytest.raises(Exception, match="tip_head"):
+    with pytest.raises(ParameterError, match="tip_head"):
         SE3AFM(ModelConfig(tip_head="mlp"))
     bound = torch.full((15, 15), -0.5, dtype=img.dtype)
     bound[7, 7] = 0.0

@@ -61,4 +61,7 @@ def test_shipped_model_verifies_and_can_be_made_again(name):
     if start is not None and start not in SHIPPED:
         found = re.search(rf"git show ([0-9a-f]{{7,40}}):models/{re.escape(start)}\.safetensors", card)
         assert found, f"{name}'s card does not say where {start} can be found"
-        assert _in_git(found.group(1), f"models/{start}.safetensors") in (True, None)
+        held = _in_git(found.group(1), f"models/{start}.safetensors")
+        if held is None:
+            pytest.skip("no git history here: the commit the card names cannot be looked up")
+        assert held, f"commit {found.group(1)} holds no models/{start}.safetensors"
