@@ -30,7 +30,7 @@ from .progress import Progress, ProgressGenerator, run_to_completion
 from .resources import check_memory
 from .results import Reconstruction
 from .scan import Scan
-from .tip.broadening import BROADENING_HEIGHTS_NM, broadening_key, tip_broadening
+from .tip.broadening import BROADENING_KEYS, tip_broadening
 from .tip.shapes import pixel_pair
 
 __all__ = ["choose_tip_size", "iter_reconstruct", "reconstruct"]
@@ -328,14 +328,8 @@ DESCRIPTOR_CORRELATION_PX = 2.0
 
 
 #: the descriptors whose σ a reconstruction reports: :func:`~napari_se3afm.tip.describe_tip`'s and
-#: the broadening of features of each of :data:`~napari_se3afm.tip.broadening.BROADENING_HEIGHTS_NM`
-SPREAD_NAMES = (
-    "apex_radius_nm",
-    "half_angle_deg",
-    "depth_nm",
-    "asymmetry",
-    *map(broadening_key, BROADENING_HEIGHTS_NM),
-)
+#: the broadening of features 1–10 nm high (:data:`~napari_se3afm.tip.broadening.BROADENING_KEYS`)
+SPREAD_NAMES = ("apex_radius_nm", "half_angle_deg", "depth_nm", "asymmetry", *BROADENING_KEYS)
 
 
 def _descriptors(tips: np.ndarray, px: tuple[float, float]) -> np.ndarray:
@@ -362,13 +356,12 @@ def _descriptor_spread(
     the drawn tips leave a descriptor unmeasurable). The Monte-Carlo spread alone is
     the network's own variation, far below the error (0.0 nm on a real scan whose radius two halves
     put 6 nm apart)."""
-    from .sigma import gaussian_kernel, gaussian_smooth
+    from .sigma import smooth_deviations
 
-    noise = np.random.default_rng(0).standard_normal((DESCRIPTOR_DRAWS, *tip.shape))
-    kernel = gaussian_kernel(DESCRIPTOR_CORRELATION_PX)
     # unit variance inside the window, less towards its edges (nothing correlates beyond them)
-    smooth = gaussian_smooth(noise, DESCRIPTOR_CORRELATION_PX, mirror=False) / np.sum(kernel**2)
-    drawn = tip[None] + tip_std[None] * smooth
+    drawn = tip[None] + tip_std[None] * smooth_deviations(
+        DESCRIPTOR_DRAWS, tip.shape, DESCRIPTOR_CORRELATION_PX, mirror=False
+    )
     mc, carried = _robust_spread(_descriptors(samples, px)), _robust_spread(_descriptors(drawn, px))
     # a descriptor that the σ map's deviations leave unmeasurable (the half-angle of a rough flank)
     # keeps the Monte-Carlo spread alone

@@ -40,6 +40,7 @@ __all__ = [
     "scan_scale",
     "scan_statistics",
     "sigma_inputs",
+    "smooth_deviations",
     "smooth_rms",
 ]
 
@@ -115,6 +116,18 @@ def gaussian_smooth(a: np.ndarray, sigma_px: float, *, mirror: bool = True) -> n
             padded = np.pad(out, widths)
         out = sum(w * np.take(padded, np.arange(i, i + n), axis=axis) for i, w in enumerate(kernel))
     return out
+
+
+def smooth_deviations(
+    draws: int, shape: tuple[int, ...], correlation_px: float, *, mirror: bool = True, seed: int = 0
+) -> np.ndarray:
+    """``draws`` smooth random fields of ``shape`` with unit variance (a fixed seed): white noise under
+    a Gaussian of ``correlation_px``, divided by what a separable Gaussian does to white noise's σ
+    (the 1-D kernel's Σk²). Multiplied by a σ map, they draw plausible errors of a map: correlated
+    over a few pixels, as real errors are. With ``mirror=False`` nothing correlates beyond the edges
+    and the variance falls towards them."""
+    noise = np.random.default_rng(seed).standard_normal((draws, *shape))
+    return gaussian_smooth(noise, correlation_px, mirror=mirror) / np.sum(gaussian_kernel(correlation_px) ** 2)
 
 
 def smooth_rms(a: np.ndarray, sigma_px: float) -> np.ndarray:

@@ -26,7 +26,7 @@ import numpy as np
 from .errors import ParameterError
 from .progress import Progress, ProgressGenerator, run_to_completion
 from .scan import Scan
-from .tip.broadening import BROADENING_HEIGHTS_NM, broadening_key, tip_broadening
+from .tip.broadening import BROADENING_KEYS, tip_broadening
 
 __all__ = ["DESCRIPTORS", "EVENT_Z", "TipState", "WearEvent", "WearTrack", "iter_track_tip", "track_tip"]
 
@@ -34,8 +34,6 @@ __all__ = ["DESCRIPTORS", "EVENT_Z", "TipState", "WearEvent", "WearTrack", "iter
 EVENT_Z = 2.0
 #: the numeric descriptors of each tip, plotted and in the CSV's order
 DESCRIPTORS = ("apex_radius_nm", "half_angle_deg", "asymmetry", "apex_volume_nm3")
-#: in the CSV after them: the width the tip adds at half height to features 1–10 nm high
-BROADENING = tuple(broadening_key(h) for h in BROADENING_HEIGHTS_NM)
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ class WearTrack:
         rows = []
         for i, s in enumerate(self.states):
             row = {"scan": i, "file": s.source, "acquired": s.acquired.isoformat(sep=" ") if s.acquired else ""}
-            for name in DESCRIPTORS + BROADENING:
+            for name in DESCRIPTORS + BROADENING_KEYS:  # then the broadening of 1–10 nm features
                 row[name] = s.values[name]
                 row[f"{name}_sigma"] = s.sigmas[name]
             row["double_tip"] = s.double_tip
@@ -184,7 +182,7 @@ def _state(source: str, acquired, result, seconds: float) -> TipState:
         "depth_nm": d.depth_nm,
         **tip_broadening(result.tip, result.pixel_nm),
     }
-    named = ("apex_radius_nm", "half_angle_deg", "asymmetry", *BROADENING)
+    named = ("apex_radius_nm", "half_angle_deg", "asymmetry", *BROADENING_KEYS)
     sigmas = {name: float(spread.get(name, np.nan)) for name in named}
     return TipState(
         source=str(source),

@@ -3,6 +3,7 @@ title and unit, and the scale bar on (every layer the plugin makes is in nm)."""
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 from .layers import COLORBAR_SIZE
@@ -12,6 +13,8 @@ if TYPE_CHECKING:
 
 #: the title over a σ map's colour bar (napari's colour bar has ticks but no title of its own)
 SIGMA_TITLE = "σ (nm)"
+#: viewers whose text overlay already titles their σ colour bars (set up once per viewer)
+_TITLED: weakref.WeakSet = weakref.WeakSet()
 
 
 def put_layers(viewer: napari.viewer.Viewer, layer_data: list[tuple]) -> list:
@@ -28,32 +31,34 @@ def put_layers(viewer: napari.viewer.Viewer, layer_data: list[tuple]) -> list:
                     setattr(layer, key, kwargs[key])
         else:
             layer = getattr(viewer, f"add_{kind}")(data, **kwargs)
+            if layer.metadata.get("kind") == "uncertainty":  # a new σ map: its visibility shows the title
+                layer.events.visible.connect(lambda *_: _show_title(viewer))
         if layer.metadata.get("kind") == "uncertainty":
-            _with_colour_bar(viewer, layer)
+            layer.colorbar.size = COLORBAR_SIZE
+            layer.colorbar.visible = True
+            _title_colour_bars(viewer, layer.colorbar)
         out.append(layer)
     if out:
         viewer.canvas.overlays.scale_bar.visible = True
     return out
 
 
-def _with_colour_bar(viewer: napari.viewer.Viewer, layer) -> None:
-    """A tall colour bar for ``layer``, titled by the viewer's text overlay while a σ map is shown."""
-    layer.colorbar.size = COLORBAR_SIZE
-    layer.colorbar.visible = True
-    title = viewer.canvas.overlays.text
-    title.position = layer.colorbar.position
-    title.order = layer.colorbar.order - 1  # drawn first: above the bar
-    viewer.canvas.overlay_tiling.top_right = "vertical"  # title over the bar, not beside it
-
-    def sync(*_) -> None:
-        shown = [
-            lyr
-            for lyr in viewer.layers
-            if lyr.visible and lyr.metadata.get("kind") == "uncertainty" and lyr.colorbar.visible
-        ]
+def _title_colour_bars(viewer: napari.viewer.Viewer, colorbar) -> None:
+    """Put the viewer's text overlay, as the title, over the σ colour bars (set up once per viewer)."""
+    if viewer not in _TITLED:
+        _TITLED.add(viewer)
+        title = viewer.canvas.overlays.text
         title.text = SIGMA_TITLE
-        title.visible = bool(shown)
+        title.position = colorbar.position
+        title.order = colorbar.order - 1  # drawn first: above the bar
+        viewer.canvas.overlay_tiling.top_right = "vertical"  # title over the bar, not beside it
+        viewer.layers.events.removed.connect(lambda *_: _show_title(viewer))
+    _show_title(viewer)
 
-    layer.events.visible.connect(sync)
-    viewer.layers.events.removed.connect(sync)
-    sync()
+
+def _show_title(viewer: napari.viewer.Viewer) -> None:
+    """The title shows while a σ map with its colour bar is shown."""
+    viewer.canvas.overlays.text.visible = any(
+        layer.visible and layer.metadata.get("kind") == "uncertainty" and layer.colorbar.visible
+        for layer in viewer.layers
+    )

@@ -40,10 +40,7 @@ def _format(descriptors: dict, spread: dict, pixel_nm: float | None = None) -> s
         f"apex radius {value('apex_radius_nm', ' nm')}, half angle {value('half_angle_deg', '°')}\n"
         f"asymmetry {value('asymmetry', '')}, depth {descriptors['depth_nm']:.3g} nm, "
         f"double tip: {'yes' if descriptors['double_tip'] else 'no'}\n"
-        # the broadening on two lines of its own: the panel stays narrow
-        + broadening_text(descriptors, spread, pixel_nm)
-        .replace(" at half height by ", "\nat half height by ", 1)
-        .replace(" nm (under", " nm\n(under", 1)
+        + broadening_text(descriptors, spread, pixel_nm, lines=True)  # short lines: the panel stays narrow
     ).rstrip()
 
 

@@ -306,14 +306,14 @@ def _bench(args: argparse.Namespace) -> int:
 def _tip_independence(args: argparse.Namespace) -> int:
     from ..errors import ParameterError
     from ..progress import run_to_completion
-    from .tip_independence import iter_tip_independence, write_report
+    from .tip_independence import REPORT_FILES, iter_tip_independence, write_report
 
     if not 96 <= args.size <= MAX_IMAGE_PX:
         raise ParameterError(f"--size must lie in 96..{MAX_IMAGE_PX}, got {args.size}")
     if not 0.1 <= args.pixel_nm <= 5.0:
         raise ParameterError(f"--pixel-nm must lie in 0.1..5 nm (molecules 2-20 nm high), got {args.pixel_nm}")
     if not args.overwrite:
-        existing = [str(p) for p in (args.outdir / "tip_independence.md",) if p.exists()]
+        existing = [str(p) for p in (args.outdir / name for name in REPORT_FILES) if p.exists()]
         if existing:
             raise ParameterError(f"{', '.join(existing)} exist(s); use --overwrite to replace")
     bar = ProgressBar("tip-independence", args.quiet)

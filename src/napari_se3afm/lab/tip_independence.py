@@ -11,7 +11,7 @@ reference) and by the classical BTR tip, and on the default model's surfaces:
   ``label``); each is measured on a map (smoothed by a Gaussian of one pixel, as TopoStats filters
   first) inside its own neighbourhood, its region there being the connected part above the
   threshold that holds the true feature's highest pixel;
-* per feature: height (maximum above the substrate, the map's median outside every feature), area
+* per feature: height (maximum above the substrate, the map's median 10 nm or more from every feature), area
   (pixels above the threshold), width at half maximum (twice the median distance to the region's
   edge along the skeleton of its half-maximum part, less half a pixel on each side: a strip's width,
   a disc's diameter; scikit-image's ``skeletonize``, scipy's ``distance_transform_edt``) and volume
@@ -37,6 +37,7 @@ from ..progress import Progress, ProgressGenerator
 __all__ = [
     "METHODS",
     "QUANTITIES",
+    "REPORT_FILES",
     "TIPS",
     "feature_table",
     "iter_tip_independence",
@@ -63,6 +64,8 @@ SIGMA_CORRELATION_PX = 2.0
 #: what each feature is measured on: the image, its erosion by the true tip (what knowing the tip
 #: gives: the reference) and by the classical BTR tip, and the default model's surface
 METHODS = ("raw", "erosion (true tip)", "erosion (BTR tip)", "default model")
+#: what :func:`write_report` writes into its folder
+REPORT_FILES = ("tip_independence.md", "tip_independence.json")
 
 
 def molecule_surface(kind: str, size_px: int, pixel_nm: float, seed: int) -> np.ndarray:
@@ -193,22 +196,19 @@ def measure(
     return np.asarray(rows, dtype=np.float64)
 
 
-def substrate(height_map: np.ndarray, truth: np.ndarray, pixel_nm: float) -> float:
-    """The map's substrate level: its median where the true surface is flat, 10 nm from any feature."""
+def flat_substrate(truth: np.ndarray, pixel_nm: float) -> np.ndarray:
+    """Where the true surface is flat substrate: 10 nm or more from any feature (a mask, made once
+    per surface; each map's substrate level is its median there)."""
     from scipy.ndimage import binary_dilation
 
-    near = binary_dilation(truth > THRESHOLD_NM, iterations=max(1, int(10 / pixel_nm)))
-    return float(np.median(height_map[~near]))
+    return ~binary_dilation(truth > THRESHOLD_NM, iterations=max(1, int(10 / pixel_nm)))
 
 
 def _drawn_surfaces(surface: np.ndarray, sigma: np.ndarray, draws: int) -> np.ndarray:
     """Surfaces drawn from ``surface`` ± its σ map: smooth unit-variance deviations, a fixed seed."""
-    from ..sigma import gaussian_kernel, gaussian_smooth
+    from ..sigma import smooth_deviations
 
-    noise = np.random.default_rng(0).standard_normal((draws, *surface.shape))
-    # a separable Gaussian scales white noise's σ by the 1-D kernel's Σk² (sigma.py's own test)
-    smooth = gaussian_smooth(noise, SIGMA_CORRELATION_PX) / np.sum(gaussian_kernel(SIGMA_CORRELATION_PX) ** 2)
-    return surface[None] + sigma[None] * smooth
+    return surface[None] + sigma[None] * smooth_deviations(draws, surface.shape, SIGMA_CORRELATION_PX)
 
 
 def iter_tip_independence(
@@ -231,6 +231,7 @@ def iter_tip_independence(
         truth = molecule_surface(kind, size_px, pixel_nm, seed + n_kind)
         features = true_features(truth, pixel_nm)
         result = {"truth": measure(truth, features, 0.0, pixel_nm), "pixel_nm": pixel_nm, "tips": list(tips)}
+        flat = flat_substrate(truth, pixel_nm)
         per = {name: [] for name in (*METHODS, "default model σ")}
         for n_tip, (apex, angle) in enumerate(tips):
             done = n_kind * len(tips) + n_tip
@@ -246,8 +247,8 @@ def iter_tip_independence(
                 "default model": model.surface,
             }
             for name, z in maps.items():
-                per[name].append(measure(z, features, substrate(z, truth, pixel_nm), pixel_nm))
-            base = substrate(model.surface, truth, pixel_nm)
+                per[name].append(measure(z, features, float(np.median(z[flat])), pixel_nm))
+            base = float(np.median(model.surface[flat]))
             draws = _drawn_surfaces(model.surface, model.surface_std, SIGMA_DRAWS)
             drawn = [measure(s, features, base, pixel_nm) for s in draws]
             low, high = np.nanpercentile(np.stack(drawn), [16, 84], axis=0)
@@ -338,7 +339,7 @@ def write_report(results: dict, outdir, *, title: str, overwrite: bool = False) 
     }
     records["quantities"] = list(QUANTITIES)
     records["tips"] = [list(t) for t in TIPS]
-    paths = [outdir / "tip_independence.md", outdir / "tip_independence.json"]
+    paths = [outdir / name for name in REPORT_FILES]
     table = markdown_table(rows, title) + "\n### Median over features, per tip\n\n" + per_tip_table(results)
     texts = [table, json.dumps({"rows": rows, "features": records}, indent=1)]
     with output_set():  # both files, or neither

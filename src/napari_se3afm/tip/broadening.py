@@ -20,7 +20,7 @@ import numpy as np
 
 from .shapes import pixel_pair
 
-__all__ = ["BROADENING_HEIGHTS_NM", "broadening_key", "broadening_text", "tip_broadening"]
+__all__ = ["BROADENING_HEIGHTS_NM", "BROADENING_KEYS", "broadening_key", "broadening_text", "tip_broadening"]
 
 #: feature heights (nm) at which the broadening is reported: DNA and RNA (2 nm), proteins, particles
 BROADENING_HEIGHTS_NM = (1.0, 2.0, 5.0, 10.0)
@@ -32,6 +32,10 @@ DIRECTIONS = 36
 def broadening_key(height_nm: float) -> str:
     """The name of the broadening of ``height_nm`` features in tables and metadata, ``broadening_2nm``."""
     return f"broadening_{height_nm:g}nm"
+
+
+#: the names of the broadenings :func:`tip_broadening` reports by default, in order
+BROADENING_KEYS = tuple(map(broadening_key, BROADENING_HEIGHTS_NM))
 
 
 def tip_broadening(
@@ -82,12 +86,16 @@ def _mean_extent(fine: np.ndarray, level: float, x: np.ndarray, y: np.ndarray, a
 
 
 def broadening_text(
-    values: dict[str, float], sigmas: dict[str, float] | None = None, pixel_nm: float | None = None
+    values: dict[str, float],
+    sigmas: dict[str, float] | None = None,
+    pixel_nm: float | None = None,
+    *,
+    lines: bool = False,
 ) -> str:
-    """One line for people, the width added at half height ± its σ where known, for each broadening in
+    """For people, the width added at half height ± its σ where known, for each broadening in
     ``values``: ``"widens 1 / 2 / 5 / 10 nm features at half height by 6.3 ± 1 / 8.9 ± 2 / 14 ± 2 / > window
-    nm"``.
-    With ``pixel_nm``, a width under two pixels is shown as such: the scan's pixels do not resolve it."""
+    nm"``. With ``pixel_nm``, a width under two pixels is shown as such: the scan's pixels do not
+    resolve it. One line, or with ``lines`` short lines for a narrow panel."""
     sigmas = sigmas or {}
     heights, widths, unresolved = [], [], False
     for key, width in values.items():
@@ -104,5 +112,6 @@ def broadening_text(
             widths.append(f"{width:.2g}" + (f" ± {sigma:.1g}" if np.isfinite(sigma) and sigma > 0 else ""))
     if not heights:
         return ""
-    note = " (under two pixels: not resolved)" if unresolved else ""
-    return f"widens {' / '.join(heights)} nm features at half height by {' / '.join(widths)} nm{note}"
+    parts = [f"widens {' / '.join(heights)} nm features", f"at half height by {' / '.join(widths)} nm"]
+    parts += ["(under two pixels: not resolved)"] if unresolved else []
+    return ("\n" if lines else " ").join(parts)
