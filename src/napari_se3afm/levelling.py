@@ -49,15 +49,22 @@ def align_rows_differences(image: np.ndarray) -> np.ndarray:
     return z - np.concatenate([[0.0], np.cumsum(steps)])[:, None]
 
 
-def subtract_plane(image: np.ndarray) -> np.ndarray:
-    """Remove the plane whose slopes are medians of differences over half the image in x and y."""
+def subtract_plane(image: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """Remove the plane whose slopes are medians of differences over half the image in x and y.
+
+    The result is written block by block into an array of ``dtype`` (float32 for display), so that
+    a large scan costs its input, one half-size difference and the result, no more."""
     z = np.asarray(image, dtype=np.float64)
     ny, nx = z.shape
     hy, hx = max(ny // 2, 1), max(nx // 2, 1)
-    sy = np.median(z[hy:] - z[:-hy]) / hy if ny > 1 else 0.0
-    sx = np.median(z[:, hx:] - z[:, :-hx]) / hx if nx > 1 else 0.0
-    # broadcast rows and columns: no full-size coordinate arrays for a large scan
-    return z - sy * np.arange(ny)[:, None] - sx * np.arange(nx)[None, :]
+    sy = np.median(z[hy:] - z[:-hy], overwrite_input=True) / hy if ny > 1 else 0.0
+    sx = np.median(z[:, hx:] - z[:, :-hx], overwrite_input=True) / hx if nx > 1 else 0.0
+    rows, columns = sy * np.arange(ny)[:, None], sx * np.arange(nx)[None, :]
+    out = np.empty(z.shape, dtype)
+    block = max(1, 2**16 // max(nx, 1))
+    for start in range(0, ny, block):
+        out[start : start + block] = z[start : start + block] - rows[start : start + block] - columns
+    return out
 
 
 def polynomial_background(image: np.ndarray, degree: int = 2) -> np.ndarray:

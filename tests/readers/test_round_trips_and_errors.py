@@ -17,6 +17,7 @@ from napari_se3afm.io.writers import (
     read_tip_volume,
     tip_from_volume_file,
     write_gwy_channels,
+    write_tif_channels,
     write_tip,
 )
 from napari_se3afm.results import Reconstruction
@@ -191,8 +192,8 @@ def test_truncated_real_files_are_reported(real_data_dir, tmp_path, name):
 
 
 def test_a_gwy_file_one_byte_short_is_refused_not_parsed_for_ever(real_data_dir, tmp_path):
-    """gwyfile's parser loops for ever on a .gwy cut short inside its top-level object; the sizes
-    are checked first. Run in a subprocess with a time limit, so that a regression fails, not hangs."""
+    """A .gwy cut short inside its top-level object (or with bytes after it) is refused by its sizes.
+    Run in a subprocess with a time limit, so that a parser that loops fails the test, not hangs it."""
     import subprocess
     import sys
 
@@ -207,6 +208,42 @@ def test_a_gwy_file_one_byte_short_is_refused_not_parsed_for_ever(real_data_dir,
         )
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0 and "corrupted Gwyddion file" in proc.stdout, proc.stdout + proc.stderr[-500:]
+
+
+def test_gwy_reads_as_gwyfile_reads_it(real_data_dir):
+    """The .gwy parser against gwyfile (an independent implementation of the format): every field."""
+    gwyfile = pytest.importorskip("gwyfile")
+    path = real_data_dir / "scifireaders__PTO_110_Virgin0001_1.gwy"
+    container = gwyfile.load(str(path))
+    scan = read_scan(path)
+    ids = sorted(int(k.split("/")[1]) for k in container if k.endswith("/data") and k.count("/") == 2)
+    assert [c.name for c in scan.channels] == [container[f"/{i}/data/title"] for i in ids]
+    for i, channel in zip(ids, scan.channels, strict=True):
+        field = container[f"/{i}/data"]
+        raw = np.asarray(field["data"]).reshape(field["yres"], field["xres"])
+        scale = 1e9 if channel.unit == "nm" else 1.0
+        np.testing.assert_allclose(channel.data, raw * scale, rtol=1e-12)
+    assert scan.pixel_nm == pytest.approx((field["yreal"] * 1e9 / field["yres"], field["xreal"] * 1e9 / field["xres"]))
+
+
+def test_damaged_gwy_files_are_refused_or_read_never_crash(real_data_dir, tmp_path):
+    """Bytes of a real .gwy overwritten at random: each file is read or refused with AfmFileError."""
+    data = bytearray((real_data_dir / "scifireaders__PTO_110_Virgin0001_1.gwy").read_bytes())
+    rng = np.random.default_rng(7)
+    header = data.find(b"/0/data") + 200  # the structure (names, sizes, units) lies before the arrays
+    outcomes = set()
+    for trial in range(60):
+        damaged = bytearray(data)
+        for at in rng.integers(4, header, size=3):
+            damaged[at] = int(rng.integers(0, 256))
+        path = tmp_path / f"damaged{trial}.gwy"
+        path.write_bytes(bytes(damaged))
+        try:
+            read_scan(path)
+            outcomes.add("read")
+        except AfmFileError:
+            outcomes.add("refused")
+    assert "refused" in outcomes
 
 
 def test_mislabelled_real_file_is_read_for_what_it_is(real_data_dir, tmp_path):
@@ -349,3 +386,35 @@ def test_fuzz_run_finds_no_crash_no_hang_and_no_short_file_read_as_another_image
     proc = subprocess.run([sys.executable, str(script), "--flips", "6"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "| **all** |" in proc.stdout
+
+
+@pytest.mark.parametrize("suffix", [".gwy", ".npz", ".npy", ".tif"])
+def test_reading_a_large_scan_takes_at_most_twice_its_array(tmp_path, suffix):
+    """Peak memory while a 1024² scan is read, and while napari's layers are made from it, over
+    the size of its float64 height array (tracemalloc sees numpy's and Python's allocations)."""
+    import tracemalloc
+
+    from napari_se3afm._napari.layers import scan_layers
+
+    z = np.random.default_rng(3).normal(size=(1024, 1024)).cumsum(axis=1)
+    path = tmp_path / f"big{suffix}"
+    if suffix == ".npz":
+        np.savez_compressed(path, image=z, pixel_nm=2.0)
+    elif suffix == ".npy":
+        np.save(path, z)
+    else:
+        write = write_gwy_channels if suffix == ".gwy" else write_tif_channels
+        write([("Height", z, "nm", (2.0, 2.0))], path)
+    tracemalloc.start()
+    try:
+        scan = read_scan(path)
+        _, read_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        layers = scan_layers(scan, "big")
+        _, layers_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_allclose(scan.height_channel().data, z, rtol={".tif": 1e-6, ".gwy": 1e-12}.get(suffix, 0))
+    assert layers[0][0].dtype == np.float32
+    assert read_peak <= 2.05 * z.nbytes, read_peak / z.nbytes
+    assert layers_peak <= 2.05 * z.nbytes, layers_peak / z.nbytes

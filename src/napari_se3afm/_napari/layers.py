@@ -22,12 +22,25 @@ UNTOUCHED_TINT = {"name": "cyan where the tip never touched", "colors": [[0.0, 0
 COLORBAR_SIZE = (20, 260)
 
 
+#: contrast limits are read from at most about this many pixels of each map (every pixel up to 512²)
+_LIMIT_SAMPLES = 2**18
+
+
+def _sampled(a: np.ndarray) -> np.ndarray:
+    """A regular subgrid of a map with at most about :data:`_LIMIT_SAMPLES` pixels (a view)."""
+    a = np.asarray(a)
+    step = int(np.ceil(np.sqrt(a.size / _LIMIT_SAMPLES))) if a.size > _LIMIT_SAMPLES else 1
+    return a[::step, ::step] if a.ndim == 2 else a.ravel()[:: step * step]
+
+
 def robust_limits(*arrays: np.ndarray) -> tuple[float, float]:
-    """Contrast limits from the 0.5th to the 99.5th percentile of the finite values of all arrays."""
-    values = np.concatenate([np.asarray(a, dtype=np.float64)[np.isfinite(a)].ravel() for a in arrays])
+    """Contrast limits from the 0.5th to the 99.5th percentile of the finite values of all arrays
+    (of a regular subgrid of a map larger than 512²: limits need no more, and stay cheap)."""
+    finite = [(s := np.asarray(_sampled(a), dtype=np.float64))[np.isfinite(s)] for a in arrays]
+    values = finite[0] if len(finite) == 1 else np.concatenate(finite)  # a copy either way
     if values.size == 0:
         return (0.0, 1.0)
-    lo, hi = (float(v) for v in np.percentile(values, [0.5, 99.5]))
+    lo, hi = (float(v) for v in np.percentile(values, [0.5, 99.5], overwrite_input=True))
     return (lo, hi) if hi > lo else (lo - 0.5, lo + 0.5)
 
 
@@ -39,7 +52,7 @@ def scan_layers(scan, name: str) -> list[tuple]:
     scan's tilt hides its features. The step is recorded in ``metadata["levelling"]``; it is the
     first step of the reconstruction's own levelling, and repeating it changes nothing, so results
     are the same as from the file."""
-    from ..levelling import level
+    from ..levelling import subtract_plane
 
     try:
         height = scan.height_channel()
@@ -51,7 +64,7 @@ def scan_layers(scan, name: str) -> list[tuple]:
     units = ("nm", "nm") if known else ("pixel", "pixel")
     layers = []
     for ch in channels:
-        data, steps = level(ch.data, ("plane",)) if ch.kind == "height" else (ch.data, [])
+        data, steps = (subtract_plane(ch.data, np.float32), ["plane"]) if ch.kind == "height" else (ch.data, [])
         meta = {
             "unit": ch.unit,
             "kind": ch.kind,
