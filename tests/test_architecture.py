@@ -68,7 +68,17 @@ def test_no_import_circle():
 def test_the_product_never_imports_the_lab():
     allowed = {"napari_se3afm.cli": {"napari_se3afm.lab.cli"}}  # the `se3afm lab` command group
     for module, targets in GRAPH.items():
-        if module.startswith("napari_se3afm.lab") or module == "napari_se3afm":
+        if module.startswith("napari_se3afm.lab"):
             continue
         lab = {t for t in targets if t.startswith("napari_se3afm.lab")} - allowed.get(module, set())
         assert not lab, f"{module} imports {sorted(lab)}"
+
+
+def test_the_public_api_names_no_lab_module():
+    """The package's lazily imported names (strings, which the import graph above cannot see)."""
+    import napari_se3afm
+
+    lab = {name: target for name, target in napari_se3afm._API.items() if target.split(".")[0] == "lab"}
+    assert not lab, lab
+    for name in napari_se3afm.__all__:
+        getattr(napari_se3afm, name)  # every public name resolves

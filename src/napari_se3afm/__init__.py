@@ -1,7 +1,8 @@
 """napari-se3afm: blind tip reconstruction and surface recovery for AFM, as a library and napari plugin.
 
 The public API is imported lazily (PEP 562) so that importing the package, as napari does for its
-reader, costs no torch import.
+reader, costs no torch import. SimTip, training and benchmarks are the lab's:
+``napari_se3afm.lab``.
 """
 
 from __future__ import annotations
@@ -38,11 +39,6 @@ _API = {
     "Progress": "progress",
     "track_tip": "wear",
     "iter_track_tip": "wear",
-    "simulate": "lab.simtip",
-    "iter_batches": "lab.simtip",
-    "SimTipConfig": "lab.simtip",
-    "write_split": "lab.simtip.storage",
-    "read_split": "lab.simtip.storage",
 }
 
 __all__ = ["__version__", *sorted(_API)]

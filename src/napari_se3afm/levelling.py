@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_STEPS",
     "align_rows",
     "align_rows_differences",
+    "check_steps",
     "level",
     "polynomial_background",
     "subtract_plane",
@@ -49,6 +50,10 @@ def align_rows_differences(image: np.ndarray) -> np.ndarray:
     return z - np.concatenate([[0.0], np.cumsum(steps)])[:, None]
 
 
+#: the highest polynomial background (beyond, a fit follows features, not the background)
+MAX_DEGREE = 8
+
+
 def subtract_plane(image: np.ndarray, dtype=np.float64) -> np.ndarray:
     """Remove the plane whose slopes are medians of differences over half the image in x and y.
 
@@ -69,8 +74,8 @@ def subtract_plane(image: np.ndarray, dtype=np.float64) -> np.ndarray:
 
 def polynomial_background(image: np.ndarray, degree: int = 2) -> np.ndarray:
     """Subtract the least-squares 2-D polynomial of total ``degree`` (for bow; not robust to features)."""
-    if degree < 0 or degree > 8:
-        raise ParameterError(f"polynomial degree must be 0..8, got {degree}")
+    if degree < 0 or degree > MAX_DEGREE:
+        raise ParameterError(f"polynomial degree must be 0..{MAX_DEGREE}, got {degree}")
     z = np.asarray(image, dtype=np.float64)
     ny, nx = z.shape
     y, x = np.mgrid[:ny, :nx]
@@ -82,12 +87,28 @@ def polynomial_background(image: np.ndarray, degree: int = 2) -> np.ndarray:
     return z - (design @ coef).reshape(ny, nx)
 
 
+#: the steps :func:`level` knows; ``polyN`` is a polynomial background of degree N, at most MAX_DEGREE
+STEPS = ("plane", "align-rows", "align-rows-diff", "polyN", "zero-min")
+
+
+def check_steps(steps) -> None:
+    """Refuse an unknown levelling step, or a polynomial degree beyond 8, by name, before any work."""
+    for step in steps:
+        if step not in STEPS and not (step.startswith("poly") and step[4:].isdigit()):
+            raise ParameterError(
+                f"unknown levelling step {step!r}: use plane, align-rows, align-rows-diff, polyN or zero-min"
+            )
+        if step.startswith("poly") and int(step[4:]) > MAX_DEGREE:
+            raise ParameterError(f"polynomial degree must be 0..{MAX_DEGREE}, got {int(step[4:])}")
+
+
 def level(image: np.ndarray, steps: tuple[str, ...] | list[str] = DEFAULT_STEPS) -> tuple[np.ndarray, list[str]]:
     """Apply levelling steps in order; return the result and the steps applied (for metadata).
 
     Steps: ``"plane"``, ``"align-rows"``, ``"align-rows-diff"``, ``"polyN"`` (polynomial of degree N),
     ``"zero-min"`` (shift so the lowest point is 0).
     """
+    check_steps(steps)
     z = np.asarray(image, dtype=np.float64)
     done = []
     for step in steps:
@@ -97,13 +118,9 @@ def level(image: np.ndarray, steps: tuple[str, ...] | list[str] = DEFAULT_STEPS)
             z = align_rows_differences(z)
         elif step == "plane":
             z = subtract_plane(z)
-        elif step.startswith("poly") and step[4:].isdigit():
-            z = polynomial_background(z, int(step[4:]))
         elif step == "zero-min":
             z = z - z.min()
-        else:
-            raise ParameterError(
-                f"unknown levelling step {step!r}: use plane, align-rows, align-rows-diff, polyN or zero-min"
-            )
+        else:  # polyN, as check_steps allows
+            z = polynomial_background(z, int(step[4:]))
         done.append(step)
     return z, done

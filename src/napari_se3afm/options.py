@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .consistency import CONSISTENCY, DEFAULT_CONSISTENCY
 from .errors import ParameterError, Se3afmError
-from .levelling import DEFAULT_STEPS
+from .levelling import DEFAULT_STEPS, check_steps
 from .registry import DEFAULT_MODEL, find_model
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "ClassicalOptions",
     "ModelOptions",
     "ReconstructOptions",
+    "check_tip_window",
     "choose_method",
     "reconstruct_options",
 ]
@@ -87,6 +88,17 @@ def choose_method(
     return "model"
 
 
+def check_tip_window(tip_px: int | None, tip_nm: float | None) -> None:
+    """Refuse a tip window given both ways, an even or tiny one in pixels, or a non-positive one in nm
+    (whether it fits the image is :func:`napari_se3afm.pipeline.choose_tip_size`'s to say)."""
+    if tip_px is not None and tip_nm is not None:
+        raise ParameterError("give the tip size in pixels or in nm, not both")
+    if tip_px is not None and (isinstance(tip_px, bool) or int(tip_px) != tip_px or tip_px < 3 or tip_px % 2 == 0):
+        raise ParameterError(f"tip size must be an odd number of pixels >= 3, got {tip_px!r}")
+    if tip_nm is not None and not (math.isfinite(tip_nm) and tip_nm > 0):
+        raise ParameterError(f"tip size must be a finite number > 0 nm, got {tip_nm!r}")
+
+
 def _check_consistency(name: str) -> None:
     if name not in CONSISTENCY:
         raise ParameterError(f"unknown consistency {name!r}: choose one of {', '.join(CONSISTENCY)}")
@@ -108,12 +120,7 @@ class ClassicalOptions:
         if self.method not in CLASSICAL_METHODS:
             choices = ", ".join(CLASSICAL_METHODS)
             raise ParameterError(f"unknown classical method {self.method!r}: choose one of {choices}")
-        if self.tip_px is not None and self.tip_nm is not None:
-            raise ParameterError("give the tip size in pixels or in nm, not both")
-        if self.tip_px is not None and (int(self.tip_px) != self.tip_px or self.tip_px < 3 or self.tip_px % 2 == 0):
-            raise ParameterError(f"tip size must be an odd number of pixels >= 3, got {self.tip_px!r}")
-        if self.tip_nm is not None and not (math.isfinite(self.tip_nm) and self.tip_nm > 0):
-            raise ParameterError(f"tip size must be a finite number > 0 nm, got {self.tip_nm!r}")
+        check_tip_window(self.tip_px, self.tip_nm)
         if self.threshold_nm is not None:
             if not (math.isfinite(self.threshold_nm) and self.threshold_nm >= 0):
                 raise ParameterError(f"threshold must be a finite number >= 0 nm, got {self.threshold_nm!r}")
@@ -157,14 +164,10 @@ class ReconstructOptions:
     volume_shape: tuple[int, int, int] = (32, 32, 32)
 
     def __post_init__(self) -> None:
-        import numpy as np
-
-        from .levelling import level
-
         if self.device is not None and not _DEVICE_NAME.fullmatch(str(self.device).strip().lower()):
             raise ParameterError(f"unknown device {self.device!r}: choose 'auto', 'cpu', 'cuda' or 'cuda:N'")
         object.__setattr__(self, "levelling", tuple(self.levelling or ()))
-        level(np.zeros((2, 2)), self.levelling)  # unknown steps are named now, not after the work
+        check_steps(self.levelling)  # unknown steps are named now, not after the work
         shape = tuple(self.volume_shape)
         if len(shape) != 3 or any(int(n) != n or not 2 <= n <= 512 for n in shape):
             raise ParameterError(f"the tip volume needs three sizes from 2 to 512, got {self.volume_shape!r}")

@@ -16,7 +16,6 @@ erosion bound is exact.
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import numpy as np
 from .errors import ParameterError, reject_unknown_settings
 from .io.limits import MAX_HEIGHT_NM
 from .levelling import level
-from .options import SETTINGS, ClassicalOptions, ModelOptions, ReconstructOptions, reconstruct_options
+from .options import SETTINGS, ClassicalOptions, ModelOptions, ReconstructOptions, check_tip_window, reconstruct_options
 from .progress import Progress, ProgressGenerator, run_to_completion
 from .resources import check_memory
 from .results import Reconstruction
@@ -53,13 +52,10 @@ def choose_tip_size(
 
     Blind estimation needs the image to be at least twice the tip window in each direction.
     """
-    if tip_px is not None and tip_nm is not None:
-        raise ParameterError("give the tip size in pixels or in nm, not both")
+    check_tip_window(tip_px, tip_nm)
     limit = min(image_shape) // 2
     limit -= 1 - limit % 2  # largest odd size that fits
     if tip_nm is not None:
-        if not (math.isfinite(tip_nm) and tip_nm > 0):
-            raise ParameterError(f"tip size must be a finite number > 0 nm, got {tip_nm!r}")
         widest = limit * min(pixel_nm)
         if tip_nm > widest + min(pixel_nm):
             raise ParameterError(
@@ -70,8 +66,6 @@ def choose_tip_size(
         k += 1 - k % 2
     elif tip_px is not None:
         k = int(tip_px)
-        if k != tip_px or k < 3 or k % 2 == 0:
-            raise ParameterError(f"tip size must be an odd number of pixels >= 3, got {tip_px!r}")
     else:
         k = min(DEFAULT_TIP_PX, limit)
     if k < 3:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import ModelIntegrityError, ParameterError, reject_unknown_settings
 
-__all__ = ["DEFAULT_MODEL", "available_models", "export_model", "find_model", "load_model", "open_model", "sha256_of"]
+__all__ = ["DEFAULT_MODEL", "available_models", "find_model", "load_model", "open_model", "sha256_of"]
 
 DEFAULT_MODEL = "se3afm-v1"
 #: listed first when installed, so that a panel's model choice starts on the default
@@ -166,41 +166,3 @@ def open_model(name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu", *,
 def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu", *, fresh: bool = False):
     """Load a verified model on ``device`` (cached; ``fresh=True`` returns a private copy to modify)."""
     return open_model(name_or_path, device, fresh=fresh)[0]
-
-
-def export_model(
-    checkpoint_dir: str | Path,
-    outdir: str | Path,
-    name: str = DEFAULT_MODEL,
-    *,
-    card: str = "",
-    overwrite: bool = False,
-) -> Path:
-    """Write a training run's weights as ``outdir/NAME.safetensors`` with its ``.json`` sidecar and ``.md`` card."""
-    from safetensors.torch import load_file, save_file
-
-    from .io.atomic import atomic_write
-
-    checkpoint_dir, outdir = Path(checkpoint_dir), Path(outdir)
-    try:
-        state = json.loads((checkpoint_dir / "checkpoint.json").read_text())
-        tensors = load_file(str(checkpoint_dir / "checkpoint.safetensors"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ParameterError(f"{checkpoint_dir} holds no complete training run ({exc})") from None
-    weights = {k[6:]: v.float().contiguous() for k, v in tensors.items() if k.startswith("model.")}
-    outdir.mkdir(parents=True, exist_ok=True)
-    target = outdir / f"{name}.safetensors"
-    atomic_write(target, lambda tmp: save_file(weights, str(tmp), metadata={"name": name}), overwrite=overwrite)
-    meta = {
-        "name": name,
-        "config": state["model_config"],
-        "sha256": sha256_of(target),
-        "steps": state["step"],
-        "train_config": state["train_config"],
-    }
-    atomic_write(
-        target.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(meta, indent=1)), overwrite=overwrite
-    )
-    if card:
-        atomic_write(target.with_suffix(".md"), lambda tmp: tmp.write_text(card), overwrite=overwrite)
-    return target

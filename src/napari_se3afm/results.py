@@ -38,8 +38,3 @@ class Reconstruction:
     tip_std: np.ndarray | None = None
     tip_bound: np.ndarray | None = None
     info: dict = field(default_factory=dict)
-
-    @property
-    def tip_pixel_nm(self) -> tuple[float, float]:
-        """Pixel size of the tip height map (the image's)."""
-        return self.pixel_nm

@@ -130,8 +130,8 @@ def test_reconstruct_widget_adds_result_layers_once(make_napari_viewer, qtbot, e
 def tiny_model_dir(tmp_path_factory):
     """A one-step tiny model exported as se3afm-v1 (the plugin's default name)."""
     pytest.importorskip("e3nn")
+    from napari_se3afm.lab.export import export_model
     from napari_se3afm.lab.training import TrainConfig, train
-    from napari_se3afm.registry import export_model
     from synthetic import TINY_MODEL, TINY_SIMTIP
 
     root = tmp_path_factory.mktemp("tiny-model")

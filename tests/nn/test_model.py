@@ -10,8 +10,9 @@ pytest.importorskip("e3nn")
 from e3nn import o3
 
 from napari_se3afm.errors import ParameterError
+from napari_se3afm.lab.training import grow_shells
 from napari_se3afm.morphology import dilate, erode
-from napari_se3afm.nn.model import SE3AFM, ModelConfig, enable_mc_dropout, grow_shells, mc_samples
+from napari_se3afm.nn.model import SE3AFM, ModelConfig, dropout_samples, enable_mc_dropout
 from napari_se3afm.nn.points import scan_patches
 from napari_se3afm.nn.tip_net import TipNet, radius_graph, render_tip
 from napari_se3afm.tip import pyramid_tip
@@ -159,8 +160,9 @@ def test_surface_is_physically_consistent_and_mc_dropout_samples():
     assert torch.all(dilate(surface, tips) <= img + 1e-9)  # ... so its image never exceeds the scan
     again = model(img, px)[1]
     assert torch.equal(again, surface)  # eval: deterministic
-    stats = mc_samples(model, img, px, samples=6)
-    assert stats["surface_std"].mean() > 0 and stats["tip_std"].shape == (1, 15, 15)
+    tips, surfaces = dropout_samples(model, img, px, samples=6)
+    assert tips.shape == (6, 1, 15, 15) and surfaces.shape == (6, *img.shape)
+    assert not torch.equal(surfaces[0], surfaces[1])  # each pass drew its own dropout mask
     assert not any(m.training for m in model.modules())  # back in eval mode afterwards
     enable_mc_dropout(model)
     assert model.surface_net.drop.training and not model.surface_net.training

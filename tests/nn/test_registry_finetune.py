@@ -13,10 +13,11 @@ pytest.importorskip("e3nn")
 from napari_se3afm.cli import main
 from napari_se3afm.errors import ModelIntegrityError, ParameterError
 from napari_se3afm.finetune import finetune, iter_finetune
+from napari_se3afm.lab.export import export_model
 from napari_se3afm.lab.simtip import SimTipConfig, simulate
 from napari_se3afm.lab.training import TrainConfig, train
 from napari_se3afm.pipeline import reconstruct
-from napari_se3afm.registry import export_model, find_model, load_model
+from napari_se3afm.registry import find_model, load_model
 from synthetic import TINY_MODEL, TINY_SIMTIP
 
 TINY = {

@@ -187,7 +187,7 @@ def test_cosine_schedule_values():
 
 
 def test_init_from_starts_at_the_given_weights(tmp_path):
-    from napari_se3afm.registry import export_model
+    from napari_se3afm.lab.export import export_model
 
     train(TrainConfig(**TINY, steps=2), tmp_path / "first")
     source = export_model(tmp_path / "first", tmp_path / "models", "first")

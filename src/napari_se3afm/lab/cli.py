@@ -206,7 +206,7 @@ def _calibrate_model(args: argparse.Namespace) -> int:
 
 def _export_model(args: argparse.Namespace) -> int:
     from ..errors import ParameterError
-    from ..registry import export_model
+    from .export import export_model
 
     card = ""
     if args.card is not None:

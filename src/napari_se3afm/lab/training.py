@@ -35,7 +35,7 @@ import torch
 
 from ..errors import ParameterError, reject_unknown_settings
 from ..morphology import dilate
-from ..nn.model import SE3AFM, ModelConfig, grow_shells
+from ..nn.model import SE3AFM, ModelConfig
 from ..progress import Progress, ProgressGenerator, run_to_completion
 from .metrics import probe_depth, surface_errors, tip_errors
 from .simtip import SPLIT_SEEDS, config_from_dict, simulate
@@ -265,6 +265,36 @@ def _validate(
         surface = surfaces[i].double().cpu().numpy()
         surf_rmse.append(surface_errors(surface, truth, border)["surface_rmse"])
     return {"val_tip_rmse": sum(tip_rmse) / len(tip_rmse), "val_surface_rmse": sum(surf_rmse) / len(surf_rmse)}
+
+
+def grow_shells(source: SE3AFM, config: ModelConfig) -> SE3AFM:
+    """A model of ``config`` that renders exactly the tips and surfaces of ``source``, with more shells.
+
+    ``config`` may differ from ``source.config`` only in ``shells`` (more) and ``shell_extent``, at
+    the same shell spacing: the old shells keep their radii and weights, the new ones lie beyond them
+    with zero coefficients until training moves them (``init_from`` a model with fewer shells).
+    """
+    old = source.config
+    if old.tip_head != "e3nn":
+        raise ParameterError("only the e3nn tip head can grow radial shells")
+    same_rest = ModelConfig(**{**config.as_dict(), "shells": old.shells, "shell_extent": old.shell_extent}) == old
+    spacing = old.shell_extent / max(old.shells - 1, 1), config.shell_extent / max(config.shells - 1, 1)
+    if not same_rest or config.shells < old.shells or abs(spacing[0] - spacing[1]) > 1e-9 * spacing[0]:
+        raise ParameterError(
+            f"cannot grow a model of {old.shells} shells to {old.shell_extent:g} into {config.shells} shells to "
+            f"{config.shell_extent:g}: only more shells at the same spacing ({spacing[0]:.4g}), all else equal"
+        )
+    grown = SE3AFM(config).to(next(source.parameters()))
+    state = source.state_dict()
+    head_keys = [k for k in state if k.startswith("tip_net.head.")]
+    missing, unexpected = grown.load_state_dict({k: v for k, v in state.items() if k not in head_keys}, strict=False)
+    assert not unexpected and set(missing) <= set(head_keys), (missing, unexpected)
+    with torch.no_grad():
+        grown.tip_net.head.weight.zero_()
+        for i in range(len(grown.tip_net.head.instructions)):
+            target = grown.tip_net.head.weight_view_for_instruction(i)
+            target[:, : old.shells].copy_(source.tip_net.head.weight_view_for_instruction(i))
+    return grown
 
 
 def _initial_weights(name_or_path: str, mcfg: ModelConfig) -> dict[str, torch.Tensor]:

@@ -21,7 +21,7 @@ from .points import scan_patches, scan_windows
 from .surface_net import SurfaceUNet
 from .tip_net import TipNet, coefficient_irreps, render_tip
 
-__all__ = ["SE3AFM", "ModelConfig", "dropout_samples", "enable_mc_dropout", "grow_shells", "mc_samples"]
+__all__ = ["SE3AFM", "ModelConfig", "dropout_samples", "enable_mc_dropout"]
 
 
 @dataclass(frozen=True)
@@ -237,36 +237,6 @@ def _ramp(n: int, guard: int, overlap: int, rise: bool, fall: bool, like: torch.
     return weight
 
 
-def grow_shells(source: SE3AFM, config: ModelConfig) -> SE3AFM:
-    """A model of ``config`` that renders exactly the tips and surfaces of ``source``, with more shells.
-
-    ``config`` may differ from ``source.config`` only in ``shells`` (more) and ``shell_extent``, at
-    the same shell spacing: the old shells keep their radii and weights, the new ones lie beyond them
-    with zero coefficients until training moves them (``init_from`` a model with fewer shells).
-    """
-    old = source.config
-    if old.tip_head != "e3nn":
-        raise ParameterError("only the e3nn tip head can grow radial shells")
-    same_rest = ModelConfig(**{**config.as_dict(), "shells": old.shells, "shell_extent": old.shell_extent}) == old
-    spacing = old.shell_extent / max(old.shells - 1, 1), config.shell_extent / max(config.shells - 1, 1)
-    if not same_rest or config.shells < old.shells or abs(spacing[0] - spacing[1]) > 1e-9 * spacing[0]:
-        raise ParameterError(
-            f"cannot grow a model of {old.shells} shells to {old.shell_extent:g} into {config.shells} shells to "
-            f"{config.shell_extent:g}: only more shells at the same spacing ({spacing[0]:.4g}), all else equal"
-        )
-    grown = SE3AFM(config).to(next(source.parameters()))
-    state = source.state_dict()
-    head_keys = [k for k in state if k.startswith("tip_net.head.")]
-    missing, unexpected = grown.load_state_dict({k: v for k, v in state.items() if k not in head_keys}, strict=False)
-    assert not unexpected and set(missing) <= set(head_keys), (missing, unexpected)
-    with torch.no_grad():
-        grown.tip_net.head.weight.zero_()
-        for i in range(len(grown.tip_net.head.instructions)):
-            target = grown.tip_net.head.weight_view_for_instruction(i)
-            target[:, : old.shells].copy_(source.tip_net.head.weight_view_for_instruction(i))
-    return grown
-
-
 def enable_mc_dropout(model: nn.Module) -> nn.Module:
     """Put the model in eval mode except its dropout layers (torch and e3nn), for Monte-Carlo sampling."""
     from ._e3nn import Dropout as IrrepsDropout
@@ -303,9 +273,3 @@ def dropout_samples(
         )
     model.eval()
     return tips.view(samples, b, *tips.shape[1:]), surfaces.view(samples, b, *surfaces.shape[1:])
-
-
-def mc_samples(model: SE3AFM, images: torch.Tensor, pixel_nm: torch.Tensor, samples: int) -> dict[str, torch.Tensor]:
-    """Mean and standard deviation of tip and surface over ``samples`` dropout masks, in one batched pass."""
-    tips, surfaces = dropout_samples(model, images, pixel_nm, samples)
-    return {"tip": tips.mean(0), "tip_std": tips.std(0), "surface": surfaces.mean(0), "surface_std": surfaces.std(0)}
