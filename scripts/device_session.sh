@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One lent GPU lease's work as one command (the device tool allows ~10 min per command, 15 min a task):
+# A GPU machine's work as one command, each step bounded so that the whole fits a short run:
 #
 #   bash scripts/device_session.sh [TRAIN_MINUTES]        # default 5
 #

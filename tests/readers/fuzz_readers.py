@@ -1,9 +1,9 @@
 """Fuzz every reader, native and through Gwyddion, and count what happens.
 
-    .venv/bin/python bench/fuzz_readers.py [--seed S] [--flips N]
+    .venv/bin/python tests/readers/fuzz_readers.py [--seed S] [--flips N]
 
 Inputs: every real file in ../shared/data/real, the synthetic Nanoscope header variants of
-tests/readers, a Gwyddion Simple Field file (read through Gwyddion) and plain arrays, each
+synthetic_files.py beside it, a Gwyddion Simple Field file (read through Gwyddion) and plain arrays, each
 
 * cut short at 24 evenly spaced lengths and at its structural boundaries (end of the text header,
   start of each data block, each NUL in a binary header's first 2 KB),
@@ -36,7 +36,7 @@ import numpy as np
 from napari_se3afm.errors import Se3afmError
 from napari_se3afm.io import read_scan, via_gwyddion
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT.parent / "shared" / "data" / "real"
 SUFFIXES = (".gwy", ".spm", ".001", ".ibw", ".jpk", ".sxm", ".tiff", ".npy", ".npz", ".gsf", ".nid")
 ALARM_S = 30
@@ -52,8 +52,7 @@ def _alarm(signum, frame):
 
 def sources(tmp: Path) -> dict[str, Path]:
     """The intact inputs by name."""
-    sys.path.insert(0, str(ROOT / "tests" / "readers"))
-    from synthetic_files import variants, write_gsf, write_nanoscope
+    from synthetic_files import variants, write_gsf, write_nanoscope  # beside this script
 
     found = {p.name: p for p in sorted(REAL.glob("*.*")) if p.suffix != ".md"} if REAL.is_dir() else {}
     for name, variant in variants().items():
