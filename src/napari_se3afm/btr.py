@@ -37,6 +37,7 @@ import numpy as np
 from .errors import ParameterError
 from .noise import estimate_noise
 from .progress import Progress, ProgressGenerator, run_to_completion
+from .tip.shapes import in_tip_convention
 
 __all__ = ["DEFAULT_THRESHOLD_FACTOR", "BlindTipResult", "blind_tip", "iter_blind_tip"]
 
@@ -190,10 +191,10 @@ def iter_blind_tip(
         if not threshold >= 0:
             raise ParameterError(f"threshold must be >= 0 nm, got {threshold_nm!r}")
     c = k // 2
-    tip = np.zeros((k, k)) if initial_tip is None else np.minimum(np.array(initial_tip, dtype=np.float64), 0.0)
+    tip = np.zeros((k, k)) if initial_tip is None else np.array(initial_tip, dtype=np.float64)
     if tip.shape != (k, k):
         raise ParameterError(f"initial tip has shape {tip.shape}, expected {(k, k)}")
-    tip[c, c] = 0.0
+    tip = in_tip_convention(tip)
     if mode == "full":
         points = _interior(np.argwhere(np.ones(z.shape, dtype=bool)), z.shape, c)
     else:

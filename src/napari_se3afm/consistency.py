@@ -22,9 +22,12 @@ Both are measured on SimTip and real scans in ``docs/benchmarks.md``; see ``docs
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .progress import ProgressGenerator, run_to_completion
+from .tip.shapes import in_tip_convention
 
 # torch-backed modules are imported inside the functions: importing the pipeline stays light
 
@@ -40,7 +43,9 @@ __all__ = [
     "STEPS",
     "TIGHTENING_NOISE_MULTIPLE",
     "TIGHTENING_TRIAL_PASSES",
+    "Steps",
     "bound_is_the_answer",
+    "iter_tightened_bound",
     "iter_tip_bound",
     "raise_to_image",
     "tightening_is_real",
@@ -48,12 +53,26 @@ __all__ = [
     "without_pits",
 ]
 
-#: what each choice does: the blind estimate that bounds the tips (``iter_blind_tip``'s mode; None:
-#: no bound) and whether the surface is raised until it reproduces the image within its noise.
+
+@dataclass(frozen=True)
+class Steps:
+    """What one consistency choice does: the blind estimate that bounds the tips (``bound``, the mode
+    of :func:`iter_tip_bound`; None: no bound) and whether the surface is raised until it reproduces
+    the image within its noise (``raise_surface``)."""
+
+    bound: str | None
+    raise_surface: bool
+
+
 #: "none": the network's output as it is; "tip": tips clipped to the blind bound; "image": also the
 #: surface raised; "tight": as "image", with the bound tightened where the maxima leave the image
 #: unexplained (real scans: docs/benchmarks.md)
-STEPS = {"none": (None, False), "tip": ("partial", False), "image": ("partial", True), "tight": ("residual", True)}
+STEPS = {
+    "none": Steps(None, False),
+    "tip": Steps("partial", False),
+    "image": Steps("partial", True),
+    "tight": Steps("residual", True),
+}
 CONSISTENCY = tuple(STEPS)
 #: what ``se3afm reconstruct --method model`` and the napari panels use
 DEFAULT_CONSISTENCY = "image"
@@ -102,9 +121,21 @@ def iter_tip_bound(
     r0, c0 = max(0, (h - MAX_BOUND_PX) // 2), max(0, (w - MAX_BOUND_PX) // 2)
     crop = image[r0 : r0 + MAX_BOUND_PX, c0 : c0 + MAX_BOUND_PX]
     blind = yield from iter_blind_tip(crop, tip_px, mode=mode, residual_passes=residual_passes)
-    bound = np.minimum(blind.tip + BOUND_MARGIN * blind.noise_nm, 0.0)
-    bound[tip_px // 2, tip_px // 2] = 0.0
-    return bound
+    return in_tip_convention(blind.tip + BOUND_MARGIN * blind.noise_nm)
+
+
+def iter_tightened_bound(
+    image: np.ndarray, tip_px: int, bound: np.ndarray, noise_nm: float
+) -> ProgressGenerator[np.ndarray | None]:
+    """The bound refined at every point it leaves unexplained, where that is real; else None.
+
+    For a tip that lies on the maxima's bound (:func:`bound_is_the_answer`): a trial of
+    :data:`TIGHTENING_TRIAL_PASSES` passes first, then, if it moves the tip by more than the noise
+    allows (:func:`tightening_is_real`), the refinement in full."""
+    trial = yield from iter_tip_bound(image, tip_px, mode="residual", residual_passes=TIGHTENING_TRIAL_PASSES)
+    if not tightening_is_real(bound, trial, noise_nm):
+        return None
+    return (yield from iter_tip_bound(image, tip_px, mode="residual"))
 
 
 def bound_is_the_answer(tip: np.ndarray, bound: np.ndarray, noise_nm: float) -> bool:

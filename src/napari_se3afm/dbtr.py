@@ -24,6 +24,7 @@ from .errors import ParameterError
 from .morphology import dilate, erode
 from .noise import estimate_noise
 from .progress import Progress, ProgressGenerator, run_to_completion
+from .tip.shapes import in_tip_convention
 
 __all__ = ["DifferentiableTipResult", "differentiable_tip", "iter_differentiable_tip"]
 
@@ -107,8 +108,7 @@ def iter_differentiable_tip(
             theta.clamp_(max=0.0)
         losses.append(float(loss.detach()))
         yield Progress(step, steps, "differentiable BTR", loss=losses[-1])
-    final = (theta * keep).detach().cpu().numpy()
-    return DifferentiableTipResult(tip=np.minimum(final, 0.0), losses=losses)
+    return DifferentiableTipResult(tip=in_tip_convention((theta * keep).detach().cpu().numpy()), losses=losses)
 
 
 def differentiable_tip(image: np.ndarray, tip_size: int, **options) -> DifferentiableTipResult:

@@ -30,7 +30,7 @@ from .resources import check_memory
 from .results import Reconstruction
 from .scan import Scan
 from .tip.broadening import BROADENING_KEYS, tip_broadening
-from .tip.shapes import pixel_pair
+from .tip.shapes import in_tip_convention, pixel_pair
 
 __all__ = ["choose_tip_size", "iter_reconstruct", "reconstruct"]
 
@@ -151,17 +151,17 @@ def iter_reconstruct(
         method = "model" if model else options.method.method
         check_memory(z.shape, method, options.method.mc_samples if model else 0)
     with threads_for_free_cores(dev) as threads:
+        z, applied = level(z, options.levelling)
         if isinstance(options.method, ModelOptions):
-            z, applied = level(z, options.levelling)
             result = yield from _iter_model(z, px, dev, options.method, options.volume_shape, applied)
         else:
-            result = yield from _iter_classical(z, px, dev, options.method, options.volume_shape, options.levelling)
+            result = yield from _iter_classical(z, px, dev, options.method, options.volume_shape, applied)
     result.info["threads"] = threads if dev.type == "cpu" else None
     return result
 
 
 def _iter_classical(
-    z: np.ndarray, px, dev, opts: ClassicalOptions, volume_shape, levelling: tuple[str, ...]
+    z: np.ndarray, px, dev, opts: ClassicalOptions, volume_shape, applied: list
 ) -> ProgressGenerator[Reconstruction]:
     """The classical branch of :func:`iter_reconstruct`: a blind tip estimate, then the erosion and certainty."""
     from .btr import iter_blind_tip
@@ -171,7 +171,6 @@ def _iter_classical(
 
     method, threshold_nm, steps = opts.method, opts.threshold_nm, opts.steps
     k = choose_tip_size(z.shape, px, opts.tip_px, opts.tip_nm)
-    z, applied = level(z, levelling)
     info: dict = {"tip_px": k, "device": str(dev), "levelling": applied}
     if method in ("btr", "btr-full"):
         blind = yield from iter_blind_tip(
@@ -205,16 +204,15 @@ def _iter_classical(
 def _iter_model(
     z: np.ndarray, px, dev, opts: ModelOptions, volume_shape, applied: list
 ) -> ProgressGenerator[Reconstruction]:
-    """The model branch of :func:`iter_reconstruct`: (fine-tune,) MC-dropout samples, consistency, certainty, volume."""
-    from . import consistency as physics
+    """The model branch of :func:`iter_reconstruct`: the tip bound, (fine-tuning,) Monte-Carlo
+    dropout samples within the bound, the surface held to the image, the σ maps."""
+    from . import consistency
     from .finetune import iter_finetune
-    from .morphology import certainty_map, erode
     from .noise import estimate_noise
     from .registry import open_model
-    from .sigma import apply_sigma_model, mc_spread, sigma_inputs
     from .tip.geometry import tip_to_volume
 
-    samples, finetune_steps, consistency = opts.mc_samples, opts.finetune_steps, opts.consistency
+    samples, finetune_steps = int(opts.mc_samples), int(opts.finetune_steps)
     net, weights, meta = open_model(opts.model, str(dev))
     k = net.config.tip_px
     if min(z.shape) < 2 * k:
@@ -224,51 +222,36 @@ def _iter_model(
         )
     pixel = float(np.sqrt(px[0] * px[1]))  # the model works on square pixels
     sigma_model = meta.get("sigma_model") if opts.calibrated_sigma else None
+    steps = consistency.STEPS[opts.consistency]
     info: dict = {
         "tip_px": k,
         "device": str(dev),
         "levelling": applied,
         "model": str(weights),
-        "mc_samples": int(samples),
-        "finetune_steps": int(finetune_steps),
+        "mc_samples": samples,
+        "finetune_steps": finetune_steps,
         "sigma_calibrated": sigma_model is not None,
-        "consistency": consistency,
+        "consistency": opts.consistency,
+        "noise_nm": estimate_noise(z),
+        "tip_bound": steps.bound,
     }
-    bound_mode, lift = physics.STEPS[consistency]
-    bound_nm = (yield from physics.iter_tip_bound(z, k, mode=bound_mode)) if bound_mode else None
+    bound_nm = (yield from consistency.iter_tip_bound(z, k, mode=steps.bound)) if steps.bound else None
     if finetune_steps:
-        tuned = yield from iter_finetune(net, z, pixel, steps=int(finetune_steps), tip_bound=bound_nm, **opts.finetune)
+        tuned = yield from iter_finetune(net, z, pixel, steps=finetune_steps, tip_bound=bound_nm, **opts.finetune)
         net = tuned.model
         info["finetune_losses"] = tuned.losses
-    tip_samples, surface_samples = yield from _iter_samples(net, z, pixel, dev, int(samples), bound_nm)
+    tip_samples, surface_samples = yield from _iter_samples(net, z, pixel, dev, samples, bound_nm)
+    if steps.bound == "partial" and consistency.bound_is_the_answer(_mean_tip(tip_samples), bound_nm, info["noise_nm"]):
+        yield Progress(0, samples, "the tip lies on the blind bound: tightening the bound")
+        tighter = yield from consistency.iter_tightened_bound(z, k, bound_nm, info["noise_nm"])
+        if tighter is not None:
+            bound_nm, info["tip_bound"] = tighter, "residual"
+            tip_samples, surface_samples = yield from _iter_samples(net, z, pixel, dev, samples, bound_nm)
     tip = _mean_tip(tip_samples)
-    info["noise_nm"] = estimate_noise(z)
-    info["tip_bound"] = bound_mode
-    if bound_mode == "partial" and physics.bound_is_the_answer(tip, bound_nm, info["noise_nm"]):
-        yield Progress(0, int(samples), "the tip lies on the blind bound: tightening the bound")
-        trial = yield from physics.iter_tip_bound(
-            z, k, mode="residual", residual_passes=physics.TIGHTENING_TRIAL_PASSES
-        )
-        if physics.tightening_is_real(bound_nm, trial, info["noise_nm"]):
-            bound_nm = yield from physics.iter_tip_bound(z, k, mode="residual")
-            tip_samples, surface_samples = yield from _iter_samples(net, z, pixel, dev, int(samples), bound_nm)
-            tip = _mean_tip(tip_samples)
-            info["tip_bound"] = "residual"
-    surface = surface_samples.mean(0).numpy()
-    bound = erode(z, tip)
-    if lift:
-        yield Progress(int(samples), int(samples), "raising the surface to reproduce the image")
-        tolerance = physics.FIT_NOISE_FACTOR * info["noise_nm"]
-        surface, info["raised_pixels"] = physics.raise_to_image(z, tip, surface, tolerance, bound=bound)
-    if bound_mode:
-        surface = physics.without_pits(surface, bound)
-    certainty = certainty_map(z, tip, bound)
-    s_feats, t_feats, stats = sigma_inputs(
-        z, surface, tip, bound, mc_spread(surface_samples.numpy()), tip_samples.std(0).numpy(), info["noise_nm"], pixel
-    )
-    surface_std = apply_sigma_model(sigma_model and sigma_model["surface"], s_feats, stats)
-    tip_std = apply_sigma_model(sigma_model and sigma_model["tip"], t_feats, stats)
-    tip_std[k // 2, k // 2] = 0.0  # the apex is fixed by convention
+    if steps.raise_surface:
+        yield Progress(samples, samples, "raising the surface to reproduce the image")
+    surface, bound, certainty = _held_to_image(z, tip, surface_samples.mean(0).numpy(), steps, info)
+    surface_std, tip_std = _sigma_maps(z, surface, tip, bound, tip_samples, surface_samples, pixel, sigma_model, info)
     info["tip_descriptors_std"] = _descriptor_spread(tip_samples.numpy(), tip, tip_std, px)
     return Reconstruction(
         image=z,
@@ -283,6 +266,37 @@ def _iter_model(
         tip_bound=bound_nm,
         info=info,
     )
+
+
+def _held_to_image(z: np.ndarray, tip: np.ndarray, surface: np.ndarray, steps, info: dict) -> tuple:
+    """The network's mean surface raised to reproduce the image and without the pits it does not
+    show, as ``steps`` (:class:`~napari_se3afm.consistency.Steps`) ask; with the erosion bound and
+    the certainty map it came with."""
+    from . import consistency
+    from .morphology import certainty_map, erode
+
+    bound = erode(z, tip)
+    if steps.raise_surface:
+        tolerance = consistency.FIT_NOISE_FACTOR * info["noise_nm"]
+        surface, info["raised_pixels"] = consistency.raise_to_image(z, tip, surface, tolerance, bound=bound)
+    if steps.bound:
+        surface = consistency.without_pits(surface, bound)
+    return surface, bound, certainty_map(z, tip, bound)
+
+
+def _sigma_maps(z, surface, tip, bound, tip_samples, surface_samples, pixel: float, sigma_model, info: dict) -> tuple:
+    """The surface and tip σ maps: the model's σ model (calibrated) on the Monte-Carlo spread and
+    the physical terms, or the raw spread where ``sigma_model`` is None; no σ at the apex."""
+    from .sigma import apply_sigma_model, mc_spread, sigma_inputs
+
+    s_feats, t_feats, stats = sigma_inputs(
+        z, surface, tip, bound, mc_spread(surface_samples.numpy()), tip_samples.std(0).numpy(), info["noise_nm"], pixel
+    )
+    surface_std = apply_sigma_model(sigma_model and sigma_model["surface"], s_feats, stats)
+    tip_std = apply_sigma_model(sigma_model and sigma_model["tip"], t_feats, stats)
+    k = tip.shape[0]
+    tip_std[k // 2, k // 2] = 0.0  # the apex is fixed by convention
+    return surface_std, tip_std
 
 
 def _iter_samples(
@@ -309,10 +323,7 @@ def _iter_samples(
 
 def _mean_tip(samples) -> np.ndarray:
     """The mean of the Monte-Carlo tips in the tip convention (values ≤ 0, apex 0)."""
-    tip = np.minimum(samples.mean(0).numpy(), 0.0)
-    c = tip.shape[0] // 2
-    tip[c, c] = 0.0
-    return tip
+    return in_tip_convention(samples.mean(0).numpy())
 
 
 #: tips drawn from the tip's σ map to carry it into the descriptors, and the correlation length (pixels)
@@ -330,11 +341,9 @@ def _descriptors(tips: np.ndarray, px: tuple[float, float]) -> np.ndarray:
     """The :data:`SPREAD_NAMES` of each tip (M, K, K), in the tip convention."""
     from .tip import describe_tip
 
-    c = tips.shape[-1] // 2
     rows = []
     for sample in tips:
-        p = np.minimum(sample, 0.0)
-        p[c, c] = 0.0
+        p = in_tip_convention(sample)
         d = describe_tip(p, px)
         widths = tip_broadening(p, px)
         rows.append((d.apex_radius_nm, d.half_angle_deg, d.depth_nm, d.asymmetry, *widths.values()))

@@ -27,12 +27,22 @@ __all__ = [
     "cone_tip",
     "double_tip",
     "elliptic_paraboloid_tip",
+    "in_tip_convention",
     "paraboloid_tip",
     "pixel_pair",
     "pyramid_tip",
     "sphere_tip",
     "tip_offsets_nm",
 ]
+
+
+def in_tip_convention(values) -> np.ndarray:
+    """A new tip height map ``P`` from ``values`` (K, K), in the project's convention: every value
+    ≤ 0 (clipped) and the apex, the centre pixel, exactly 0."""
+    tip = np.minimum(np.asarray(values, dtype=np.float64), 0.0)
+    c = tip.shape[-1] // 2
+    tip[..., c, c] = 0.0
+    return tip
 
 
 #: the pixel sizes an AFM scan can have, in nm (1 pm to 1 mm); outside, a damaged file or a unit error
