@@ -203,8 +203,8 @@ def iter_blind_tip(
     if len(points):
         from numpy.lib.stride_tricks import sliding_window_view
 
-        mean = sliding_window_view(np.pad(z, c, mode="edge"), (k, k)).mean(axis=(-2, -1))
-        order = np.argsort(-(z - mean)[points[:, 0], points[:, 1]], kind="stable")
+        windows = sliding_window_view(np.pad(z, c, mode="edge"), (k, k))[points[:, 0], points[:, 1]]
+        order = np.argsort(-(z[points[:, 0], points[:, 1]] - windows.mean(axis=(-2, -1))), kind="stable")
         points = points[order]
     margin = ADMISSION_MARGIN_RATIO * threshold + 1e-12 * max(1.0, float(np.abs(z).max()))
     iterations = 0

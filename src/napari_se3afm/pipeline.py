@@ -307,14 +307,16 @@ def _iter_samples(
     import torch
 
     from .nn.model import dropout_samples
+    from .nn.points import maxima_remembered
 
     img = torch.tensor(z, dtype=torch.float32, device=dev)[None]
     p = torch.tensor([pixel], dtype=torch.float32, device=dev)
     tip_bound = None if bound_nm is None else torch.tensor(bound_nm, dtype=torch.float32, device=dev)
-    tips, surfaces = [], []
+    tips, surfaces, maxima = [], [], {}
     for start in range(0, samples, MC_CHUNK):
         n = min(MC_CHUNK, samples - start)
-        t, s = dropout_samples(net, img, p, n, seed=start, tip_bound=tip_bound)
+        with maxima_remembered(img[0], maxima):
+            t, s = dropout_samples(net, img, p, n, seed=start, tip_bound=tip_bound)
         tips.append(t[:, 0].double().cpu())
         surfaces.append(s[:, 0].double().cpu())
         yield Progress(start + n, samples, "Monte-Carlo dropout samples")

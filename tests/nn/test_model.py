@@ -280,3 +280,27 @@ def test_the_model_imports_without_torchs_compiler():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["False", "True"], out.stderr[-2000:]
+
+
+def test_the_maxima_of_one_scan_are_found_once_across_batches(monkeypatch):
+    """Monte-Carlo batches over one scan read the same points; remembered, they are found once."""
+    from napari_se3afm.nn import points
+
+    img = torch.from_numpy(spikes())
+    calls = []
+    real = points._sharp_maxima
+    monkeypatch.setattr(points, "_sharp_maxima", lambda *a: calls.append(1) or real(*a))
+    px = torch.tensor([1.0, 1.0])
+    plain = points.scan_patches(img[None].repeat(2, 1, 1), px, 15)
+    assert len(calls) == 1  # a batch of one scan repeated: once already
+    store: dict = {}
+    for _ in range(3):
+        with points.maxima_remembered(img, store):
+            again = points.scan_patches(img[None].repeat(2, 1, 1), px, 15)
+        for a, b in zip(plain, again, strict=True):
+            assert torch.equal(a, b)
+    assert len(calls) == 2  # once more for the three remembered batches
+    other = img.flip(0)
+    with points.maxima_remembered(img, store):
+        points.scan_patches(other[None], px[:1], 15)  # another scan is not taken for the remembered one
+    assert len(calls) == 3

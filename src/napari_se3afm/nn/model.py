@@ -60,6 +60,10 @@ class SE3AFM(nn.Module):
 
     #: inference tile size and overlap (pixels) of the surface network on large scans
     tile, overlap = 1024, 128
+    #: at inference the surface network takes at most about this many pixels per call (images × tile
+    #: pixels, at least one image): on a CPU a call of 2^18 pixels runs 1.6 × faster per pixel than
+    #: one of four 572² images, whose feature maps no longer fit the cache (docs/speed.md)
+    pixels_per_call = 2**18
 
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
@@ -151,14 +155,14 @@ class SE3AFM(nn.Module):
         h, w = feats.shape[-2:]
         t, o = self.tile, self.overlap
         if h <= t and w <= t:
-            return self.surface_net(feats)
+            return self._in_groups(feats)
         tile_h, tile_w = _tile_length(h, t, o), _tile_length(w, t, o)
         guard = min(self.context(), o // 3)  # an overlap too narrow for the full guard still blends
         out = torch.zeros(feats.shape[0], h, w, dtype=feats.dtype, device=feats.device)
         total = torch.zeros(h, w, dtype=feats.dtype, device=feats.device)
         for r0 in _tile_starts(h, tile_h, o):
             for c0 in _tile_starts(w, tile_w, o):
-                tile = self.surface_net(feats[..., r0 : r0 + tile_h, c0 : c0 + tile_w])
+                tile = self._in_groups(feats[..., r0 : r0 + tile_h, c0 : c0 + tile_w])
                 th, tw = tile.shape[-2:]
                 weight = (
                     _ramp(th, guard, o, r0 > 0, r0 + th < h, tile)[:, None]
@@ -167,6 +171,13 @@ class SE3AFM(nn.Module):
                 out[:, r0 : r0 + th, c0 : c0 + tw] += tile * weight
                 total[r0 : r0 + th, c0 : c0 + tw] += weight
         return out / total
+
+    def _in_groups(self, feats: torch.Tensor) -> torch.Tensor:
+        """The surface network on a batch, a few images per call (:attr:`pixels_per_call`)."""
+        group = max(1, self.pixels_per_call // (feats.shape[-2] * feats.shape[-1]))
+        if group >= feats.shape[0]:
+            return self.surface_net(feats)
+        return torch.cat([self.surface_net(feats[i : i + group]) for i in range(0, feats.shape[0], group)])
 
     def forward(
         self,
