@@ -43,6 +43,26 @@ def put_layers(viewer: napari.viewer.Viewer, layer_data: list[tuple]) -> list:
     return out
 
 
+def put_layers_gradually(viewer: napari.viewer.Viewer, layer_data: list[tuple], then) -> None:
+    """:func:`put_layers`, one layer per turn of the event loop, then ``then(layers)``.
+
+    napari takes 0.05–0.15 s to add each layer (its visual, texture and colour bar): added at once,
+    a reconstruction's five or six layers would block the window for 0.3–0.4 s; one at a time, the
+    window draws and answers between them."""
+    from qtpy.QtCore import QTimer
+
+    pending, added = list(layer_data), []
+
+    def step() -> None:
+        if not pending:
+            then(added)
+            return
+        added.extend(put_layers(viewer, [pending.pop(0)]))
+        QTimer.singleShot(0, step)
+
+    step()
+
+
 def _title_colour_bars(viewer: napari.viewer.Viewer, colorbar) -> None:
     """Put the viewer's text overlay, as the title, over the σ colour bars (set up once per viewer)."""
     if viewer not in _TITLED:

@@ -20,7 +20,6 @@ from magicgui.widgets import (
 
 from ..consistency import DEFAULT_CONSISTENCY
 from ..options import MC_SAMPLES
-from .display import put_layers
 from .workers import WorkerPanel, model_choice
 
 if TYPE_CHECKING:
@@ -48,19 +47,23 @@ def default_method() -> str:
     return choose_method("auto")
 
 
-def reconstruction_job(data, pixel: tuple[float, float], settings: dict):
-    """The worker's job: resolve the device, check the options, reconstruct (yielding progress)."""
+def reconstruction_job(data, pixel: tuple[float, float], settings: dict, layers: dict):
+    """The worker's job: resolve the device, check the options, reconstruct (yielding progress), and
+    make the result's layer data (:func:`~.layers.reconstruction_layers` with ``layers``), so that
+    the window's own thread only adds them. Returns ``(result, layer data)``."""
     from ..progress import Progress
 
     yield Progress(0, 1, "starting (torch and the model load on the first run)")
     from ..device import resolve_device
     from ..options import reconstruct_options
     from ..pipeline import iter_reconstruct
+    from .layers import reconstruction_layers
 
     settings = dict(settings)
     device = resolve_device(settings.pop("device"))
     options = reconstruct_options(settings.pop("method"), device=str(device), **settings)
-    return (yield from iter_reconstruct(data, pixel, options))
+    result = yield from iter_reconstruct(data, pixel, options)
+    return result, reconstruction_layers(result, **layers)
 
 
 class ReconstructWidget(WorkerPanel):
@@ -163,7 +166,6 @@ class ReconstructWidget(WorkerPanel):
 
         from ..levelling import DEFAULT_STEPS
 
-        self._limits = tuple(layer.contrast_limits)
         settings = {
             "method": self._method.value,
             "steps": self._steps.value,
@@ -176,15 +178,18 @@ class ReconstructWidget(WorkerPanel):
         }
         pixel = tuple(float(v) for v in layer.scale[-2:])
         self._started = time.perf_counter()
-        return reconstruction_job, (np.asarray(layer.data, dtype=np.float64), pixel, settings), {}
+        layers = {"name": layer.name, "contrast_limits": tuple(layer.contrast_limits), "tip_volume": self._volume.value}
+        return reconstruction_job, (np.asarray(layer.data, dtype=np.float64), pixel, settings, layers), {}
 
-    def on_result(self, result, name: str) -> None:
+    def on_result(self, payload, name: str) -> None:
+        result, layers = payload
+        self.place_layers(self._viewer, layers, lambda _: self._report(result))
+
+    def _report(self, result) -> None:
+        """The status line once the result is shown: what ran, where, in how long."""
         import time
         from pathlib import Path
 
-        from .layers import reconstruction_layers
-
-        put_layers(self._viewer, reconstruction_layers(result, name, self._limits, tip_volume=self._volume.value))
         self._progress.value = 100
         what = result.method
         if result.method == "model":

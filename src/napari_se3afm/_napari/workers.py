@@ -38,6 +38,8 @@ class WorkerPanel(Panel):
         self._status = wrapped(Label(label="status", value=""))
         self._worker = None
         self._cancelling = False
+        self._placing = False  # the result's layers are being added: the run is not over
+        self._worker_done = False
         self._run.changed.connect(self._on_run)
 
     @property
@@ -95,6 +97,7 @@ class WorkerPanel(Panel):
         worker.errored.connect(lambda exc: (setattr(self._status, "value", "failed"), self._notify(str(exc))))
         worker.finished.connect(self._on_finished)
         self._worker = worker
+        self._worker_done = False
         self._started_at = time.monotonic()
         self._run.text = "Cancel"
         self._progress.value = 0
@@ -109,7 +112,25 @@ class WorkerPanel(Panel):
         self._status.value = f"{report.message}{loss}{time_left(report.fraction, time.monotonic() - self._started_at)}"
         self.on_progress(report)
 
+    def place_layers(self, viewer, layer_data: list[tuple], then) -> None:
+        """Add a result's layers without blocking the window (:func:`.display.put_layers_gradually`);
+        the run ends, and :attr:`worker` becomes None, once they are all in, then ``then(layers)``."""
+        from .display import put_layers_gradually
+
+        self._placing = True
+
+        def placed(layers) -> None:
+            self._placing = False
+            then(layers)
+            if self._worker is not None and self._worker_done:
+                self._on_finished()
+
+        put_layers_gradually(viewer, layer_data, placed)
+
     def _on_finished(self) -> None:
+        self._worker_done = True
+        if self._placing:
+            return
         if self._cancelling:
             self._status.value = "cancelled"
         self._cancelling = False
