@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from napari_se3afm.btr import _interior, _local_maxima, _refine_pass
-from napari_se3afm.morphology import dilate
-from napari_se3afm.noise import estimate_noise
+from napari_se3afm.classical.btr import _interior, _local_maxima, _refine_pass
+from napari_se3afm.image.morphology import dilate
+from napari_se3afm.image.noise import estimate_noise
 from napari_se3afm.tip import cone_tip, paraboloid_tip, pyramid_tip
 
 

@@ -20,8 +20,8 @@ import torch
 
 from napari_se3afm.lab.metrics import probe_depth
 from napari_se3afm.lab.simtip.storage import read_split
+from napari_se3afm.nn.registry import DEFAULT_MODEL
 from napari_se3afm.pipeline import reconstruct
-from napari_se3afm.registry import DEFAULT_MODEL
 
 SPLIT = Path(__file__).resolve().parent / "results" / "simtip_test.npz"
 

@@ -19,8 +19,8 @@ CASE = r"""
 import json, resource, statistics, sys, time
 import numpy as np, torch
 torch.set_num_threads({threads})
-from napari_se3afm.morphology import dilate, erode
-from napari_se3afm.btr import blind_tip
+from napari_se3afm.image.morphology import dilate, erode
+from napari_se3afm.classical.btr import blind_tip
 from napari_se3afm.tip import pyramid_tip
 op, n, k, device, repeats = {op!r}, {n}, {k}, {device!r}, {repeats}
 rng = np.random.default_rng(0)

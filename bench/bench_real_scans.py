@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from napari_se3afm.image.morphology import erode
+from napari_se3afm.image.noise import estimate_noise
 from napari_se3afm.io import read_height_map
 from napari_se3afm.lab.metrics import fit_ratio, redilation_residual
-from napari_se3afm.morphology import erode
-from napari_se3afm.noise import estimate_noise
 from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.tip import describe_tip
 

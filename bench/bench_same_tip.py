@@ -18,8 +18,8 @@ import torch
 
 from napari_se3afm.lab.metrics import probe_depth
 from napari_se3afm.lab.simtip import load_config, simulate
+from napari_se3afm.nn.registry import DEFAULT_MODEL
 from napari_se3afm.pipeline import reconstruct
-from napari_se3afm.registry import DEFAULT_MODEL
 
 SEED = 3_000_003
 CENTRE = 15

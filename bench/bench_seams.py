@@ -17,8 +17,8 @@ import torch
 
 from napari_se3afm.io import read_height_map
 from napari_se3afm.lab.metrics import edge_ratio
+from napari_se3afm.nn.registry import DEFAULT_MODEL
 from napari_se3afm.pipeline import reconstruct
-from napari_se3afm.registry import DEFAULT_MODEL
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 SPLIT = Path(__file__).resolve().parent / "results" / "simtip_test.npz"

@@ -13,11 +13,11 @@ import time
 
 import numpy as np
 
-from napari_se3afm import consistency
 from napari_se3afm.lab.cases import particles_under_a_sharp_cone
 from napari_se3afm.lab.metrics import clipped_tip_difference, probe_depth, tip_errors
+from napari_se3afm.nn import consistency
+from napari_se3afm.nn.registry import DEFAULT_MODEL
 from napari_se3afm.pipeline import reconstruct
-from napari_se3afm.registry import DEFAULT_MODEL
 
 
 def main() -> None:

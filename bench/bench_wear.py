@@ -11,13 +11,13 @@ found, missed and flagged wrongly. Prints markdown.
 
 import sys
 
-from napari_se3afm import wear
 from napari_se3afm.lab.cases import WORN_SESSION_EVENTS, worn_tip_session
 from napari_se3afm.lab.metrics import probe_depth, tip_errors
 from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.scan import Channel, Scan
 from napari_se3afm.tip import describe_tip
-from napari_se3afm.wear import EVENT_Z, compare_tips, track_tip
+from napari_se3afm.wear.track import EVENT_Z, compare_tips, track_tip
+from napari_se3afm.wear.track import track as wear
 
 
 def main() -> None:

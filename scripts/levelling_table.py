@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_se3afm.image.levelling import level
 from napari_se3afm.io import read_scan
-from napari_se3afm.levelling import level
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 

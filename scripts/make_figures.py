@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from napari_se3afm.cli import _sample_path
+from napari_se3afm.nn.registry import DEFAULT_MODEL
 from napari_se3afm.pipeline import reconstruct
-from napari_se3afm.registry import DEFAULT_MODEL
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "images" / "sample_btr.png"
 GALLERY = OUT.parent / "simtip_gallery.png"
@@ -142,9 +142,9 @@ def simtip_gallery() -> None:
 
 def real_scan_fits(model: str = DEFAULT_MODEL) -> None:
     """What fine-tuning and the tight bound change on a real scan: residual maps and tips."""
+    from napari_se3afm.image.noise import estimate_noise
     from napari_se3afm.io import read_height_map
     from napari_se3afm.lab.metrics import redilation_residual
-    from napari_se3afm.noise import estimate_noise
 
     if not REAL_SCAN.is_file():
         print(f"skipped {REAL_FIT.name}: {REAL_SCAN} is absent")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_se3afm.morphology import dilate
+from napari_se3afm.image.morphology import dilate
 from napari_se3afm.tip import pyramid_tip
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "napari_se3afm" / "data"

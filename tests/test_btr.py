@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_se3afm import btr
-from napari_se3afm.btr import blind_tip
-from napari_se3afm.dbtr import differentiable_tip
+from napari_se3afm.classical import btr
+from napari_se3afm.classical.btr import blind_tip
+from napari_se3afm.classical.dbtr import differentiable_tip
 from napari_se3afm.errors import ParameterError
-from napari_se3afm.morphology import dilate, opening
-from napari_se3afm.noise import estimate_noise
+from napari_se3afm.image.morphology import dilate, opening
+from napari_se3afm.image.noise import estimate_noise
 from napari_se3afm.tip import cone_tip, describe_tip, pyramid_tip
 from synthetic import spike_array
 

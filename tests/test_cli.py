@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_se3afm.cli import main
-from napari_se3afm.morphology import dilate
+from napari_se3afm.image.morphology import dilate
 from napari_se3afm.tip import cone_tip
 from synthetic import spike_array
 
@@ -273,8 +273,8 @@ def test_simulate_clean_and_config_errors(tmp_path, capsys):
         )
         == 0
     )
+    from napari_se3afm.image.morphology import dilate
     from napari_se3afm.lab.simtip.storage import read_split
-    from napari_se3afm.morphology import dilate
 
     s = read_split(tmp_path / "c.npz")
     for i in range(2):  # no artefacts: the image is the dilation of the surface (float32 storage)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import napari_se3afm.consistency as consistency
-from napari_se3afm.btr import blind_tip
-from napari_se3afm.consistency import iter_tip_bound, raise_to_image
-from napari_se3afm.morphology import dilate, erode, opening
+import napari_se3afm.nn.consistency as consistency
+from napari_se3afm.classical.btr import blind_tip
+from napari_se3afm.image.morphology import dilate, erode, opening
+from napari_se3afm.nn.consistency import iter_tip_bound, raise_to_image
 from napari_se3afm.progress import run_to_completion
 from synthetic import random_asymmetric_tip, spike_array
 

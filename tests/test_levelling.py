@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_se3afm.errors import ParameterError
-from napari_se3afm.levelling import (
+from napari_se3afm.image.levelling import (
     align_rows,
     align_rows_differences,
     level,

@@ -144,7 +144,7 @@ def test_plausibility_counts_impossible_values():
 
 
 def test_redilation_residual_is_what_the_tip_leaves_of_the_image_away_from_the_border():
-    from napari_se3afm.morphology import dilate, erode, opening
+    from napari_se3afm.image.morphology import dilate, erode, opening
     from napari_se3afm.tip import pyramid_tip
 
     rng = np.random.default_rng(3)
@@ -158,6 +158,6 @@ def test_redilation_residual_is_what_the_tip_leaves_of_the_image_away_from_the_b
     bound = erode(image, tip)  # the erosion's residual is the opening's: what no surface explains
     np.testing.assert_allclose(redilation_residual(image, bound, tip), (image - opening(image, tip))[8:-8, 8:-8])
     # the fit ratio: that residual's RMS (0.25 nm) over the image's white-noise estimate
-    from napari_se3afm.noise import estimate_noise
+    from napari_se3afm.image.noise import estimate_noise
 
     assert fit_ratio(image, surface, tip) == pytest.approx(0.25 / estimate_noise(image), rel=1e-9)

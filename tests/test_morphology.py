@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_se3afm.morphology import certainty_map, closing, contacts, dilate, erode, opening
+from napari_se3afm.image.morphology import certainty_map, closing, contacts, dilate, erode, opening
 from synthetic import random_asymmetric_tip
 
 
@@ -203,7 +203,7 @@ def test_contacts_name_the_surface_pixel_and_tip_height_that_set_each_image_pixe
 def test_tips_deeper_than_the_scan_give_the_brute_force_results(rng):
     """Offsets deeper than the scan rises can never win and are skipped: nothing may change, not
     the values, the winning offsets, the contacts or the certain pixels; batched tips one by one."""
-    from napari_se3afm.morphology import _live_offsets
+    from napari_se3afm.image.morphology import _live_offsets
 
     s = rng.normal(0, 1, (21, 19))
     deep = random_asymmetric_tip(7, rng, depth=2.0)

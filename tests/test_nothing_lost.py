@@ -80,7 +80,7 @@ def _status(argv: list[str]) -> int:
 
 
 def test_a_model_without_its_description_is_named(small, tmp_path, capsys):
-    from napari_se3afm.registry import find_model
+    from napari_se3afm.nn.registry import find_model
 
     weights = tmp_path / "mine.safetensors"
     weights.write_bytes(find_model().read_bytes())
@@ -212,7 +212,8 @@ def test_a_scan_too_large_for_the_memory_is_refused_at_once_with_what_it_needs(t
     """On a machine with 2 GB available a 1024² scan through the model (1.8 GB measured) is refused
     before any model is loaded, in one line naming its size, the memory it needs and what would fit;
     the same scan through classical BTR (about 0.4 GB) runs."""
-    from napari_se3afm import registry, resources
+    from napari_se3afm import resources
+    from napari_se3afm.nn import registry
     from napari_se3afm.pipeline import reconstruct
 
     monkeypatch.setattr(resources, "available_bytes", lambda: 2_000_000_000)

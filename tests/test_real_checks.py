@@ -50,7 +50,7 @@ def test_a_speckled_surface_and_a_dotted_sigma_map_fail_their_bars(rng):
     dots = 1.0 + ((yy % 2) & (xx % 2))
     failures = " ".join(scan_checks(_result(image, speckled, dots.astype(float))).failures)
     assert "pits" in failures and "σ map" in failures and "surface high-frequency" in failures
-    from napari_se3afm.morphology import erode
+    from napari_se3afm.image.morphology import erode
     from napari_se3afm.tip import cone_tip
 
     lowered = erode(image, cone_tip(7, 1.0, half_angle_deg=30)) - 1.0  # below the bound, evenly

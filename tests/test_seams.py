@@ -17,8 +17,8 @@ pytest.importorskip("e3nn")
 
 from napari_se3afm.lab.metrics import edge_ratio
 from napari_se3afm.nn.model import SE3AFM
+from napari_se3afm.nn.registry import DEFAULT_MODEL
 from napari_se3afm.pipeline import reconstruct
-from napari_se3afm.registry import DEFAULT_MODEL
 
 SAMPLE = resources.files("napari_se3afm") / "data" / "simtip_sample.npz"
 

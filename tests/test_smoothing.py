@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_se3afm.sigma import gaussian_kernel, gaussian_smooth, smooth_deviations, smooth_rms
+from napari_se3afm.nn.sigma import gaussian_kernel, gaussian_smooth, smooth_deviations, smooth_rms
 
 
 def test_a_constant_stays_and_white_noise_gets_the_variance_of_its_kernel():

@@ -14,7 +14,7 @@ from napari_se3afm.errors import ParameterError
 from napari_se3afm.lab.cases import WORN_SESSION_EVENTS, worn_tip_session
 from napari_se3afm.scan import Channel, Scan, parse_date
 from napari_se3afm.tip import pyramid_tip
-from napari_se3afm.wear import EVENT_Z, TipState, compare_tips, track_tip
+from napari_se3afm.wear.track import EVENT_Z, TipState, compare_tips, track_tip
 
 
 def state(tip: np.ndarray, sigma: float, radius: float, double: bool = False) -> TipState:
@@ -49,7 +49,7 @@ def test_consecutive_tips_differ_when_their_difference_exceeds_the_combined_sigm
     [([1.05e8, 0.8e8], 1e6, "10⁶ nm³"), ([2.0e4], 1e3, "10³ nm³"), ([950.0], 1.0, "(nm³)"), ([np.nan], 1.0, "(nm³)")],
 )
 def test_apex_volumes_are_plotted_in_a_power_of_ten_that_keeps_the_numbers_plain(values, factor, label):
-    from napari_se3afm.wear_report import _volume_unit
+    from napari_se3afm.wear.report import _volume_unit
 
     got_factor, got_label = _volume_unit(np.array(values))
     assert got_factor == factor and label in got_label

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .consistency import CONSISTENCY, DEFAULT_CONSISTENCY
 from .console import (
     ProgressBar,
     Terminated,
@@ -30,6 +29,7 @@ from .console import (
     terminate_cleanly,
 )
 from .errors import Se3afmError
+from .nn.consistency import CONSISTENCY, DEFAULT_CONSISTENCY
 
 SAMPLE_NAME = "spikes_sample.npz"
 
@@ -48,8 +48,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     """--model, --mc-samples and --device, as every command that runs the model takes them."""
+    from .nn.registry import DEFAULT_MODEL
     from .options import MC_SAMPLES
-    from .registry import DEFAULT_MODEL
 
     parser.add_argument(
         "--model", default=DEFAULT_MODEL, help=f"model name or .safetensors file (default {DEFAULT_MODEL})"
@@ -62,8 +62,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``se3afm`` (all sub-commands)."""
+    from .image.levelling import DEFAULT_STEPS
     from .io.writers import TIP_SUFFIXES
-    from .levelling import DEFAULT_STEPS
     from .options import METHODS
 
     parser = _Parser(
@@ -182,8 +182,8 @@ def _track(args: argparse.Namespace) -> int:
     from .io import find_scans, read_scan
     from .options import reconstruct_options
     from .progress import run_to_completion
-    from .wear import iter_track_tip
-    from .wear_report import REPORT_FILES, write_wear_report
+    from .wear.report import REPORT_FILES, write_wear_report
+    from .wear.track import iter_track_tip
 
     files = find_scans(args.inputs)
     written = [args.outdir / name for name in REPORT_FILES]

@@ -15,10 +15,10 @@ import numbers
 import re
 from dataclasses import dataclass, field
 
-from .consistency import CONSISTENCY, DEFAULT_CONSISTENCY
 from .errors import ParameterError, Se3afmError
-from .levelling import DEFAULT_STEPS, check_steps
-from .registry import DEFAULT_MODEL, find_model
+from .image.levelling import DEFAULT_STEPS, check_steps
+from .nn.consistency import CONSISTENCY, DEFAULT_CONSISTENCY
+from .nn.registry import DEFAULT_MODEL, find_model
 
 __all__ = [
     "CLASSICAL_METHODS",
@@ -148,7 +148,7 @@ class ModelOptions:
         _check_count(self.finetune_steps, "--finetune-steps", 0, MAX_FINETUNE_STEPS)
         if self.finetune:
             from .errors import reject_unknown_settings
-            from .finetune import FINETUNE_OPTIONS
+            from .nn.finetune import FINETUNE_OPTIONS
 
             reject_unknown_settings(self.finetune, FINETUNE_OPTIONS, "fine-tuning")
 

@@ -10,7 +10,7 @@ Methods
 
 For the classical methods the surface is the erosion of the image by the estimated tip (its
 tightest upper bound); the model lowers that bound where the tip never touched, and its output is
-then held to the image (:mod:`napari_se3afm.consistency`). The certainty map marks where the
+then held to the image (:mod:`napari_se3afm.nn.consistency`). The certainty map marks where the
 erosion bound is exact.
 """
 
@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ParameterError, reject_unknown_settings
+from .image.levelling import level
 from .io.limits import MAX_HEIGHT_NM
-from .levelling import level
 from .options import SETTINGS, ClassicalOptions, ModelOptions, ReconstructOptions, check_tip_window, reconstruct_options
 from .progress import Progress, ProgressGenerator, run_to_completion
 from .resources import check_memory
@@ -110,13 +110,13 @@ def iter_reconstruct(
     volume_shape : (nz, ny, nx)
         Voxel grid of the tip volume.
     levelling : sequence of str or None
-        Levelling steps applied first (see :func:`napari_se3afm.levelling.level`; default: robust
+        Levelling steps applied first (see :func:`napari_se3afm.image.levelling.level`; default: robust
         plane, minimum to 0); ``None`` or ``()`` to use the image as it is. Recorded in
         ``info["levelling"]``.
     model, mc_samples, finetune_steps, finetune_options
         For ``method="model"``: the model name or ``.safetensors`` path, the Monte-Carlo dropout
         samples for the σ maps, optional fine-tuning steps on this scan first, and further
-        arguments of :func:`napari_se3afm.finetune.iter_finetune` (learning rate, prior strength).
+        arguments of :func:`napari_se3afm.nn.finetune.iter_finetune` (learning rate, prior strength).
     calibrated_sigma : bool
         For ``method="model"``: apply the model's fitted σ model (default); ``False`` returns the raw
         Monte-Carlo spread, which is what the σ model is fitted on (:mod:`napari_se3afm.lab.calibration`).
@@ -124,7 +124,7 @@ def iter_reconstruct(
         For ``method="model"``: clip the network's tips to the blind (BTR) upper bound (``"tip"``), and
         also raise the surface until, dilated by the tip, it reproduces the image within the image's
         noise wherever the tip can (``"image"``, the default); ``"none"`` keeps the network's output as it is
-        (:mod:`napari_se3afm.consistency`). The classical methods are consistent by construction.
+        (:mod:`napari_se3afm.nn.consistency`). The classical methods are consistent by construction.
     """
     from .device import resolve_device, threads_for_free_cores
 
@@ -164,9 +164,9 @@ def _iter_classical(
     z: np.ndarray, px, dev, opts: ClassicalOptions, volume_shape, applied: list
 ) -> ProgressGenerator[Reconstruction]:
     """The classical branch of :func:`iter_reconstruct`: a blind tip estimate, then the erosion and certainty."""
-    from .btr import iter_blind_tip
-    from .dbtr import iter_differentiable_tip
-    from .morphology import certainty_map, erode
+    from .classical.btr import iter_blind_tip
+    from .classical.dbtr import iter_differentiable_tip
+    from .image.morphology import certainty_map, erode
     from .tip.geometry import tip_to_volume
 
     method, threshold_nm, steps = opts.method, opts.threshold_nm, opts.steps
@@ -206,10 +206,10 @@ def _iter_model(
 ) -> ProgressGenerator[Reconstruction]:
     """The model branch of :func:`iter_reconstruct`: the tip bound, (fine-tuning,) Monte-Carlo
     dropout samples within the bound, the surface held to the image, the σ maps."""
-    from . import consistency
-    from .finetune import iter_finetune
-    from .noise import estimate_noise
-    from .registry import open_model
+    from .image.noise import estimate_noise
+    from .nn import consistency
+    from .nn.finetune import iter_finetune
+    from .nn.registry import open_model
     from .tip.geometry import tip_to_volume
 
     samples, finetune_steps = int(opts.mc_samples), int(opts.finetune_steps)
@@ -270,10 +270,10 @@ def _iter_model(
 
 def _held_to_image(z: np.ndarray, tip: np.ndarray, surface: np.ndarray, steps, info: dict) -> tuple:
     """The network's mean surface raised to reproduce the image and without the pits it does not
-    show, as ``steps`` (:class:`~napari_se3afm.consistency.Steps`) ask; with the erosion bound and
+    show, as ``steps`` (:class:`~napari_se3afm.nn.consistency.Steps`) ask; with the erosion bound and
     the certainty map it came with."""
-    from . import consistency
-    from .morphology import certainty_map, erode
+    from .image.morphology import certainty_map, erode
+    from .nn import consistency
 
     bound = erode(z, tip)
     if steps.raise_surface:
@@ -287,7 +287,7 @@ def _held_to_image(z: np.ndarray, tip: np.ndarray, surface: np.ndarray, steps, i
 def _sigma_maps(z, surface, tip, bound, tip_samples, surface_samples, pixel: float, sigma_model, info: dict) -> tuple:
     """The surface and tip σ maps: the model's σ model (calibrated) on the Monte-Carlo spread and
     the physical terms, or the raw spread where ``sigma_model`` is None; no σ at the apex."""
-    from .sigma import apply_sigma_model, mc_spread, sigma_inputs
+    from .nn.sigma import apply_sigma_model, mc_spread, sigma_inputs
 
     s_feats, t_feats, stats = sigma_inputs(
         z, surface, tip, bound, mc_spread(surface_samples.numpy()), tip_samples.std(0).numpy(), info["noise_nm"], pixel
@@ -361,7 +361,7 @@ def _descriptor_spread(
     the drawn tips leave a descriptor unmeasurable). The Monte-Carlo spread alone is
     the network's own variation, far below the error (0.0 nm on a real scan whose radius two halves
     put 6 nm apart)."""
-    from .sigma import smooth_deviations
+    from .nn.sigma import smooth_deviations
 
     # unit variance inside the window, less towards its edges (nothing correlates beyond them)
     drawn = tip[None] + tip_std[None] * smooth_deviations(

@@ -221,7 +221,7 @@ def test_finetune_widget_shows_the_loss_and_can_revert(tiny_model_dir, make_napa
 
 def test_finetune_without_weights_says_so(make_napari_viewer, monkeypatch, tmp_path, errors):
     monkeypatch.setenv("SE3AFM_MODEL_DIR", str(tmp_path))
-    monkeypatch.setattr("napari_se3afm.registry._search_dirs", lambda: [tmp_path])
+    monkeypatch.setattr("napari_se3afm.nn.registry._search_dirs", lambda: [tmp_path])
     viewer = make_napari_viewer()
     viewer.open_sample(PLUGIN, "spikes")
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Fine-tune")

@@ -30,7 +30,7 @@ def test_open_simtip_sample_with_its_truth(make_napari_viewer):
     k = tip.data.shape[0]
     assert tip.data.shape == (k, k) and k % 2 == 1 and tip.data[k // 2, k // 2] == 0 and tip.data.max() <= 0
     # the sample really is the dilation of its surface by its tip, plus artefacts of a fraction of a nm
-    from napari_se3afm.morphology import dilate
+    from napari_se3afm.image.morphology import dilate
 
     c = k // 2
     d = dilate(surface.data.astype(float), tip.data.astype(float))[c:-c, c:-c]

@@ -13,9 +13,9 @@ import pytest
 
 pytest.importorskip("e3nn")
 
-from napari_se3afm.consistency import bound_is_the_answer
 from napari_se3afm.lab.cases import particles_under_a_sharp_cone
 from napari_se3afm.lab.metrics import probe_depth, tip_errors
+from napari_se3afm.nn.consistency import bound_is_the_answer
 from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.tip import cone_tip
 

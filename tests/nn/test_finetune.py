@@ -9,10 +9,10 @@ import torch
 pytest.importorskip("e3nn")
 
 from napari_se3afm.errors import ParameterError
-from napari_se3afm.finetune import finetune, iter_finetune
 from napari_se3afm.lab.simtip import SimTipConfig, simulate
+from napari_se3afm.nn.finetune import finetune, iter_finetune
+from napari_se3afm.nn.registry import load_model
 from napari_se3afm.pipeline import reconstruct
-from napari_se3afm.registry import load_model
 
 
 def test_finetuning_lowers_the_loss_and_can_stop(exported):
@@ -46,8 +46,8 @@ def test_finetuning_lowers_the_loss_and_can_stop(exported):
 def test_finetuning_sees_the_tips_that_inference_uses(exported, monkeypatch):
     """Fine-tuning clips the tips to the blind bound as the reconstruction will: a bound below every
     tip leaves no gradient for the tip network, and the pipeline passes its own bound (none for "none")."""
-    import napari_se3afm.finetune as ft
-    from napari_se3afm.consistency import tip_bound
+    import napari_se3afm.nn.finetune as ft
+    from napari_se3afm.nn.consistency import tip_bound
 
     model = load_model("se3afm-cpu-shells")  # a trained tip network: the tiny one's tips are flat, without gradient
     b = simulate(1, seed=5, config=SimTipConfig(image_px=64, tip_px=31))

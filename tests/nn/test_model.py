@@ -10,8 +10,8 @@ pytest.importorskip("e3nn")
 from e3nn import o3
 
 from napari_se3afm.errors import ParameterError
+from napari_se3afm.image.morphology import dilate, erode
 from napari_se3afm.lab.training import grow_shells
-from napari_se3afm.morphology import dilate, erode
 from napari_se3afm.nn.model import SE3AFM, ModelConfig, dropout_samples, enable_mc_dropout
 from napari_se3afm.nn.points import scan_patches
 from napari_se3afm.nn.tip_net import TipNet, radius_graph, render_tip

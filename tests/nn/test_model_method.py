@@ -50,9 +50,9 @@ def test_the_model_method_gives_a_tip_by_the_convention_and_the_spread_of_its_sa
 
 
 def test_model_output_is_held_to_the_blind_tip_bound_and_to_the_image(exported):
-    from napari_se3afm.consistency import FIT_NOISE_FACTOR, iter_tip_bound
-    from napari_se3afm.morphology import dilate, erode, opening
-    from napari_se3afm.noise import estimate_noise
+    from napari_se3afm.image.morphology import dilate, erode, opening
+    from napari_se3afm.image.noise import estimate_noise
+    from napari_se3afm.nn.consistency import FIT_NOISE_FACTOR, iter_tip_bound
     from napari_se3afm.progress import run_to_completion
 
     b = simulate(1, seed=8, config=SimTipConfig(image_px=48, tip_px=7), dtype=torch.float64)

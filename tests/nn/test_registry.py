@@ -12,7 +12,7 @@ pytest.importorskip("e3nn")
 from napari_se3afm.cli import main
 from napari_se3afm.errors import ModelIntegrityError, ParameterError
 from napari_se3afm.lab.simtip import SimTipConfig, simulate
-from napari_se3afm.registry import find_model, load_model
+from napari_se3afm.nn.registry import find_model, load_model
 
 VALID_SIGMA = {"terms": ["mc"], "weights": [2.0], "floor_nm": 0.1}
 
@@ -74,7 +74,7 @@ def test_cli_auto_method_uses_the_model_only_when_it_can(exported, tmp_path, mon
     assert main(["reconstruct", *common, "--model", str(exported), "--tip-px", "5", "-o", str(tmp_path / "b")]) == 0
     with np.load(tmp_path / "b" / "scan.npz") as res:
         assert "surface_std" not in res.files and res["tip"].shape == (5, 5)  # a tip size means BTR
-    monkeypatch.setattr("napari_se3afm.registry._search_dirs", lambda: [tmp_path / "none"])
+    monkeypatch.setattr("napari_se3afm.nn.registry._search_dirs", lambda: [tmp_path / "none"])
     assert main(["reconstruct", *common, "-o", str(tmp_path / "c")]) == 0  # no weights: BTR
     with np.load(tmp_path / "c" / "scan.npz") as res:
         assert "surface_std" not in res.files

@@ -14,14 +14,14 @@ import pytest
 pytest.importorskip("e3nn")
 
 from napari_se3afm.lab.training import TrainConfig, load_train_config
-from napari_se3afm.registry import DEFAULT_MODEL, load_model, sha256_of
+from napari_se3afm.nn.registry import DEFAULT_MODEL, load_model, sha256_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(p.stem for p in (ROOT / "models").glob("*.safetensors"))
 
 
 def test_the_default_and_at_most_one_other_ship_and_the_default_is_offered_first(tmp_path, monkeypatch):
-    from napari_se3afm.registry import available_models
+    from napari_se3afm.nn.registry import available_models
 
     assert DEFAULT_MODEL in SHIPPED and len(SHIPPED) <= 2
     listed = available_models()

@@ -12,21 +12,21 @@ pytest.importorskip("e3nn")
 
 from napari_se3afm.cli import main
 from napari_se3afm.lab.simtip import SimTipConfig, simulate
+from napari_se3afm.nn.registry import load_model
 from napari_se3afm.pipeline import reconstruct
-from napari_se3afm.registry import load_model
 
 VALID_SIGMA = {"terms": ["mc"], "weights": [2.0], "floor_nm": 0.1}
 
 
 def _scan_stats(level: float) -> dict:
-    from napari_se3afm.sigma import SCAN_STATS
+    from napari_se3afm.nn.sigma import SCAN_STATS
 
     return {n: (level if n == "bound_gap" else 1.0) for n in SCAN_STATS}
 
 
 def test_sigma_fit_recovers_the_shape_within_scans_and_the_scale_between_them():
     from napari_se3afm.lab.calibration import fit_sigma_model
-    from napari_se3afm.sigma import apply_sigma_model
+    from napari_se3afm.nn.sigma import apply_sigma_model
 
     # errors of known structure: σ = s · sqrt((2·f1)² + 1) with the scan's scale s = 3 · bound_gap^0.5
     # (the other statistics constant); f2 is irrelevant
@@ -56,11 +56,11 @@ def test_sigma_fit_recovers_the_shape_within_scans_and_the_scale_between_them():
 def test_sigma_calibration_is_fitted_and_applied(exported, tmp_path):
     import shutil
 
+    from napari_se3afm.image.morphology import erode
+    from napari_se3afm.image.noise import estimate_noise
     from napari_se3afm.lab.calibration import calibrate_model
     from napari_se3afm.lab.metrics import probe_depth
-    from napari_se3afm.morphology import erode
-    from napari_se3afm.noise import estimate_noise
-    from napari_se3afm.sigma import scan_scale, scan_statistics, surface_features, tip_features
+    from napari_se3afm.nn.sigma import scan_scale, scan_statistics, surface_features, tip_features
 
     copy = tmp_path / "cal.safetensors"
     shutil.copy(exported, copy)

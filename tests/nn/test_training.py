@@ -216,7 +216,7 @@ def test_init_from_starts_at_the_given_weights(tmp_path):
 
 def test_training_on_tips_held_to_the_blind_bound(tmp_path, monkeypatch):
     import napari_se3afm.lab.training as training
-    from napari_se3afm.consistency import tip_bound
+    from napari_se3afm.nn.consistency import tip_bound
 
     seen = []
     real = training._tip_bounds

@@ -157,7 +157,7 @@ def test_napari_reader_opens_what_gwyddion_reads_and_declines_the_rest(tmp_path,
     z = rng.normal(0, 5, (20, 30))
     path = write_gsf(tmp_path / "scan.gsf", z, 2.5)
     data, meta, kind = get_reader(str(path))(str(path))[0]
-    from napari_se3afm.levelling import subtract_plane
+    from napari_se3afm.image.levelling import subtract_plane
 
     assert kind == "image" and tuple(meta["scale"]) == pytest.approx((2.5, 2.5), rel=1e-6)
     assert meta["metadata"]["levelling"] == ["plane"]  # heights open levelled by a plane

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from napari_se3afm.errors import ParameterError
+from napari_se3afm.image.morphology import dilate
 from napari_se3afm.lab.simtip import (
     SURFACE_TYPES,
     TIP_TYPES,
@@ -21,7 +22,6 @@ from napari_se3afm.lab.simtip import (
 )
 from napari_se3afm.lab.simtip.config import ImagingConfig, SurfaceConfig, TipConfig
 from napari_se3afm.lab.simtip.tips import border_depth
-from napari_se3afm.morphology import dilate
 
 SMALL = SimTipConfig(image_px=64, tip_px=15)
 NO_ARTEFACTS = ImagingConfig(noise=False, line_offsets=False, drift=False, creep=False, bow=False)

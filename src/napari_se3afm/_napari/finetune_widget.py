@@ -1,6 +1,6 @@
 """The Fine-tune dock widget: adapt the pretrained model to the chosen scan while watching the loss.
 
-Fine-tuning (:func:`napari_se3afm.finetune.iter_finetune`) and the Monte-Carlo reconstruction run
+Fine-tuning (:func:`napari_se3afm.nn.finetune.iter_finetune`) and the Monte-Carlo reconstruction run
 in a worker thread; every step's loss is drawn on a small live curve. Results are added as
 ``"<scan> surface (fine-tuned)"`` etc., next to (never over) the plain reconstruction; *Revert*
 removes them again, *Keep* leaves them.
@@ -13,7 +13,7 @@ from qtpy.QtCore import QPointF, Qt
 from qtpy.QtGui import QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import QWidget
 
-from ..consistency import DEFAULT_CONSISTENCY
+from ..nn.consistency import DEFAULT_CONSISTENCY
 from ..options import MC_SAMPLES
 from .reconstruct_widget import CONSISTENCY_CHOICES
 from .workers import WorkerPanel, model_choice
@@ -115,10 +115,10 @@ class FineTuneWidget(WorkerPanel):
     def make_job(self, layer):
         import numpy as np
 
-        from ..levelling import DEFAULT_STEPS
+        from ..image.levelling import DEFAULT_STEPS
+        from ..nn.registry import find_model
         from ..options import reconstruct_options
         from ..pipeline import iter_reconstruct
-        from ..registry import find_model
 
         find_model(self._model.value)  # fail now, with the reason, when no weights are installed
         self.curve.set_losses([])

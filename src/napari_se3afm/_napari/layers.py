@@ -48,11 +48,11 @@ def scan_layers(scan, name: str) -> list[tuple]:
     """One image layer per channel of a :class:`~napari_se3afm.scan.Scan`, the height channel first.
 
     Height channels are shown levelled by a plane (the median slopes of
-    :func:`~napari_se3afm.levelling.subtract_plane`), as microscopists expect to see a scan: a raw
+    :func:`~napari_se3afm.image.levelling.subtract_plane`), as microscopists expect to see a scan: a raw
     scan's tilt hides its features. The step is recorded in ``metadata["levelling"]``; it is the
     first step of the reconstruction's own levelling, and repeating it changes nothing, so results
     are the same as from the file."""
-    from ..levelling import subtract_plane
+    from ..image.levelling import subtract_plane
 
     try:
         height = scan.height_channel()

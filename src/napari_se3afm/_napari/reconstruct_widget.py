@@ -18,7 +18,7 @@ from magicgui.widgets import (
     create_widget,
 )
 
-from ..consistency import DEFAULT_CONSISTENCY
+from ..nn.consistency import DEFAULT_CONSISTENCY
 from ..options import MC_SAMPLES
 from .workers import WorkerPanel, model_choice
 
@@ -164,7 +164,7 @@ class ReconstructWidget(WorkerPanel):
 
         import numpy as np
 
-        from ..levelling import DEFAULT_STEPS
+        from ..image.levelling import DEFAULT_STEPS
 
         settings = {
             "method": self._method.value,

@@ -1,8 +1,8 @@
 """The Tip wear dock widget: the tip over several scans of a session, plotted, each point clickable.
 
-Choose two or more open scan layers (or a folder of scan files), run :func:`napari_se3afm.wear.iter_track_tip`
+Choose two or more open scan layers (or a folder of scan files), run :func:`napari_se3afm.wear.track.iter_track_tip`
 in a worker (progress with the time left, Cancel), and see the descriptors with their σ against
-scan order or acquisition time, changes marked (:func:`napari_se3afm.wear_report.draw_wear`, on
+scan order or acquisition time, changes marked (:func:`napari_se3afm.wear.report.draw_wear`, on
 matplotlib's Qt canvas). Clicking a point selects that scan's layer and puts its tip in the layer
 ``tip wear: tip of scan N``, which the Tip panel shows in 3-D; *Save report* writes the CSV, PNG and
 NPZ of ``se3afm track``.
@@ -131,7 +131,7 @@ class WearWidget(WorkerPanel):
     def make_job(self, chosen):
         from ..options import reconstruct_options
         from ..scan import Channel, Scan
-        from ..wear import iter_track_tip
+        from ..wear.track import iter_track_tip
 
         if isinstance(chosen, Path):
             from ..io import find_scans, read_scan
@@ -153,7 +153,7 @@ class WearWidget(WorkerPanel):
         return iter_track_tip, (scans,), {"options": options}
 
     def on_result(self, track, name: str) -> None:
-        from ..wear_report import draw_wear
+        from ..wear.report import draw_wear
 
         self.track = track
         self._draw(lambda figure: draw_wear(track, figure))
@@ -196,7 +196,7 @@ class WearWidget(WorkerPanel):
         """Write the report of ``se3afm track`` into the chosen folder."""
         from napari.utils.notifications import show_error, show_info
 
-        from ..wear_report import write_wear_report
+        from ..wear.report import write_wear_report
 
         if self.track is None:
             show_error("Tip wear: track the tip first")

@@ -17,7 +17,7 @@ from .panel import Panel, wrapped
 
 def model_choice() -> ComboBox:
     """A choice of the installed model weights (the default model first)."""
-    from ..registry import DEFAULT_MODEL, available_models
+    from ..nn.registry import DEFAULT_MODEL, available_models
 
     return ComboBox(
         label="model",

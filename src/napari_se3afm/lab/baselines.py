@@ -42,7 +42,7 @@ def _identity(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pix
 
 
 def _true_tip_erosion(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
-    from ..morphology import erode
+    from ..image.morphology import erode
 
     if true_tip is None:
         raise ParameterError("the true-tip-erosion oracle needs the true tip")
@@ -50,8 +50,8 @@ def _true_tip_erosion(image: np.ndarray, tip_size: int, true_tip: np.ndarray | N
 
 
 def _btr(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
-    from ..btr import blind_tip
-    from ..morphology import erode
+    from ..classical.btr import blind_tip
+    from ..image.morphology import erode
 
     tip = blind_tip(image, tip_size).tip
     return MethodOutput(surface=erode(image, tip), tip=tip)
@@ -62,8 +62,8 @@ DBTR_BENCH_STEPS = 50
 
 
 def _dbtr(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
-    from ..dbtr import differentiable_tip
-    from ..morphology import erode
+    from ..classical.dbtr import differentiable_tip
+    from ..image.morphology import erode
 
     tip = differentiable_tip(image, tip_size, steps=DBTR_BENCH_STEPS, device="cpu").tip
     return MethodOutput(surface=erode(image, tip), tip=tip)
@@ -86,7 +86,7 @@ def wiener_surface(image: np.ndarray, tip: np.ndarray, noise_nm: float) -> np.nd
     adds, so the result is shifted to the mean of the erosion by the same tip, the level a
     morphological method would give.
     """
-    from ..morphology import erode
+    from ..image.morphology import erode
 
     img = np.asarray(image, dtype=np.float64)
     p = np.asarray(tip, dtype=np.float64)
@@ -107,7 +107,7 @@ def wiener_surface(image: np.ndarray, tip: np.ndarray, noise_nm: float) -> np.nd
 
 
 def _wiener(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
-    from ..btr import blind_tip
+    from ..classical.btr import blind_tip
 
     result = blind_tip(image, tip_size)
     return MethodOutput(surface=wiener_surface(image, result.tip, result.noise_nm), tip=result.tip)
@@ -124,9 +124,9 @@ def bench_reconstruction(
 ):
     """The model on a SimTip scan as the benchmark runs it: no levelling (the truth is in the scan's
     own heights), :data:`MODEL_BENCH_SAMPLES` samples; the default model and consistency unless given."""
-    from ..consistency import DEFAULT_CONSISTENCY
+    from ..nn.consistency import DEFAULT_CONSISTENCY
+    from ..nn.registry import DEFAULT_MODEL
     from ..pipeline import reconstruct
-    from ..registry import DEFAULT_MODEL
 
     return reconstruct(
         image,

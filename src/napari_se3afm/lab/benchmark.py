@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ParameterError
+from ..image.noise import estimate_noise
 from ..io.atomic import atomic_write
-from ..noise import estimate_noise
 from ..progress import Progress, ProgressGenerator, run_to_completion
 from .baselines import BASELINES, DEFAULT_METHODS, run_method
 from .metrics import (

@@ -1,6 +1,6 @@
 """Calibrating the model's σ on the SimTip validation split so that σ means what it says.
 
-The form of σ is :mod:`napari_se3afm.sigma`'s. Why a scale per scan: the errors of one scan and of
+The form of σ is :mod:`napari_se3afm.nn.sigma`'s. Why a scale per scan: the errors of one scan and of
 the next differ by an order of magnitude (an atomically flat step against a field of particles),
 and a σ model with one set of weights for all scans is then too wide on easy scans and too narrow
 on hard ones. A per-scan scale chosen with hindsight brings the per-scan ECE of held-out
@@ -27,8 +27,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from ..nn.sigma import SCAN_STATS, SURFACE_TERMS, TIP_TERMS, log_statistics, probe_depth, sigma_inputs
 from ..progress import Progress, ProgressGenerator, run_to_completion
-from ..sigma import SCAN_STATS, SURFACE_TERMS, TIP_TERMS, log_statistics, probe_depth, sigma_inputs
 
 __all__ = [
     "calibrate_model",
@@ -141,7 +141,7 @@ def fit_sigma_model(
 
 def raw_features(r) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, float]]:
     """:func:`sigma_inputs` of a model reconstruction made with ``calibrated_sigma=False``."""
-    from ..morphology import erode
+    from ..image.morphology import erode
 
     return sigma_inputs(
         r.image,
@@ -162,7 +162,7 @@ def iter_calibrate_model(weights: str | Path, n: int = 256, samples: int = 8) ->
     leaves the previous σ model in place.
     """
     from ..io.atomic import atomic_write
-    from ..registry import find_model
+    from ..nn.registry import find_model
 
     check_calibration_scans(n)
     path = find_model(weights)
@@ -189,9 +189,9 @@ def _collect_and_fit(path: Path, meta: dict, n: int, samples: int) -> ProgressGe
     errors of that output."""
     import torch
 
-    from ..consistency import DEFAULT_CONSISTENCY
+    from ..nn.consistency import DEFAULT_CONSISTENCY
+    from ..nn.registry import load_model
     from ..pipeline import reconstruct
-    from ..registry import load_model
     from .metrics import measurable_tip_difference
     from .simtip import SPLIT_SEEDS, simulate
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..morphology import dilate
+from ..image.morphology import dilate
 from ..tip import cone_tip, double_tip, pyramid_tip
 
 __all__ = ["WORN_SESSION_EVENTS", "particles_under_a_sharp_cone", "worn_tip_session"]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..consistency import CONSISTENCY
 from ..console import ProgressBar, odd_int
-from ..registry import DEFAULT_MODEL
+from ..nn.consistency import CONSISTENCY
+from ..nn.registry import DEFAULT_MODEL
 from .baselines import DEFAULT_METHODS
 from .simtip.config import SPLIT_SEEDS
 
@@ -194,7 +194,7 @@ def _calibrate(model: str | Path, n: int) -> None:
 
 
 def _calibrate_model(args: argparse.Namespace) -> int:
-    from ..registry import find_model
+    from ..nn.registry import find_model
     from .calibration import check_calibration_scans
 
     check_calibration_scans(args.n)

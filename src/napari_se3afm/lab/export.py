@@ -1,6 +1,6 @@
 """A training run's weights as a named model: safetensors, the JSON sidecar with its sha256, the card.
 
-What :mod:`napari_se3afm.registry` loads and verifies is made here, from a run of
+What :mod:`napari_se3afm.nn.registry` loads and verifies is made here, from a run of
 :mod:`napari_se3afm.lab.training` (``se3afm lab export-model``).
 """
 
@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from ..errors import ParameterError
-from ..registry import DEFAULT_MODEL, sha256_of
+from ..nn.registry import DEFAULT_MODEL, sha256_of
 
 __all__ = ["export_model"]
 

@@ -2,7 +2,7 @@
 
 All heights in nm. Tips follow the project convention (``P``, apex 0 at the centre, values <= 0).
 
-* :func:`probe_depth` (from :mod:`napari_se3afm.sigma`): how deep below its apex any tip can touch this surface;
+* :func:`probe_depth` (from :mod:`napari_se3afm.nn.sigma`): how deep below its apex any tip can touch this surface;
 * :func:`tip_errors`: RMSE and MAE between two tips, apex-aligned, both clipped at the probe depth;
 * :func:`surface_errors`: RMSE and SSIM away from the border;
 * :func:`calibration`: expected calibration error, Gaussian NLL and rank correlation of σ with |error|;
@@ -18,7 +18,7 @@ from statistics import NormalDist
 import numpy as np
 
 from ..errors import ParameterError
-from ..sigma import probe_depth
+from ..nn.sigma import probe_depth
 
 __all__ = [
     "calibration",
@@ -180,7 +180,7 @@ def plausibility(
       image by the estimated tip plus three noise standard deviations; with no tip estimate the
       bound is the image itself (an ideal spike).
     """
-    from ..morphology import erode
+    from ..image.morphology import erode
 
     img = np.asarray(image, dtype=np.float64)
     if tip is None:
@@ -200,7 +200,7 @@ def redilation_residual(image: np.ndarray, surface: np.ndarray, tip: np.ndarray)
     """``I − dilate(S, P)`` away from a border of ``K − 1`` pixels, where the dilation leans on
     replicated edge pixels. Never negative for a surface below the erosion bound; for the erosion
     itself it is ``I − opening(I, P)``, what no surface imaged by that tip explains."""
-    from ..morphology import dilate
+    from ..image.morphology import dilate
 
     b = np.asarray(tip).shape[0] - 1
     img = np.asarray(image, dtype=np.float64)
@@ -212,7 +212,7 @@ def redilation_residual(image: np.ndarray, surface: np.ndarray, tip: np.ndarray)
 def fit_ratio(image: np.ndarray, surface: np.ndarray, tip: np.ndarray) -> float:
     """RMS of :func:`redilation_residual` over the image's white-noise estimate σ_n: how well the
     surface imaged by the tip reproduces the image (the real-scan bar: at most 2)."""
-    from ..noise import estimate_noise
+    from ..image.noise import estimate_noise
 
     residual = redilation_residual(image, surface, tip)
     return float(np.sqrt(np.mean(residual**2)) / estimate_noise(np.asarray(image, dtype=np.float64)))

@@ -110,8 +110,8 @@ class ScanChecks:
 
 def scan_checks(result) -> ScanChecks:
     """The truth-free checks of a :class:`~napari_se3afm.results.Reconstruction`."""
-    from ..morphology import dilate, erode
-    from ..noise import estimate_noise
+    from ..image.morphology import dilate, erode
+    from ..image.noise import estimate_noise
 
     z, s = result.image, result.surface
     noise = estimate_noise(z)

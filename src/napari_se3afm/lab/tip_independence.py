@@ -206,7 +206,7 @@ def flat_substrate(truth: np.ndarray, pixel_nm: float) -> np.ndarray:
 
 def _drawn_surfaces(surface: np.ndarray, sigma: np.ndarray, draws: int) -> np.ndarray:
     """Surfaces drawn from ``surface`` ± its σ map: smooth unit-variance deviations, a fixed seed."""
-    from ..sigma import smooth_deviations
+    from ..nn.sigma import smooth_deviations
 
     return surface[None] + sigma[None] * smooth_deviations(draws, surface.shape, SIGMA_CORRELATION_PX)
 
@@ -221,7 +221,7 @@ def iter_tip_independence(
     """Image each surface of ``kinds`` with each of ``tips`` and measure its features by every method.
 
     Returns ``{kind: {"truth": (F, Q), method: (T, F, Q), "default model σ": (T, F, Q)}}``."""
-    from ..morphology import erode
+    from ..image.morphology import erode
     from ..pipeline import reconstruct
     from ..tip import cone_tip
 

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from ..errors import ParameterError, reject_unknown_settings
-from ..morphology import dilate
+from ..image.morphology import dilate
 from ..nn.model import SE3AFM, ModelConfig
 from ..progress import Progress, ProgressGenerator, run_to_completion
 from .metrics import probe_depth, surface_errors, tip_errors
@@ -228,7 +228,7 @@ def _tip_bounds(images: torch.Tensor, tip_px: int) -> torch.Tensor:
     (measured 1.7× on 2 cores for a batch of 32), which matters when a GPU waits for it."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..consistency import tip_bound
+    from ..nn.consistency import tip_bound
 
     scans = [image.detach().double().cpu().numpy() for image in images]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -303,7 +303,7 @@ def _initial_weights(name_or_path: str, mcfg: ModelConfig) -> dict[str, torch.Te
     A model with fewer radial shells at the same spacing is grown into ``mcfg`` (:func:`grow_shells`:
     the same tips until training moves the new shells); any other difference is an error.
     """
-    from ..registry import load_model
+    from ..nn.registry import load_model
 
     source = load_model(name_or_path, "cpu", fresh=True)
     if source.config == mcfg:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ParameterError
-from ..morphology import certainty_map, erode
+from ..image.morphology import certainty_map, erode
 from .cnn_tip import CNNTipNet
 from .points import scan_patches, scan_windows
 from .surface_net import SurfaceUNet
@@ -192,7 +192,7 @@ class SE3AFM(nn.Module):
         ``one_scan``: the batch is Monte-Carlo samples of one scan (:meth:`surface`).
 
         ``tip_bound`` ((K, K) or (B, K, K)), when given, clips the tips from above before the surface
-        network sees them (the blind upper bound of :mod:`napari_se3afm.consistency`).
+        network sees them (the blind upper bound of :mod:`napari_se3afm.nn.consistency`).
         """
         tips = self.tip(images, pixel_nm)
         if tip_bound is not None:
@@ -271,7 +271,7 @@ def dropout_samples(
     """``samples`` dropout passes in one batch: tips (M, B, K, K) and surfaces (M, B, H, W).
 
     ``tip_bound`` (K, K), when given, clips every sampled tip from above before the surface network
-    sees it (the blind upper bound of :mod:`napari_se3afm.consistency`). Seeded, so the same input
+    sees it (the blind upper bound of :mod:`napari_se3afm.nn.consistency`). Seeded, so the same input
     always gives the same samples; the caller's RNG state is untouched. The model is left in eval mode.
     """
     enable_mc_dropout(model)

@@ -1,7 +1,7 @@
 """Analytic model tips as height maps ``P`` on the project's tip grid (nm, any pixel size and window).
 
 Every model is built as a *physical* tip surface ``p(u)`` (height above the apex at lateral position
-``u``) and returned as the image tip ``P(v) = -p(-v)`` (see :mod:`napari_se3afm.morphology`). A model
+``u``) and returned as the image tip ``P(v) = -p(-v)`` (see :mod:`napari_se3afm.image.morphology`). A model
 is a radial *profile* applied to a *gauge* of the lateral position:
 
 * gauge: the distance from the axis, measured round (cone, paraboloid, sphere) or as the largest

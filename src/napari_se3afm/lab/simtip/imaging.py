@@ -23,7 +23,7 @@ import math
 import numpy as np
 import torch
 
-from ...morphology import _maxplus
+from ...image.morphology import _maxplus
 from .config import ImagingConfig
 
 __all__ = ["apply_artefacts", "dilate_canvas", "drift_margin"]

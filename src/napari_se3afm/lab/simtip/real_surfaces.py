@@ -47,10 +47,10 @@ def _default_folder() -> Path:
 def real_scan_bank(folder: str = "") -> tuple[RealScan, ...]:
     """Every readable real scan in ``folder`` (default ``../shared/data/real``) at least 64 px a side,
     levelled (plane, zero-min), with its classical blind tip's apex radius."""
-    from ...btr import blind_tip
+    from ...classical.btr import blind_tip
     from ...errors import Se3afmError
+    from ...image.levelling import level
     from ...io import read_height_map
-    from ...levelling import level
     from ...tip import describe_tip
 
     path = Path(folder) if folder else _default_folder()

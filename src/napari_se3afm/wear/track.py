@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ParameterError
-from .progress import Progress, ProgressGenerator, run_to_completion
-from .scan import Scan
-from .tip.broadening import BROADENING_KEYS, tip_broadening
+from ..errors import ParameterError
+from ..progress import Progress, ProgressGenerator, run_to_completion
+from ..scan import Scan
+from ..tip.broadening import BROADENING_KEYS, tip_broadening
 
 __all__ = ["DESCRIPTORS", "EVENT_Z", "TipState", "WearEvent", "WearTrack", "iter_track_tip", "track_tip"]
 
@@ -89,7 +89,7 @@ class WearTrack:
 
 
 def _scan_of(item) -> Scan:
-    from .io import read_scan
+    from ..io import read_scan
 
     if isinstance(item, Scan):
         return item
@@ -113,7 +113,7 @@ def iter_track_tip(scans, *, channel: str | None = None, **settings) -> Progress
     """
     import time
 
-    from .pipeline import iter_reconstruct
+    from ..pipeline import iter_reconstruct
 
     items = list(scans)
     if len(items) < 2:
@@ -171,7 +171,7 @@ def track_tip(scans, *, channel: str | None = None, callback=None, **settings) -
 
 
 def _state(source: str, acquired, result, seconds: float) -> TipState:
-    from .tip import describe_tip
+    from ..tip import describe_tip
 
     d = describe_tip(result.tip, result.pixel_nm)
     spread = result.info.get("tip_descriptors_std", {})

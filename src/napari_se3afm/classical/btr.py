@@ -22,7 +22,7 @@ admissibility test by less than twice the threshold (on a noisy spike the image 
 one pixel off the apex, and rejecting the true contact there carves the tip from a shifted spike).
 Users rarely pick the threshold well, and a fixed fraction of the height range is far too small on
 noisy scans, so by default it is ``threshold_factor`` times the image noise estimated by
-:func:`napari_se3afm.noise.estimate_noise`.
+:func:`napari_se3afm.image.noise.estimate_noise`.
 
 The tip follows the project convention (``P``, apex 0 at the centre, values <= 0, unmirrored): the
 same ``P`` dilates the surface into the image and erodes the image into the surface.
@@ -34,10 +34,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ParameterError
-from .noise import estimate_noise
-from .progress import Progress, ProgressGenerator, run_to_completion
-from .tip.shapes import in_tip_convention
+from ..errors import ParameterError
+from ..image.noise import estimate_noise
+from ..progress import Progress, ProgressGenerator, run_to_completion
+from ..tip.shapes import in_tip_convention
 
 __all__ = ["DEFAULT_THRESHOLD_FACTOR", "BlindTipResult", "blind_tip", "iter_blind_tip"]
 
@@ -279,7 +279,7 @@ def _unexplained(z: np.ndarray, tip: np.ndarray, tolerance: float) -> np.ndarray
     largest residual first: where no surface imaged by this tip reaches the image. (Refining at the
     residual's local peaks only was measured slower on real scans: their neighbours, refined first,
     make the peaks cheap.)"""
-    from .morphology import opening
+    from ..image.morphology import opening
 
     residual = z - opening(z, tip)
     points = _interior(np.argwhere(residual > tolerance), z.shape, tip.shape[0] // 2)

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .progress import ProgressGenerator, run_to_completion
-from .tip.shapes import in_tip_convention
+from ..progress import ProgressGenerator, run_to_completion
+from ..tip.shapes import in_tip_convention
 
 # torch-backed modules are imported inside the functions: importing the pipeline stays light
 
@@ -114,8 +114,8 @@ def iter_tip_bound(
 
     From the sharp maxima (``mode="partial"``, the default); ``"residual"`` also refines at every
     point that bound leaves unexplained (at most ``residual_passes`` passes over them): a sharper
-    bound, slower (:func:`napari_se3afm.btr.iter_blind_tip`)."""
-    from .btr import iter_blind_tip
+    bound, slower (:func:`napari_se3afm.classical.btr.iter_blind_tip`)."""
+    from ..classical.btr import iter_blind_tip
 
     h, w = image.shape
     r0, c0 = max(0, (h - MAX_BOUND_PX) // 2), max(0, (w - MAX_BOUND_PX) // 2)
@@ -174,7 +174,7 @@ def _lift(
     """Lift ``surface`` (in place) where the tip touches ``field`` so that every image pixel whose
     residual exceeds ``tolerance`` reaches ``I − tolerance``, never above the erosion bound (where
     contacts coincide the highest demand wins). Works in bands of rows; returns the pixels that asked."""
-    from .morphology import contacts, dilate
+    from ..image.morphology import contacts, dilate
 
     asked = 0
     for r0 in range(0, image.shape[0], BAND_ROWS):
@@ -204,7 +204,7 @@ def raise_to_image(
     opening(I))``. ``bound``: ``erode(image, tip)`` if the caller has it. Returns the new surface and
     the number of image pixels that asked for a lift.
     """
-    from .morphology import erode
+    from ..image.morphology import erode
 
     z = np.asarray(image, dtype=np.float64)
     p = np.asarray(tip, dtype=np.float64)
@@ -225,7 +225,7 @@ def without_pits(surface: np.ndarray, bound: np.ndarray, size: int = PIT_PX) -> 
     shape. The result lies between ``surface`` and ``bound``, so the residual ``I − dilate(S, P)``
     only shrinks and ``dilate(S, P) <= I`` still holds.
     """
-    from .morphology import opening
+    from ..image.morphology import opening
 
     lowering = np.maximum(np.asarray(bound, dtype=np.float64) - surface, 0.0)
     return bound - np.minimum(opening(lowering, np.zeros((size, size))), lowering)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 _MASK_GAIN = 6.0  # sqrt of the sum of squared mask coefficients (1+4+1+4+16+4+1+4+1 = 36)
 _MAD_TO_SIGMA = 1.482602218505602  # 1 / Phi^-1(3/4)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .io.atomic import atomic_write, output_set
-from .wear import DESCRIPTORS, WearTrack
+from ..io.atomic import atomic_write, output_set
+from .track import DESCRIPTORS, WearTrack
 
 __all__ = ["REPORT_FILES", "draw_wear", "write_wear_report"]
 

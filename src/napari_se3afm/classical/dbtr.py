@@ -4,10 +4,10 @@ The tip ``P`` is optimised so that the opening ``dilate(erode(I, P), P)`` reprod
 least-squares sense wherever the misfit exceeds twice the estimated noise, with ``P <= 0`` and
 ``P[c, c] = 0`` enforced by projection after every step.
 The erosion is the true adjoint of the dilation (the same, unmirrored ``P``; see
-:mod:`napari_se3afm.morphology`), so an asymmetric tip is never fitted as its mirror image.
+:mod:`napari_se3afm.image.morphology`), so an asymmetric tip is never fitted as its mirror image.
 
 Gradients of a max flow only to the winning offset, so from a flat start the tip centre never wins
-and never moves. The default start is therefore the classical estimate (:func:`~napari_se3afm.btr.blind_tip`),
+and never moves. The default start is therefore the classical estimate (:func:`~napari_se3afm.classical.btr.blind_tip`),
 which descent then makes less noise-bound; ``initial="flat"`` or an explicit array are available.
 """
 
@@ -18,13 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..device import resolve_device
+from ..errors import ParameterError
+from ..image.morphology import dilate, erode
+from ..image.noise import estimate_noise
+from ..progress import Progress, ProgressGenerator, run_to_completion
+from ..tip.shapes import in_tip_convention
 from .btr import blind_tip
-from .device import resolve_device
-from .errors import ParameterError
-from .morphology import dilate, erode
-from .noise import estimate_noise
-from .progress import Progress, ProgressGenerator, run_to_completion
-from .tip.shapes import in_tip_convention
 
 __all__ = ["DifferentiableTipResult", "differentiable_tip", "iter_differentiable_tip"]
 

@@ -16,7 +16,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import ModelIntegrityError, ParameterError, reject_unknown_settings
+from ..errors import ModelIntegrityError, ParameterError, reject_unknown_settings
 
 __all__ = ["DEFAULT_MODEL", "available_models", "find_model", "load_model", "open_model", "sha256_of"]
 
@@ -38,8 +38,9 @@ def _search_dirs() -> list[Path]:
     dirs = []
     if os.environ.get("SE3AFM_MODEL_DIR"):
         dirs.append(Path(os.environ["SE3AFM_MODEL_DIR"]))
-    dirs.append(Path(__file__).resolve().parents[2] / "models")  # a source checkout
-    dirs.append(Path(__file__).resolve().parent / "models")  # an installed copy
+    package = Path(__file__).resolve().parents[1]
+    dirs.append(package.parents[1] / "models")  # a source checkout
+    dirs.append(package / "models")  # an installed copy
     return dirs
 
 
@@ -100,7 +101,7 @@ def _load(path: Path, device: str):
     import torch
     from safetensors.torch import load_file
 
-    from .nn.model import SE3AFM, ModelConfig
+    from .model import SE3AFM, ModelConfig
 
     meta = _read_sidecar(path)
     actual = sha256_of(path)

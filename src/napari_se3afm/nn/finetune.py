@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .errors import ParameterError
-from .morphology import dilate
-from .noise import estimate_noise
-from .progress import Progress, ProgressGenerator, run_to_completion
+from ..errors import ParameterError
+from ..image.morphology import dilate
+from ..image.noise import estimate_noise
+from ..progress import Progress, ProgressGenerator, run_to_completion
 
 __all__ = ["FINETUNE_OPTIONS", "FineTuned", "finetune", "iter_finetune"]
 

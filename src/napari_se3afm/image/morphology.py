@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 #: Default number of elements in the temporary (rows × W × K) buffer of one chunk.
 DEFAULT_CHUNK_ELEMENTS = 1 << 21

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 __all__ = [
     "SCAN_STATS",
