@@ -290,7 +290,14 @@ def _sigma_maps(z, surface, tip, bound, tip_samples, surface_samples, pixel: flo
     from .nn.sigma import apply_sigma_model, mc_spread, sigma_inputs
 
     s_feats, t_feats, stats = sigma_inputs(
-        z, surface, tip, bound, mc_spread(surface_samples.numpy()), tip_samples.std(0).numpy(), info["noise_nm"], pixel
+        z,
+        surface,
+        tip,
+        bound,
+        surface_std_mc=mc_spread(surface_samples.numpy()),
+        tip_std_mc=tip_samples.std(0).numpy(),
+        noise_nm=info["noise_nm"],
+        pixel_nm=pixel,
     )
     surface_std = apply_sigma_model(sigma_model and sigma_model["surface"], s_feats, stats)
     tip_std = apply_sigma_model(sigma_model and sigma_model["tip"], t_feats, stats)

@@ -139,3 +139,14 @@ class Scan:
             return (measured, plain, direction)
 
         return min(heights, key=rank)
+
+
+@dataclass
+class HeightMap:
+    """One height channel in nm, its pixel size ``(dy, dx)`` in nm when known, and where it came from:
+    what the readers hand to the rest of the library."""
+
+    height: np.ndarray
+    pixel_nm: tuple[float, float] | None
+    source: str = ""
+    metadata: dict = field(default_factory=dict)

@@ -15,8 +15,7 @@ from qtpy.QtWidgets import QWidget
 
 from ..nn.consistency import DEFAULT_CONSISTENCY
 from ..options import MC_SAMPLES
-from .reconstruct_widget import CONSISTENCY_CHOICES
-from .workers import WorkerPanel, model_choice
+from .worker_panel import CONSISTENCY_CHOICES, Job, WorkerPanel, model_choice
 
 if TYPE_CHECKING:
     import napari
@@ -112,7 +111,10 @@ class FineTuneWidget(WorkerPanel):
         self._keep.changed.connect(self._on_keep)
         self._revert.changed.connect(self._on_revert)
 
-    def make_job(self, layer):
+    def chosen(self):
+        return self._image.value
+
+    def make_job(self, layer) -> Job:
         import numpy as np
 
         from ..image.levelling import DEFAULT_STEPS
@@ -136,7 +138,7 @@ class FineTuneWidget(WorkerPanel):
             levelling=DEFAULT_STEPS,
         )
         pixel = tuple(float(v) for v in layer.scale[-2:])
-        return iter_reconstruct, (np.asarray(layer.data, dtype=np.float64), pixel, options), {}
+        return Job(iter_reconstruct, (np.asarray(layer.data, dtype=np.float64), pixel, options))
 
     def on_progress(self, report) -> None:
         if report.loss is not None:

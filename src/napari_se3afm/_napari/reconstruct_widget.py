@@ -20,7 +20,7 @@ from magicgui.widgets import (
 
 from ..nn.consistency import DEFAULT_CONSISTENCY
 from ..options import MC_SAMPLES
-from .workers import WorkerPanel, model_choice
+from .worker_panel import CONSISTENCY_CHOICES, Job, WorkerPanel, model_choice
 
 if TYPE_CHECKING:
     import napari
@@ -30,12 +30,6 @@ METHOD_CHOICES = [
     ("classical BTR", "btr"),
     ("classical BTR, all points", "btr-full"),
     ("differentiable BTR", "dbtr"),
-]
-CONSISTENCY_CHOICES = [
-    ("reproduce the image (tip bound, surface raised)", "image"),
-    ("reproduce the image, tightest tip bound (slower)", "tight"),
-    ("tip within the blind bound", "tip"),
-    ("network output as it is", "none"),
 ]
 DEFAULTS = {"tip_nm": 0.0, "mc_samples": MC_SAMPLES, "device": "auto", "level": True, "steps": 200, "volume": False}
 
@@ -150,6 +144,9 @@ class ReconstructWidget(WorkerPanel):
         self._mc_samples.enabled = self._model.enabled = self._consistency.enabled = self._method.value == "model"
         self._tip_nm.enabled = self._method.value != "model"  # the model has its own tip window
 
+    def chosen(self):
+        return self._image.value
+
     def check_layer(self, layer) -> str | None:
         if layer is None:
             return "open a scan first and choose it as 'scan'"
@@ -157,11 +154,9 @@ class ReconstructWidget(WorkerPanel):
             return f"layer {layer.name!r} is not a 2-D height map"
         return None
 
-    def make_job(self, layer):
+    def make_job(self, layer) -> Job:
         """The chosen values only: everything that imports or checks (torch, the device, the options)
         runs in the worker (:func:`reconstruction_job`), so the click never stalls the window."""
-        import time
-
         import numpy as np
 
         from ..image.levelling import DEFAULT_STEPS
@@ -177,9 +172,8 @@ class ReconstructWidget(WorkerPanel):
             "levelling": DEFAULT_STEPS if self._level.value else (),
         }
         pixel = tuple(float(v) for v in layer.scale[-2:])
-        self._started = time.perf_counter()
         layers = {"name": layer.name, "contrast_limits": tuple(layer.contrast_limits), "tip_volume": self._volume.value}
-        return reconstruction_job, (np.asarray(layer.data, dtype=np.float64), pixel, settings, layers), {}
+        return Job(reconstruction_job, (np.asarray(layer.data, dtype=np.float64), pixel, settings, layers))
 
     def on_result(self, payload, name: str) -> None:
         result, layers = payload
@@ -187,14 +181,13 @@ class ReconstructWidget(WorkerPanel):
 
     def _report(self, result) -> None:
         """The status line once the result is shown: what ran, where, in how long."""
-        import time
         from pathlib import Path
 
         self._progress.value = 100
         what = result.method
         if result.method == "model":
             what = f"{Path(result.info['model']).stem} ({result.info['mc_samples']} MC)"
-        seconds = time.perf_counter() - self._started
+        seconds = self.elapsed()
         device = result.info.get("device", "cpu")
         self._device_used.value = device
         self._status.value = f"done in {seconds:.1f} s: {what} on {device}, tip {result.tip.shape[0]} px"

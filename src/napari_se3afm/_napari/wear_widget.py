@@ -15,7 +15,7 @@ from magicgui.widgets import CheckBox, FileEdit, Label, PushButton, Select, Spin
 
 from ..options import MC_SAMPLES
 from .panel import wrapped
-from .workers import WorkerPanel, model_choice
+from .worker_panel import Job, WorkerPanel, model_choice
 
 if TYPE_CHECKING:
     import napari
@@ -128,7 +128,7 @@ class WearWidget(WorkerPanel):
             return "choose two or more scan layers (or a folder of scans)"
         return None
 
-    def make_job(self, chosen):
+    def make_job(self, chosen) -> Job:
         from ..options import reconstruct_options
         from ..scan import Channel, Scan
         from ..wear.track import iter_track_tip
@@ -150,7 +150,7 @@ class WearWidget(WorkerPanel):
                 for layer in chosen
             ]
         options = reconstruct_options("model", model=self._model.value, mc_samples=self._mc_samples.value)
-        return iter_track_tip, (scans,), {"options": options}
+        return Job(iter_track_tip, (scans,), {"options": options})
 
     def on_result(self, track, name: str) -> None:
         from ..wear.report import draw_wear

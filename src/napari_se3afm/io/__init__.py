@@ -1,27 +1,24 @@
 """Reading AFM files into a :class:`~napari_se3afm.scan.Scan` and writing results; no torch here.
 
-Formats are recognised by their content first (magic bytes), then by suffix, so a mislabelled file is
-read for what it is. Every failure — missing, empty, truncated, corrupted, unsupported, too large —
+Each file goes to its reader by its content (:mod:`.detect`), and what the reader returns is checked
+before anyone sees it. Every failure — missing, empty, truncated, corrupted, unsupported, too large —
 is an :class:`~napari_se3afm.errors.AfmFileError` naming the file and the problem; no parser's own
 exception escapes.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
-import re
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import AfmFileError, ParameterError, Se3afmError
-from ..scan import Scan
+from ..scan import HeightMap, Scan
 from ..tip.shapes import pixel_size_problem
+from .detect import MAX_FILE_BYTES, SUFFIXES, detect_format, quiet_parsers, sniff
+from .files import find_scans, scan_name
 from .limits import values_problem
-from .scan_data import HeightMap
 
 __all__ = [
     "SUFFIXES",
@@ -33,101 +30,6 @@ __all__ = [
     "scan_name",
     "write_reconstruction",
 ]
-
-SUFFIXES = (".gwy", ".spm", ".000…999", ".ibw", ".jpk", ".sxm", ".tif", ".tiff", ".npy", ".npz")
-#: Files larger than this are refused before reading (AFM scans are MBs; a GB file is a mistake).
-MAX_FILE_BYTES = 2 * 1024**3
-
-
-def _sniff(path: Path, head: bytes) -> str:
-    from . import gwy, ibw, nanoscope, sxm
-
-    suffix = path.suffix.lower()
-    if gwy.is_gwy(head):
-        return "gwy"
-    if nanoscope.is_nanoscope(head):
-        return "nanoscope"
-    if sxm.is_sxm(head):
-        return "sxm"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "tiff"
-    if head.startswith(b"\x93NUMPY"):
-        return "npy"
-    if head.startswith(b"PK\x03\x04") and suffix == ".npz":
-        return "npz"
-    if suffix == ".ibw" and ibw.is_ibw(head):
-        return "ibw"
-    if suffix in (".gwy", ".ibw", ".jpk", ".sxm", ".tif", ".tiff", ".npy", ".npz"):
-        raise AfmFileError(path, f"content does not match its {suffix} suffix (corrupted or mislabelled)")
-    return "gwyddion"  # no native reader claims it (other vendors use .spm and numbered suffixes too)
-
-
-def _is_afm_tiff(path: Path) -> bool:
-    """A Park or JPK TIFF, or a stack/height map written by napari-se3afm (not any picture)."""
-    import tifffile
-
-    from . import jpk, park
-
-    with tifffile.TiffFile(path) as tif:
-        page = tif.pages[0]
-        codes = {tag.code for tag in page.tags.values()}
-        if {park.DATA_TAG, park.HEADER_TAG} <= codes or all(t in codes for t in jpk.GEOMETRY_TAGS):
-            return True
-        return str(page.description or "").lstrip().startswith('{"') and "pixel_nm" in page.description
-
-
-@contextlib.contextmanager
-def _quiet_parsers():
-    """Keep parsers' own complaints (tifffile logs every odd tag; numpy warns on overflow in damaged
-    data) off the user's terminal: what matters reaches them as the one error or the checks after."""
-    logger = logging.getLogger("tifffile")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL + 1)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            with np.errstate(all="ignore"):
-                yield
-    finally:
-        logger.setLevel(level)
-
-
-def detect_format(path: str | Path) -> str | None:
-    """Return the format of an AFM file this package reads, or None; never raises (for napari).
-
-    Plain ``.npy`` arrays and TIFF pictures are declined: they carry no physical scale, and napari
-    opens them itself. ``.npz`` files are accepted when they hold an ``image`` or ``height`` array.
-    """
-    try:
-        p = Path(path)
-        if not p.is_file() or p.stat().st_size == 0 or p.stat().st_size > MAX_FILE_BYTES:
-            return None
-        with open(p, "rb") as fh:
-            head = fh.read(64)
-        with _quiet_parsers():
-            return _detect(p, head)
-    except Exception:  # any doubt means "not ours": napari then asks another reader
-        return None
-
-
-def _detect(p: Path, head: bytes) -> str | None:
-    """:func:`detect_format` once the file is known to exist; raises on any doubt."""
-    kind = _sniff(p, head)
-    if kind == "npy":
-        return None
-    if kind == "tiff" and not _is_afm_tiff(p):
-        return None
-    if kind == "gwyddion":
-        from .via_gwyddion import GWYDDION_SUFFIXES, read_via_gwyddion
-
-        if p.suffix.lower() not in GWYDDION_SUFFIXES:
-            return None
-        read_via_gwyddion(p)  # raises when Gwyddion cannot read it either; cached for the read
-    if kind == "npz":
-        with np.load(p, allow_pickle=False) as npz:
-            if not {"image", "height"} & set(npz.files):
-                return None
-    return kind
 
 
 def _read(path: Path, kind: str) -> Scan:
@@ -197,8 +99,8 @@ def read_scan(path: str | Path) -> Scan:
     try:
         with open(path, "rb") as fh:
             head = fh.read(64)
-        with _quiet_parsers():
-            return _check(_read(path, _sniff(path, head)), path)
+        with quiet_parsers():
+            return _check(_read(path, sniff(path, head)), path)
     except AfmFileError as exc:
         if exc.path != str(path):  # said of the file as the user named it, not a copy or a resolved path
             raise type(exc)(path, exc.problem) from None
@@ -209,45 +111,6 @@ def read_scan(path: str | Path) -> Scan:
         raise AfmFileError(path, "does not fit in memory") from None
     except Exception as exc:  # no parser's traceback reaches the user
         raise AfmFileError(path, f"corrupted or unreadable ({type(exc).__name__}: {exc})") from None
-
-
-def scan_name(path: str | Path) -> str:
-    """The name a scan's results and layers carry: the file name without its suffix, except where the
-    suffix is the scan's number in a session (Nanoscope ``scan.000``–``scan.999``), which it keeps, so
-    that ``scan.002`` and ``scan.004`` never share a result file or a layer name."""
-    p = Path(path)
-    return p.name if re.fullmatch(r"\.\d{3}", p.suffix) else p.stem
-
-
-def find_scans(inputs: list[str | Path]) -> list[Path]:
-    """The scan files named by files, folders (every file in them that is a scan) and glob patterns,
-    in the order given, each once.
-
-    Raises
-    ------
-    ParameterError
-        A name that is no file, a folder without scans, a pattern that matches nothing.
-    """
-    import glob
-
-    files: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = [p for p in sorted(path.iterdir()) if p.is_file() and detect_format(p)]
-            if not found:
-                raise ParameterError(f"{path}: no AFM scan in this folder")
-            files += found
-        elif path.exists():
-            files.append(path)
-        elif glob.has_magic(str(item)):
-            found = [Path(p) for p in sorted(glob.glob(str(item))) if Path(p).is_file()]
-            if not found:
-                raise ParameterError(f"{item}: no file matches")
-            files += found
-        else:
-            raise ParameterError(f"{path}: no such file")
-    return list(dict.fromkeys(files))
 
 
 def read_height_map(path: str | Path, channel: str | None = None) -> HeightMap:

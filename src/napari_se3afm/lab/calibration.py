@@ -148,10 +148,10 @@ def raw_features(r) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[
         r.surface,
         r.tip,
         erode(r.image, r.tip),
-        r.surface_std,
-        r.tip_std,
-        r.info["noise_nm"],
-        math.sqrt(r.pixel_nm[0] * r.pixel_nm[1]),
+        surface_std_mc=r.surface_std,
+        tip_std_mc=r.tip_std,
+        noise_nm=r.info["noise_nm"],
+        pixel_nm=math.sqrt(r.pixel_nm[0] * r.pixel_nm[1]),
     )
 
 

@@ -211,6 +211,7 @@ def sigma_inputs(
     surface: np.ndarray,
     tip: np.ndarray,
     bound: np.ndarray,
+    *,
     surface_std_mc: np.ndarray,
     tip_std_mc: np.ndarray,
     noise_nm: float,

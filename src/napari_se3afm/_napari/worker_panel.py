@@ -1,18 +1,41 @@
 """The one place where the plugin starts threads: a dock-widget base that runs a core generator.
 
 ``WorkerPanel`` owns the Run/Cancel button, the progress bar and a status label. A subclass says
-what to check (:meth:`check_layer`) and what to run (:meth:`make_job`, a core generator yielding
-:class:`~napari_se3afm.progress.Progress`); the panel runs it with napari's ``create_worker``, turns
-the button into *Cancel* (``worker.quit()`` takes effect at the next yield), reports errors as
-notifications, and hands the result to :meth:`on_result`. No Qt object enters the core.
+what the run is on (:meth:`chosen`), what to check (:meth:`check_layer`) and what to run
+(:meth:`make_job`: a :class:`Job`, a core generator function yielding
+:class:`~napari_se3afm.progress.Progress` and its arguments); the panel runs it with napari's
+``create_worker``, turns the button into *Cancel* (``worker.quit()`` takes effect at the next
+yield), reports errors as notifications, and hands the result to :meth:`on_result`. No Qt object
+enters the core. The choices several panels share are made here too.
 """
 
 import time
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from magicgui.widgets import ComboBox, Label, ProgressBar, PushButton
 
 from ..progress import time_left
 from .panel import Panel, wrapped
+
+
+class Job(NamedTuple):
+    """What a panel runs in its worker: ``function(*args, **kwargs)``, a generator of progress reports
+    that returns the result :meth:`WorkerPanel.on_result` receives."""
+
+    function: Callable
+    args: tuple = ()
+    kwargs: Mapping[str, Any] = MappingProxyType({})
+
+
+#: how the model's output is held to the image (:mod:`napari_se3afm.nn.consistency`), as panels offer it
+CONSISTENCY_CHOICES = [
+    ("reproduce the image (tip bound, surface raised)", "image"),
+    ("reproduce the image, tightest tip bound (slower)", "tight"),
+    ("tip within the blind bound", "tip"),
+    ("network output as it is", "none"),
+]
 
 
 def model_choice() -> ComboBox:
@@ -49,15 +72,15 @@ class WorkerPanel(Panel):
 
     # --- to be provided by subclasses ---------------------------------------------------------
     def chosen(self):
-        """What the job runs on (default: the chosen layer); handed to :meth:`check_layer` and :meth:`make_job`."""
-        return self._image.value
+        """What the job runs on (a layer, layers, a folder); handed to :meth:`check_layer` and :meth:`make_job`."""
+        raise NotImplementedError
 
     def check_layer(self, layer) -> str | None:
         """Return why ``layer`` cannot be used, or None."""
         return None if layer is not None and layer.data.ndim == 2 else "choose a 2-D scan layer"
 
-    def make_job(self, layer):
-        """Return ``(generator_function, args, kwargs)`` for the chosen layer; may raise to refuse."""
+    def make_job(self, chosen) -> Job:
+        """The :class:`Job` for what was chosen; may raise to refuse (the reason becomes a notification)."""
         raise NotImplementedError
 
     def on_progress(self, report) -> None:
@@ -65,6 +88,10 @@ class WorkerPanel(Panel):
 
     def on_result(self, result, layer_name: str) -> None:
         """Called with the generator's return value."""
+
+    def elapsed(self) -> float:
+        """Seconds since the run began (for the status line)."""
+        return time.monotonic() - self._started_at
 
     # --- the machinery --------------------------------------------------------------------------
     def _notify(self, message: str) -> None:
@@ -84,13 +111,13 @@ class WorkerPanel(Panel):
             self._notify(problem)
             return
         try:
-            func, args, kwargs = self.make_job(layer)
+            job = self.make_job(layer)
         except Exception as exc:  # bad parameters, no weights: a notification, never a traceback
             self._notify(str(exc))
             return
         from napari.qt.threading import create_worker
 
-        worker = create_worker(func, *args, **kwargs, _start_thread=False, _ignore_errors=True)
+        worker = create_worker(job.function, *job.args, **job.kwargs, _start_thread=False, _ignore_errors=True)
         name = getattr(layer, "name", "the session")
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(lambda result: self.on_result(result, name))
