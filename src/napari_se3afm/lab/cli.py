@@ -133,6 +133,27 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ti.add_argument("--overwrite", action="store_true", help="replace existing result files")
     ti.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
+    rep = sub.add_parser(
+        "report",
+        help="the figures of se3afm lab bench runs against classical BTR, as markdown",
+        description=(
+            "For runs of se3afm lab bench that include btr: mean and median tip and surface RMSE, their "
+            "ratio to classical BTR's, the σ maps' ECE and the time per scan; with --per-scan, the "
+            "model against BTR scan by scan and every scan worse than 1.5 x BTR."
+        ),
+    )
+    rep.add_argument("runs", nargs="+", type=Path, help="run folders (holding records.json)")
+    rep.add_argument("--per-scan", action="store_true", help="scan by scan against BTR instead")
+    cmp = sub.add_parser(
+        "compare",
+        help="two benchmark runs of the same scans, paired scan by scan",
+        description="Mean tip and surface RMSE of A and B, their paired difference and its standard error, "
+        "overall, by tip type, by surface type and by thirds of the probe depth.",
+    )
+    cmp.add_argument("run_a", type=Path, help="run folder or records.json (A)")
+    cmp.add_argument("run_b", type=Path, help="run folder or records.json (B)")
+    cmp.add_argument("--methods", default="model", help="METHOD_A[,METHOD_B] (default model)")
+
     cal = sub.add_parser(
         "calibrate-model",
         help="re-fit a model's σ on the SimTip validation split (rewrites its sidecar's σ model)",
@@ -331,6 +352,24 @@ def _tip_independence(args: argparse.Namespace) -> int:
 
 
 #: each command of ``se3afm lab`` and the function that runs it
+def _report(args: argparse.Namespace) -> int:
+    from .reports import per_scan_table, summary_table
+
+    print(per_scan_table(args.runs) if args.per_scan else summary_table(args.runs))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from ..errors import ParameterError
+    from .reports import compare_runs
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not 1 <= len(methods) <= 2:
+        raise ParameterError(f"--methods takes one or two method names, got {args.methods!r}")
+    print(compare_runs(args.run_a, args.run_b, *methods))
+    return 0
+
+
 COMMANDS = {
     "tip-independence": _tip_independence,
     "simulate": _simulate,
@@ -338,6 +377,8 @@ COMMANDS = {
     "train": _train,
     "export-model": _export_model,
     "calibrate-model": _calibrate_model,
+    "report": _report,
+    "compare": _compare,
 }
 
 
