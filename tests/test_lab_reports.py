@@ -34,14 +34,19 @@ def run(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()
     pooled = {"model": {"surface_ece": 0.05, "tip_ece": 0.02}}
-    (folder / "records.json").write_text(json.dumps({"methods": ["btr", "model"], "records": records, "pooled": pooled}))
+    (folder / "records.json").write_text(
+        json.dumps({"methods": ["btr", "model"], "records": records, "pooled": pooled})
+    )
     return folder
 
 
 def test_summary_rows_give_means_medians_and_ratios_to_btr(run):
     rows = summary_table([run]).splitlines()
     assert rows[2] == "| run | btr | 3 | 4.000 / 4.000 | 1.00 | 3.000 / 3.000 | 1.00 | – | 1.50 / 2.50 |"
-    assert rows[3] == "| run | model | 3 | 4.000 / 1.000 | 1.00 | 1.500 / 1.500 | 0.50 | 0.100 / 0.050 / 0.020 | 1.50 / 2.50 |"
+    assert (
+        rows[3]
+        == "| run | model | 3 | 4.000 / 1.000 | 1.00 | 1.500 / 1.500 | 0.50 | 0.100 / 0.050 / 0.020 | 1.50 / 2.50 |"
+    )
 
 
 def test_per_scan_table_names_the_scans_worse_than_btr(run):
@@ -58,7 +63,9 @@ def test_two_runs_are_paired_scan_by_scan(run, tmp_path):
     other = tmp_path / "other.json"
     other.write_text(json.dumps(data))
     text = compare_runs(run, other)
-    assert "| all (3) | 4.000 → 3.500 (-0.500 ± 0.000, 100% better) | 1.500 → 1.500 (+0.000 ± 0.000, 0% better) |" in text
+    assert (
+        "| all (3) | 4.000 → 3.500 (-0.500 ± 0.000, 100% better) | 1.500 → 1.500 (+0.000 ± 0.000, 0% better) |" in text
+    )
     assert "shallowest third of probe depth" in text
 
 
