@@ -47,7 +47,7 @@ def reconstruction_job(data, pixel: tuple[float, float], settings: dict, layers:
     the window's own thread only adds them. Returns ``(result, layer data)``."""
     from ..progress import Progress
 
-    yield Progress(0, 1, "starting (torch and the model load on the first run)")
+    yield Progress(1, 20, "starting (torch and the model load on the first run)")
     from ..device import resolve_device
     from ..options import reconstruct_options
     from ..pipeline import iter_reconstruct
@@ -55,6 +55,7 @@ def reconstruction_job(data, pixel: tuple[float, float], settings: dict, layers:
 
     settings = dict(settings)
     device = resolve_device(settings.pop("device"))
+    yield Progress(2, 20, f"checking the options (on {device})")
     options = reconstruct_options(settings.pop("method"), device=str(device), **settings)
     result = yield from iter_reconstruct(data, pixel, options)
     return result, reconstruction_layers(result, **layers)
