@@ -221,7 +221,7 @@ def _iter_model(
             f"(it needs at least {2 * k}x{2 * k} px)"
         )
     pixel = float(np.sqrt(px[0] * px[1]))  # the model works on square pixels
-    sigma_model = meta.get("sigma_model") if opts.calibrated_sigma else None
+    sigma_model = meta["sigma"] if opts.calibrated_sigma else None
     steps = consistency.STEPS[opts.consistency]
     info: dict = {
         "tip_px": k,
@@ -299,8 +299,8 @@ def _sigma_maps(z, surface, tip, bound, tip_samples, surface_samples, pixel: flo
         noise_nm=info["noise_nm"],
         pixel_nm=pixel,
     )
-    surface_std = apply_sigma_model(sigma_model and sigma_model["surface"], s_feats, stats)
-    tip_std = apply_sigma_model(sigma_model and sigma_model["tip"], t_feats, stats)
+    surface_std = apply_sigma_model(sigma_model and sigma_model.surface, s_feats, stats)
+    tip_std = apply_sigma_model(sigma_model and sigma_model.tip, t_feats, stats)
     k = tip.shape[0]
     tip_std[k // 2, k // 2] = 0.0  # the apex is fixed by convention
     return surface_std, tip_std

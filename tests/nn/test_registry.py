@@ -15,6 +15,7 @@ from napari_se3afm.lab.simtip import SimTipConfig, simulate
 from napari_se3afm.nn.registry import find_model, load_model
 
 VALID_SIGMA = {"terms": ["mc"], "weights": [2.0], "floor_nm": 0.1}
+SCALE = {"stats": ["bound_gap"], "mean": [0.0], "std": [1.0], "coef": [0.5], "bias": 0.0, "log_range": [-1.0, 1.0]}
 
 
 def test_export_writes_weights_sidecar_and_card(exported):
@@ -45,9 +46,28 @@ def test_damaged_weights_are_refused(exported, tmp_path):
         (lambda m: {**m, "config": {**m["config"], "bogus": 1}}, "unknown model architecture setting.*bogus"),
         (lambda m: {**m, "config": {**m["config"], "unet_base": 2 * m["config"]["unet_base"]}}, "size mismatch"),
         (lambda m: {**m, "sigma_model": {"surface": [1, 2], "tip": None}}, "σ model .* is damaged"),
-        (lambda m: {**m, "sigma_model": {"surface": {**VALID_SIGMA, "weights": [1, 2]}}}, "σ model .* is damaged"),
+        (
+            lambda m: {**m, "sigma_model": {"surface": {**VALID_SIGMA, "weights": [1, 2]}}},
+            "weights has 2 values, not 1",
+        ),
+        (lambda m: {**m, "sigma_model": {"surface": {**VALID_SIGMA, "terms": ["nope"]}}}, "surface part: its terms"),
+        (
+            lambda m: {**m, "sigma_model": {"surface": {**VALID_SIGMA, "scale": {**SCALE, "std": [0.0]}}}},
+            "the scale's std must be positive",
+        ),
+        (lambda m: {**m, "sigma_model": {"surface": VALID_SIGMA, "extra": 1}}, "must map 'surface' and 'tip'"),
     ],
-    ids=["list", "no-config", "unknown-key", "layer-size", "sigma-list", "sigma-lengths"],
+    ids=[
+        "list",
+        "no-config",
+        "unknown-key",
+        "layer-size",
+        "sigma-list",
+        "sigma-lengths",
+        "sigma-term",
+        "sigma-std",
+        "sigma-key",
+    ],
 )
 def test_damaged_descriptions_are_refused_in_one_named_line(exported, tmp_path, damage, message):
     weights = tmp_path / "damaged.safetensors"

@@ -26,7 +26,7 @@ def _scan_stats(level: float) -> dict:
 
 def test_sigma_fit_recovers_the_shape_within_scans_and_the_scale_between_them():
     from napari_se3afm.lab.calibration import fit_sigma_model
-    from napari_se3afm.nn.sigma import apply_sigma_model
+    from napari_se3afm.nn.sigma import SigmaPart, apply_sigma_model
 
     # errors of known structure: σ = s · sqrt((2·f1)² + 1) with the scan's scale s = 3 · bound_gap^0.5
     # (the other statistics constant); f2 is irrelevant
@@ -41,7 +41,7 @@ def test_sigma_fit_recovers_the_shape_within_scans_and_the_scale_between_them():
     fit = fit_sigma_model(errors, features, stats)
     assert fit["weights"][0] == pytest.approx(2, rel=0.05) and fit["floor_nm"] == 1.0
     assert fit["weights"][1] < 0.2  # an irrelevant feature gets (almost) no weight
-    model = {"terms": ["a", "b"], **fit}
+    model = SigmaPart.from_dict({"terms": ["a", "b"], **fit}, ("a", "b"))
     f = {"a": np.array([0.0, 1.0]), "b": np.array([0.5, 0.5])}
     for level in (0.1, 1.0, 10.0):  # the scale between scans: within 10 % of the truth
         np.testing.assert_allclose(
@@ -60,7 +60,7 @@ def test_sigma_calibration_is_fitted_and_applied(exported, tmp_path):
     from napari_se3afm.image.noise import estimate_noise
     from napari_se3afm.lab.calibration import calibrate_model
     from napari_se3afm.lab.metrics import probe_depth
-    from napari_se3afm.nn.sigma import scan_scale, scan_statistics, surface_features, tip_features
+    from napari_se3afm.nn.sigma import ScanScale, scan_statistics, surface_features, tip_features
 
     copy = tmp_path / "cal.safetensors"
     shutil.copy(exported, copy)
@@ -88,10 +88,12 @@ def test_sigma_calibration_is_fitted_and_applied(exported, tmp_path):
     w, c = model["surface"]["weights"], model["surface"]["floor_nm"]
     assert model["surface"]["terms"] == ["mc", "bound_gap", "slope", "contact_gap"]
     shape = np.sqrt(sum((wk * feats[t]) ** 2 for wk, t in zip(w, model["surface"]["terms"], strict=False)) + c**2)
-    np.testing.assert_allclose(cal.surface_std, shape * scan_scale(model["surface"]["scale"], stats), rtol=1e-9)
+    np.testing.assert_allclose(
+        cal.surface_std, shape * ScanScale.from_dict(model["surface"]["scale"]).of(stats), rtol=1e-9
+    )
     tw, tc = model["tip"]["weights"], model["tip"]["floor_nm"]
     expected_tip = np.sqrt((tw[0] * raw.tip_std) ** 2 + (tw[1] * depth) ** 2 + tc**2)
-    expected_tip *= scan_scale(model["tip"]["scale"], stats)
+    expected_tip *= ScanScale.from_dict(model["tip"]["scale"]).of(stats)
     expected_tip[3, 3] = 0.0  # the apex is fixed
     np.testing.assert_allclose(cal.tip_std, expected_tip, rtol=1e-9)
     # a σ model fitted before the scan scale or a term existed is applied as it was: named terms, no scale

@@ -125,36 +125,29 @@ def _load(path: Path, device: str):
             f"model {path.name}: its weights do not fit the architecture its description gives "
             f"({problem[0] if len(problem) == 1 else ' '.join(line.strip() for line in problem[:2])})"
         ) from None
-    _check_sigma_model(path, meta.get("sigma_model"))
+    meta["sigma"] = _sigma_model(path, meta.get("sigma_model"))
     return model.to(torch.device(device)).eval(), meta
 
 
-def _check_sigma_model(path: Path, sigma_model) -> None:
-    """Evaluate the σ model once on stand-in features: a damaged one fails here, named, not mid-run."""
-    import numpy as np
+def _sigma_model(path: Path, described):
+    """The sidecar's σ model, checked once at load: a damaged one fails here, named, not mid-run."""
+    from .sigma import SigmaModel
 
-    from .sigma import SCAN_STATS, SURFACE_TERMS, TIP_TERMS, apply_sigma_model
-
-    if sigma_model is None:
-        return
+    if described is None:
+        return None
     try:
-        stats = dict.fromkeys(SCAN_STATS, 1.0)
-        for part, terms in (("surface", SURFACE_TERMS), ("tip", TIP_TERMS)):
-            features = {t: np.ones((2, 2)) for t in terms}
-            sigma = apply_sigma_model(sigma_model[part], features, stats)
-            if np.shape(sigma) != (2, 2) or not np.all(np.isfinite(sigma)):
-                raise ValueError(f"its {part} part gives no finite σ map")
-    except Exception as exc:
+        return SigmaModel.from_dict(described)
+    except ValueError as exc:
         raise ModelIntegrityError(
-            f"model {path.name}: the σ model in its description {path.stem}.json is damaged "
-            f"({type(exc).__name__}: {exc})"
+            f"model {path.name}: the σ model in its description {path.stem}.json is damaged ({exc})"
         ) from None
 
 
 def open_model(name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu", *, fresh: bool = False):
     """The verified model on ``device``, its weights file and its sidecar (architecture, training
-    configuration, σ model), found and read once (cached until either file changes; ``fresh=True``
-    returns a private copy of the model to modify)."""
+    configuration, σ model as written, and under ``"sigma"`` the σ model checked and typed: a
+    :class:`~napari_se3afm.nn.sigma.SigmaModel` or None), found and read once (cached until either
+    file changes; ``fresh=True`` returns a private copy of the model to modify)."""
     path = find_model(name_or_path)
     if fresh:
         model, meta = _load(path, device)

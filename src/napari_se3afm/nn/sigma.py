@@ -22,6 +22,7 @@ the validation scans' scales: never an extrapolated one.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,13 +32,15 @@ __all__ = [
     "SCAN_STATS",
     "SURFACE_TERMS",
     "TIP_TERMS",
+    "ScanScale",
+    "SigmaModel",
+    "SigmaPart",
     "apply_sigma_model",
     "gaussian_kernel",
     "gaussian_smooth",
     "log_statistics",
     "mc_spread",
     "probe_depth",
-    "scan_scale",
     "scan_statistics",
     "sigma_inputs",
     "smooth_deviations",
@@ -229,24 +232,125 @@ def log_statistics(stats: dict[str, float], names) -> np.ndarray:
     return np.log(np.array([stats[n] for n in names], dtype=np.float64) + STAT_EPS)
 
 
-def scan_scale(scale: dict, stats: dict[str, float]) -> float:
-    """The σ scale ``s`` of one scan from its statistics (see the module docstring)."""
-    z = (log_statistics(stats, scale["stats"]) - np.asarray(scale["mean"])) / np.asarray(scale["std"])
-    log_s = scale["bias"] + float(np.clip(z, -STAT_CLIP, STAT_CLIP) @ np.asarray(scale["coef"]))
-    return float(math.exp(np.clip(log_s, *scale["log_range"])))
+def _numbers(value, what: str, length: int | None = None) -> tuple[float, ...]:
+    """A list of finite numbers (of ``length`` when given), or ValueError naming ``what``."""
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    ):
+        raise ValueError(f"{what} must be a list of numbers, got {value!r}")
+    if length is not None and len(value) != length:
+        raise ValueError(f"{what} has {len(value)} values, not {length}")
+    if not all(math.isfinite(v) for v in value):
+        raise ValueError(f"{what} holds a value that is not finite")
+    return tuple(float(v) for v in value)
+
+
+@dataclass(frozen=True)
+class ScanScale:
+    """The σ scale ``s`` of a scan as a regression on its log statistics (see the module docstring)."""
+
+    stats: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    coef: tuple[float, ...]
+    bias: float
+    log_range: tuple[float, float]
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ScanScale:
+        """From a sidecar's ``scale`` entry; ValueError names what is wrong."""
+        if not isinstance(d, dict):
+            raise ValueError(f"the scale must be a mapping, got {type(d).__name__}")
+        stats = d.get("stats")
+        if not isinstance(stats, list) or not all(n in SCAN_STATS for n in stats):
+            raise ValueError(f"the scale's statistics must be names from {SCAN_STATS}, got {stats!r}")
+        n = len(stats)
+        std = _numbers(d.get("std"), "the scale's std", n)
+        if not all(v > 0 for v in std):
+            raise ValueError("the scale's std must be positive")
+        low, high = _numbers(d.get("log_range"), "the scale's log_range", 2)
+        if low > high:
+            raise ValueError("the scale's log_range runs backwards")
+        return cls(
+            stats=tuple(stats),
+            mean=_numbers(d.get("mean"), "the scale's mean", n),
+            std=std,
+            coef=_numbers(d.get("coef"), "the scale's coef", n),
+            bias=_numbers([d.get("bias")], "the scale's bias")[0],
+            log_range=(low, high),
+        )
+
+    def of(self, stats: dict[str, float]) -> float:
+        """The scale of one scan from its statistics (clipped: never extrapolated)."""
+        z = (log_statistics(stats, self.stats) - np.asarray(self.mean)) / np.asarray(self.std)
+        log_s = self.bias + float(np.clip(z, -STAT_CLIP, STAT_CLIP) @ np.asarray(self.coef))
+        return float(math.exp(np.clip(log_s, *self.log_range)))
+
+
+@dataclass(frozen=True)
+class SigmaPart:
+    """The σ model of the surface or of the tip: the weights of its named terms, the floor, the scale."""
+
+    terms: tuple[str, ...]
+    weights: tuple[float, ...]
+    floor_nm: float
+    scale: ScanScale | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict, known_terms: tuple[str, ...]) -> SigmaPart:
+        """From a sidecar's ``surface`` or ``tip`` entry; ValueError names what is wrong."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a part must be a mapping, got {type(d).__name__}")
+        terms = d.get("terms")
+        if not isinstance(terms, list) or not terms or not all(t in known_terms for t in terms):
+            raise ValueError(f"its terms must be names from {known_terms}, got {terms!r}")
+        floor = _numbers([d.get("floor_nm")], "floor_nm")[0]
+        if floor < 0:
+            raise ValueError("floor_nm must be >= 0")
+        return cls(
+            terms=tuple(terms),
+            weights=_numbers(d.get("weights"), "the weights", len(terms)),
+            floor_nm=floor,
+            scale=ScanScale.from_dict(d["scale"]) if d.get("scale") is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class SigmaModel:
+    """A model's fitted σ model, as its sidecar's ``sigma_model`` describes it (either part may be
+    absent: that σ map is then the raw Monte-Carlo spread)."""
+
+    surface: SigmaPart | None
+    tip: SigmaPart | None
+    #: how it was fitted (provenance): validation scans, Monte-Carlo samples, consistency
+    fitted_on: dict | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SigmaModel:
+        """From a sidecar's ``sigma_model``, checked once: ValueError names what is wrong."""
+        provenance = {"validation_scans", "mc_samples", "consistency"}
+        if not isinstance(d, dict) or "surface" not in d or not set(d) <= {"surface", "tip"} | provenance:
+            raise ValueError(f"it must map 'surface' and 'tip' to their parts (and {sorted(provenance)})")
+        parts = {}
+        for name, terms in (("surface", SURFACE_TERMS), ("tip", TIP_TERMS)):
+            try:
+                parts[name] = SigmaPart.from_dict(d[name], terms) if d.get(name) is not None else None
+            except ValueError as exc:
+                raise ValueError(f"its {name} part: {exc}") from None
+        return cls(**parts, fitted_on={k: d[k] for k in provenance & set(d)} or None)
 
 
 def apply_sigma_model(
-    model: dict | None, features: dict[str, np.ndarray], stats: dict[str, float] | None = None
+    model: SigmaPart | None, features: dict[str, np.ndarray], stats: dict[str, float] | None = None
 ) -> np.ndarray:
     """σ from its named features (times the scan scale when the model has one); without a fitted
     model, the raw Monte-Carlo spread."""
-    if not model:
+    if model is None:
         return features["mc"]
-    var = sum((w * features[t]) ** 2 for w, t in zip(model["weights"], model["terms"], strict=True))
-    sigma = np.sqrt(var + model["floor_nm"] ** 2)
-    if "scale" in model:
+    var = sum((w * features[t]) ** 2 for w, t in zip(model.weights, model.terms, strict=True))
+    sigma = np.sqrt(var + model.floor_nm**2)
+    if model.scale is not None:
         if stats is None:
             raise ValueError("this σ model has a scan scale: pass the scan statistics")
-        sigma *= scan_scale(model["scale"], stats)
+        sigma *= model.scale.of(stats)
     return sigma
