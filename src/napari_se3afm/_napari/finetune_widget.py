@@ -9,46 +9,16 @@ removes them again, *Keep* leaves them.
 from typing import TYPE_CHECKING
 
 from magicgui.widgets import ComboBox, FloatSpinBox, PushButton, SpinBox, create_widget
-from qtpy.QtCore import QPointF, Qt
-from qtpy.QtGui import QPainter, QPen, QPolygonF
-from qtpy.QtWidgets import QWidget
 
 from ..nn.consistency import DEFAULT_CONSISTENCY
 from ..options import MC_SAMPLES
+from .plots import LossCurve
 from .worker_panel import CONSISTENCY_CHOICES, Job, WorkerPanel, model_choice
 
 if TYPE_CHECKING:
     import napari
 
 SUFFIX = " (fine-tuned)"
-
-
-class LossCurve(QWidget):
-    """A minimal live plot of the loss per step (log scale), drawn with QPainter."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.losses: list[float] = []
-        self.setMinimumHeight(90)
-
-    def set_losses(self, losses: list[float]) -> None:
-        self.losses = list(losses)
-        self.update()
-
-    def paintEvent(self, event) -> None:
-        import math
-
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), Qt.GlobalColor.black)
-        values = [math.log10(v) for v in self.losses if v > 0]
-        if len(values) >= 2:
-            lo, hi = min(values), max(values)
-            span = (hi - lo) or 1.0
-            w, h = self.width() - 8, self.height() - 8
-            points = [QPointF(4 + w * i / (len(values) - 1), 4 + h * (hi - v) / span) for i, v in enumerate(values)]
-            painter.setPen(QPen(Qt.GlobalColor.yellow, 2))
-            painter.drawPolyline(QPolygonF(points))
-        painter.end()
 
 
 class FineTuneWidget(WorkerPanel):
@@ -104,9 +74,9 @@ class FineTuneWidget(WorkerPanel):
                 self._revert,
             ]
         )
-        self.curve = LossCurve()
+        self.curve = LossCurve(viewer)
         layout = self.content.layout()
-        layout.insertWidget(layout.count() - 1, self.curve)  # under the fields, above the panel's stretch
+        layout.insertWidget(layout.count() - 1, self.curve.canvas)  # under the fields, above the panel's stretch
         self._added: list = []
         self._keep.changed.connect(self._on_keep)
         self._revert.changed.connect(self._on_revert)

@@ -15,30 +15,13 @@ from magicgui.widgets import CheckBox, FileEdit, Label, PushButton, Select, Spin
 
 from ..options import MC_SAMPLES
 from .panel import wrapped
+from .plots import ThemedPlot
 from .worker_panel import Job, WorkerPanel, model_choice
 
 if TYPE_CHECKING:
     import napari
 
 EMPTY_PLOT = "apex radius, half-angle, asymmetry and apex volume,\nscan by scan with σ, appear here"
-
-
-def theme_style(theme_name: str) -> dict:
-    """matplotlib settings that draw a plot in the colours of napari's theme (dark or light)."""
-    from napari.utils.theme import get_theme
-
-    theme = get_theme(theme_name)
-    back, panel, text = theme.background.as_hex(), theme.foreground.as_hex(), theme.text.as_hex()
-    return {
-        "figure.facecolor": back,
-        "axes.facecolor": panel,
-        "axes.edgecolor": text,
-        "axes.labelcolor": text,
-        "xtick.color": text,
-        "ytick.color": text,
-        "text.color": text,
-        "grid.color": text,
-    }
 
 
 class WearWidget(WorkerPanel):
@@ -48,9 +31,6 @@ class WearWidget(WorkerPanel):
     grows = True
 
     def __init__(self, viewer: "napari.viewer.Viewer"):
-        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-        from matplotlib.figure import Figure
-
         super().__init__()
         self._viewer = viewer
         self._scans = Select(label="scans", choices=self._scan_choices, tooltip="two or more open scan layers")
@@ -61,9 +41,8 @@ class WearWidget(WorkerPanel):
         self._report = FileEdit(label="report folder", mode="d")
         self._overwrite = CheckBox(text="replace an existing report", value=False)
         self._save = PushButton(text="Save report")
-        self.figure = Figure(figsize=(4, 4.5), layout="constrained")
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(300)
+        self.plot = ThemedPlot(viewer, figsize=(4, 4.5), min_height=300)
+        self.figure, self.canvas = self.plot.figure, self.plot.canvas
         self.extend(
             [
                 self._scans,
@@ -84,22 +63,11 @@ class WearWidget(WorkerPanel):
         layout.insertWidget(layout.indexOf(self._picked.native.parentWidget()), self.canvas, 1)
         self.track = None
         self._layers: list = []
-        self._draw(lambda figure: figure.text(0.5, 0.5, EMPTY_PLOT, ha="center", va="center", fontsize=8))
+        self.plot.draw(lambda figure: figure.text(0.5, 0.5, EMPTY_PLOT, ha="center", va="center", fontsize=8))
         self.canvas.mpl_connect("button_press_event", self._on_click)
         self._save.changed.connect(self.save_report)
         viewer.layers.events.inserted.connect(self._scans.reset_choices)
         viewer.layers.events.removed.connect(self._scans.reset_choices)
-
-    def _draw(self, draw) -> None:
-        """Clear the figure and ``draw(figure)`` in the viewer's theme colours."""
-        from matplotlib import rc_context
-
-        style = theme_style(self._viewer.theme)
-        with rc_context(style):
-            self.figure.clear()
-            self.figure.set_facecolor(style["figure.facecolor"])
-            draw(self.figure)
-        self.canvas.draw_idle()
 
     def _scan_choices(self, *_) -> list:
         from napari.layers import Image
@@ -156,7 +124,7 @@ class WearWidget(WorkerPanel):
         from ..wear.report import draw_wear
 
         self.track = track
-        self._draw(lambda figure: draw_wear(track, figure))
+        self.plot.draw(lambda figure: draw_wear(track, figure))
         self._progress.value = 100
         seconds = sum(s.seconds for s in track.states)
         self._status.value = f"done in {seconds:.0f} s: {len(track.states)} scans, {len(track.events)} change(s)"
