@@ -195,3 +195,19 @@ def test_broadening_of_an_elongated_tip_is_its_mean_extent_and_beyond_the_window
     # a width under two pixels is not resolved by the scan: said so, not given to two digits
     coarse = broadening_text(b, pixel_nm=0.6 * b["broadening_2nm"])
     assert "by < " in coarse and coarse.endswith("(under two pixels: not resolved)")
+
+
+def test_an_apex_sharper_than_a_pixel_reads_as_an_upper_limit():
+    """A paraboloid of radius 0.5 nm imaged at 2 nm pixels fits to a radius under a pixel: only "≤ 2
+    nm" is known; at 0.1 nm pixels the same tip is resolved and reads as its radius."""
+    from napari_se3afm.tip import describe_tip, paraboloid_tip
+    from napari_se3afm.tip.descriptors import descriptor_text
+
+    coarse = describe_tip(paraboloid_tip(15, 2.0, apex_radius_nm=0.5), 2.0).apex_radius_nm
+    assert coarse < 2.0
+    assert descriptor_text("apex_radius_nm", coarse, 0.3, " nm", 2.0) == "≤ 2 nm (under a pixel: not resolved)"
+    fine = describe_tip(paraboloid_tip(31, 0.1, apex_radius_nm=0.5), 0.1).apex_radius_nm
+    assert fine == pytest.approx(0.5, rel=0.05)
+    assert descriptor_text("apex_radius_nm", fine, 0.1, " nm", 0.1).startswith("0.5")
+    assert descriptor_text("half_angle_deg", 0.5, 0.1, "°", 2.0) == "0.5 ± 0.1°"  # the floor is the radius's
+    assert descriptor_text("apex_radius_nm", float("nan"), None, " nm", 2.0) == "not measurable"

@@ -91,6 +91,7 @@ def test_track_cli_writes_the_report_and_refuses_to_overwrite(tmp_path, capsys):
         rows = list(csv.DictReader(fh))
     assert [r["file"] for r in rows] == [str(tmp_path / "scan0.npz"), str(tmp_path / "scan1.npz")]
     assert float(rows[0]["apex_radius_nm"]) > 0 and float(rows[0]["apex_radius_nm_sigma"]) >= 0
+    assert float(rows[0]["apex_radius_floor_nm"]) == session[0]["pixel_nm"]  # a radius under a pixel is a limit
     widening = [k for k in rows[0] if k.startswith("broadening_") and not k.endswith("_sigma")]
     assert widening == ["broadening_1nm", "broadening_2nm", "broadening_5nm", "broadening_10nm"]
     assert all(f"{k}_sigma" in rows[0] for k in widening)

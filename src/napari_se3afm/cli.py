@@ -248,17 +248,14 @@ def summary(result, seconds: float) -> list[str]:
     from the image."""
     from .tip import describe_tip
     from .tip.broadening import broadening_text, tip_broadening
+    from .tip.descriptors import descriptor_text
 
     info = result.info
     d = describe_tip(result.tip, result.pixel_nm)
     spread = info.get("tip_descriptors_std") or {}
 
     def value(name: str, number: float, unit: str) -> str:
-        if not np.isfinite(number):  # a needle within the window, or a flat tip: nothing to fit
-            return "not measurable"
-        sigma = spread.get(name)
-        shown = sigma is not None and np.isfinite(sigma) and sigma >= 0.001 * abs(number)
-        return f"{number:.3g}" + (f" ± {sigma:.2g}" if shown else "") + unit
+        return descriptor_text(name, number, spread.get(name), unit, result.pixel_nm)
 
     method = f"model {Path(info['model']).stem}" if result.method == "model" else result.method
     threads = info.get("threads")

@@ -25,16 +25,16 @@ HINT = "reconstruct a scan, then choose its 'tip' layer"
 
 def _format(descriptors: dict, spread: dict, pixel_nm: float | None = None) -> str:
     """Short lines: apex radius and half-angle ± their σ (the tip's σ map and the Monte-Carlo spread
-    carried into them: docs/napari.md); asymmetry, depth and double tip; the width the tip adds at
-    half height to features 1–10 nm high (under two pixels of ``pixel_nm``: not resolved)."""
+    carried into them: docs/napari.md; an apex radius under a pixel of ``pixel_nm`` as an upper
+    limit); asymmetry, depth and double tip; the width the tip adds at half height to features
+    1–10 nm high (under two pixels: not resolved)."""
     if not descriptors:
         return "-"
 
+    from ..tip.descriptors import descriptor_text
+
     def value(key: str, unit: str) -> str:
-        if not math.isfinite(descriptors[key]):  # a needle within the window, or a flat tip
-            return "not measurable"
-        sigma = f" ± {spread[key]:.2g}" if key in spread and math.isfinite(spread[key]) else ""
-        return f"{descriptors[key]:.3g}{sigma}{unit}"
+        return descriptor_text(key, descriptors[key], spread.get(key), unit, pixel_nm)
 
     return (
         f"apex radius {value('apex_radius_nm', ' nm')}, half angle {value('half_angle_deg', '°')}\n"

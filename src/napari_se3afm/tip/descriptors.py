@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import ParameterError
 from .shapes import pixel_pair, tip_offsets_nm
 
-__all__ = ["TipDescriptors", "describe_tip", "validate_tip"]
+__all__ = ["TipDescriptors", "apex_radius_floor_nm", "describe_tip", "descriptor_text", "validate_tip"]
 
 
 @dataclass(frozen=True)
@@ -137,3 +137,27 @@ def describe_tip(
         double_tip=bool(depth > 0 and _has_double_tip(p, dlim, max(prom, 1e-12))),
         depth_nm=depth,
     )
+
+
+def apex_radius_floor_nm(pixel_nm: float | tuple[float, float]) -> float:
+    """The smallest apex radius a scan's pixels resolve: one pixel (the geometric mean of its sides).
+
+    The radius is fitted over a few pixels around the apex: a tip sharper than a pixel reads as about
+    a pixel whatever its true radius, so below this only an upper limit is known."""
+    dy, dx = pixel_pair(pixel_nm)
+    return float(math.sqrt(dy * dx))
+
+
+def descriptor_text(name: str, value: float, sigma: float | None, unit: str, pixel_nm=None) -> str:
+    """One descriptor for people: ``"12.3 ± 4.5 nm"``; ``"not measurable"`` where it is NaN (a
+    needle within the window, a flat tip); σ left out where none is known or it is vanishingly small;
+    an apex radius under a pixel (``pixel_nm`` given) as ``"≤ 1.3 nm (under a pixel: not
+    resolved)"`` (:func:`apex_radius_floor_nm`)."""
+    if not math.isfinite(value):
+        return "not measurable"
+    if name == "apex_radius_nm" and pixel_nm is not None:
+        floor = apex_radius_floor_nm(pixel_nm)
+        if value < floor:
+            return f"≤ {floor:.2g}{unit} (under a pixel: not resolved)"
+    shown = sigma is not None and math.isfinite(sigma) and sigma >= 0.001 * abs(value)
+    return f"{value:.3g}" + (f" ± {sigma:.2g}" if shown else "") + unit

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.atomic import atomic_write, output_set
+from ..tip.descriptors import apex_radius_floor_nm
 from .track import DESCRIPTORS, WearTrack
 
 __all__ = ["REPORT_FILES", "draw_wear", "write_wear_report"]
@@ -35,7 +36,8 @@ def _volume_unit(values: np.ndarray) -> tuple[float, str]:
 
 
 def draw_wear(track: WearTrack, figure) -> list:
-    """Draw the descriptors against scan (± σ), events marked, on a matplotlib ``figure``; return the axes."""
+    """Draw the descriptors against scan (± σ), events marked, on a matplotlib ``figure``; return the axes.
+    The band under the apex radius is what a scan's pixels do not resolve (a pixel)."""
     figure.clear()
     axes = figure.subplots(len(DESCRIPTORS), 1, sharex=True)
     x = np.arange(len(track.states))
@@ -44,6 +46,11 @@ def draw_wear(track: WearTrack, figure) -> list:
         sigmas = np.array([s.sigmas[name] for s in track.states])
         unit, label = _volume_unit(values) if name == "apex_volume_nm3" else (1.0, LABELS[name])
         ax.errorbar(x, values / unit, yerr=sigmas / unit, fmt="o-", ms=4, capsize=3, color="C0")
+        if name == "apex_radius_nm":  # below a pixel, a radius is an upper limit only
+            floors = np.array([apex_radius_floor_nm(s.pixel_nm) for s in track.states])
+            ax.fill_between(x, 0, floors, step="mid", color="0.5", alpha=0.25, lw=0, label="under a pixel")
+            if np.any(values < floors):
+                ax.legend(fontsize=6, loc="upper left", frameon=False)
         for event in track.events:
             ax.axvline(event.index - 0.5, color="C3", ls="--", lw=1)
         ax.set_ylabel(label, fontsize=8)

@@ -27,6 +27,7 @@ from ..errors import ParameterError
 from ..progress import Progress, ProgressGenerator, run_to_completion
 from ..scan import Scan
 from ..tip.broadening import BROADENING_KEYS, tip_broadening
+from ..tip.descriptors import apex_radius_floor_nm
 
 __all__ = ["DESCRIPTORS", "EVENT_Z", "TipState", "WearEvent", "WearTrack", "iter_track_tip", "track_tip"]
 
@@ -71,7 +72,8 @@ class WearTrack:
     ordered_by: str = "file order"
 
     def rows(self) -> list[dict]:
-        """One row per scan for the CSV: file, time, descriptors with σ, double tip, event."""
+        """One row per scan for the CSV: file, time, descriptors with σ (and the apex radius's
+        resolution floor, a pixel), double tip, event."""
         events = {e.index: e for e in self.events}
         rows = []
         for i, s in enumerate(self.states):
@@ -79,6 +81,8 @@ class WearTrack:
             for name in DESCRIPTORS + BROADENING_KEYS:  # then the broadening of 1–10 nm features
                 row[name] = s.values[name]
                 row[f"{name}_sigma"] = s.sigmas[name]
+                if name == "apex_radius_nm":  # below it, the radius is an upper limit only
+                    row["apex_radius_floor_nm"] = round(apex_radius_floor_nm(s.pixel_nm), 4)
             row["double_tip"] = s.double_tip
             event = events.get(i)
             row["event"] = event.kind if event else ""
