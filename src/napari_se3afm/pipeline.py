@@ -251,7 +251,9 @@ def _iter_model(
     if steps.raise_surface:
         yield Progress(samples, samples, "raising the surface to reproduce the image")
     surface, bound, certainty = _held_to_image(z, tip, surface_samples.mean(0).numpy(), steps, info)
-    surface_std, tip_std = _sigma_maps(z, surface, tip, bound, tip_samples, surface_samples, pixel, sigma_model, info)
+    surface_std, tip_std = _sigma_maps(
+        z, surface, tip, bound, samples=(tip_samples, surface_samples), pixel=pixel, sigma_model=sigma_model, info=info
+    )
     info["tip_descriptors_std"] = _descriptor_spread(tip_samples.numpy(), tip, tip_std, px)
     return Reconstruction(
         image=z,
@@ -284,9 +286,11 @@ def _held_to_image(z: np.ndarray, tip: np.ndarray, surface: np.ndarray, steps, i
     return surface, bound, certainty_map(z, tip, bound)
 
 
-def _sigma_maps(z, surface, tip, bound, tip_samples, surface_samples, pixel: float, sigma_model, info: dict) -> tuple:
-    """The surface and tip σ maps: the model's σ model (calibrated) on the Monte-Carlo spread and
-    the physical terms, or the raw spread where ``sigma_model`` is None; no σ at the apex."""
+def _sigma_maps(z, surface, tip, bound, *, samples: tuple, pixel: float, sigma_model, info: dict) -> tuple:
+    """The surface and tip σ maps from the Monte-Carlo ``samples`` (tips, surfaces): the model's σ
+    model (calibrated) on their spread and the physical terms, or the raw spread where
+    ``sigma_model`` is None; no σ at the apex."""
+    tip_samples, surface_samples = samples
     from .nn.sigma import apply_sigma_model, mc_spread, sigma_inputs
 
     s_feats, t_feats, stats = sigma_inputs(
