@@ -1,11 +1,14 @@
 """Speed and memory at real scan sizes, as whole ``se3afm reconstruct`` processes on this machine.
 
-    .venv/bin/python bench/bench_real_sizes.py [--method model|btr] [--sizes 128,256,512,1024]
+    .venv/bin/python bench/bench_real_sizes.py [--method model|btr|gwyddion-btr] [--sizes 128,256,512,1024]
 
 For each size, real scans of ../shared/data/real cut (or tiled) to that size go through one
 ``se3afm reconstruct`` process — a session: the model is loaded once. Printed per size: the scans,
 the process's start (wall time less the reconstructions), the median and slowest reconstruction as
-the command reports it, the process's peak memory, and scans per minute over the whole session.
+the command reports it, the process's peak memory, and scans per minute over the whole session. ``gwyddion-btr`` is the
+reference: Gwyddion's own blind estimation (its library, :mod:`napari_se3afm.lab.gwyddion_btr`) on
+the same scans at classical BTR's automatic threshold, timed in this process (the time per scan
+only; no overhead or memory).
 """
 
 from __future__ import annotations
@@ -48,6 +51,27 @@ def inputs_of_size(n: int, folder: Path) -> list[Path]:
     return paths
 
 
+def gwyddion_row(n: int, limit: int) -> None:
+    """Gwyddion's blind estimation of a 31 px tip on each scan of size ``n``, timed in this process."""
+    from napari_se3afm.classical.btr import DEFAULT_THRESHOLD_FACTOR
+    from napari_se3afm.image.levelling import level
+    from napari_se3afm.image.noise import estimate_noise
+    from napari_se3afm.io import read_height_map
+    from napari_se3afm.lab.gwyddion_btr import gwyddion_blind_tip
+
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in inputs_of_size(n, Path(tmp))[:limit]:
+            scan = read_height_map(path)
+            z, _ = level(scan.height)
+            began = time.perf_counter()
+            gwyddion_blind_tip(
+                z, 31, float(np.sqrt(np.prod(scan.pixel_nm))), DEFAULT_THRESHOLD_FACTOR * estimate_noise(z)
+            )
+            times.append(time.perf_counter() - began)
+    print(f"| {n}² | {len(times)} | – | {np.median(times):.1f} | {max(times):.1f} | – | – |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", default="model")
@@ -57,6 +81,9 @@ def main() -> None:
     print("| size | scans | overhead (s) | median (s) | slowest (s) | peak memory (GB) | scans per minute |")
     print("|---|---|---|---|---|---|---|")
     for n in (int(v) for v in args.sizes.split(",")):
+        if args.method == "gwyddion-btr":
+            gwyddion_row(n, args.limit)
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             found = inputs_of_size(n, Path(tmp))[: args.limit]
             cmd = [str(SE3AFM), "reconstruct", *map(str, found), "-o", str(Path(tmp) / "out")]

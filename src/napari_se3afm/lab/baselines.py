@@ -57,6 +57,17 @@ def _btr(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm
     return MethodOutput(surface=erode(image, tip), tip=tip)
 
 
+def _gwyddion_btr(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
+    """Gwyddion's partial blind estimation (its library), at classical BTR's automatic threshold."""
+    from ..classical.btr import DEFAULT_THRESHOLD_FACTOR
+    from ..image.morphology import erode
+    from ..image.noise import estimate_noise
+    from .gwyddion_btr import gwyddion_blind_tip
+
+    tip = gwyddion_blind_tip(image, tip_size, pixel_nm, DEFAULT_THRESHOLD_FACTOR * estimate_noise(image))
+    return MethodOutput(surface=erode(image, tip), tip=tip)
+
+
 #: optimiser steps of differentiable BTR in the benchmark (its library default is 200; see benchmarks.md)
 DBTR_BENCH_STEPS = 50
 
@@ -160,6 +171,7 @@ BASELINES: dict[str, Callable[[np.ndarray, int, np.ndarray | None, float], Metho
     "identity": _identity,
     "true-tip-erosion": _true_tip_erosion,
     "btr": _btr,
+    "gwyddion-btr": _gwyddion_btr,
     "dbtr": _dbtr,
     "wiener": _wiener,
     "model": _model,
@@ -178,7 +190,7 @@ def run_method(
 ) -> MethodOutput:
     """Run the named method on one image; unknown names raise :class:`ParameterError` listing choices.
 
-    Only the model uses ``pixel_nm`` (its points are in nm; morphology works in pixels), ``model``
+    Only the model and Gwyddion's BTR use ``pixel_nm`` (morphology works in pixels), ``model``
     (a name or weights file; default the default model) and ``consistency`` (default the pipeline's).
     """
     if name not in BASELINES:
