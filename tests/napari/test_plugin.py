@@ -177,7 +177,10 @@ def test_reconstruct_with_the_model_adds_uncertainty(tiny_model_dir, make_napari
     shown = {layer.name: layer for layer in tipw._view.model.layers}
     assert set(shown) == {"tip, colour: σ (nm)", "blind (BTR) bound"}
     assert shown["blind (BTR) bound"].wireframe.visible and shown["tip, colour: σ (nm)"].colorbar.visible
-    assert "apex radius " in tipw._descriptors.value and " ± " in tipw._descriptors.value
+    tip_info = viewer.layers["spikes sample scan tip"].metadata
+    radius = tip_info["descriptors"]["apex_radius_nm"]
+    expected = "apex radius ≤ 2 nm (under a pixel: not resolved)" if radius < 2.0 else f"apex radius {radius:.3g} ± "
+    assert expected in tipw._descriptors.value  # 2 nm pixels: a sharper apex is only an upper limit
     assert "widens 1 / 2 / 5 / 10 nm features" in tipw._descriptors.value.splitlines()  # a line of its own
     widget._method.value = "btr"
     assert not widget._consistency.enabled  # the classical methods are consistent by construction
