@@ -188,6 +188,7 @@ def _train(args: argparse.Namespace) -> int:
         path = run_to_completion(iter_train(cfg, args.outdir, max_seconds=limit), report)
     finally:
         bar.close()
+        _leave_process_group()
     if last[0] is not None and last[0].step < cfg.steps:
         print(
             f"stopped at step {last[0].step} of {cfg.steps} after {args.max_minutes:g} min; "
@@ -195,6 +196,18 @@ def _train(args: argparse.Namespace) -> int:
         )
     print(f"wrote {path}")
     return 0
+
+
+def _leave_process_group() -> None:
+    """Under torchrun, close the process group before the process exits: its communication threads,
+    left running into the interpreter's shutdown, abort the process now and then."""
+    import sys
+
+    if "torch.distributed" in sys.modules:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def _calibrate(model: str | Path, n: int) -> None:
