@@ -67,3 +67,22 @@ def test_the_default_on_real_scans_has_no_speckle_checkerboard_or_frame(real_dat
     checks = scan_checks(result)
     assert checks.failures == []
     assert checks.pits_surface <= checks.pits_image + 0.002
+
+
+def test_the_lab_command_checks_every_scan_of_a_folder_and_fails_on_a_bar(tmp_path, capsys, monkeypatch):
+    """``se3afm lab real-checks``: a row per scan file with the checks of its reconstruction, the
+    halves, and exit status 1 with the failed bar named when one fails."""
+    from napari_se3afm.cli import main
+    from napari_se3afm.lab import real_checks
+
+    z = np.random.default_rng(2).normal(0, 1.0, (96, 96)).cumsum(axis=1)
+    np.savez(tmp_path / "scan.npz", image=z, pixel_nm=2.0)
+    assert main(["lab", "real-checks", str(tmp_path), "--method", "btr"]) == 0
+    out = capsys.readouterr().out
+    assert "| scan.npz | 2 |" in out and "| scan.npz | rows |" in out and "| scan.npz | columns |" in out
+    assert "FAIL" not in out  # the erosion by BTR's own tip: no speckle, no frame
+    monkeypatch.setattr(real_checks.ScanChecks, "failures", property(lambda self: ["speckled: 9 % pits"]))
+    assert main(["lab", "real-checks", str(tmp_path), "--method", "btr", "--no-halves"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL scan.npz: speckled: 9 % pits" in out and "| rows |" not in out
+    assert main(["lab", "real-checks", str(tmp_path / "empty")]) == 2

@@ -144,6 +144,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     rep.add_argument("runs", nargs="+", type=Path, help="run folders (holding records.json)")
     rep.add_argument("--per-scan", action="store_true", help="scan by scan against BTR instead")
+    rc = sub.add_parser(
+        "real-checks",
+        help="truth-free checks of reconstructions of real scans: speckle, checkerboard, frame, fit, halves",
+        description=(
+            "Reconstruct every scan file of FOLDER (e.g. ../shared/data/real) and print, as markdown, the "
+            "checks of napari_se3afm.lab.real_checks (pits, high-frequency shares of surface and σ, the "
+            "edge band's lowering, the re-dilation residual) and the same-tip halves; every failed bar "
+            "is listed and makes the exit status 1."
+        ),
+    )
+    rc.add_argument("folder", type=Path, help="a folder of real scan files")
+    rc.add_argument("--method", default="auto", help="the method to check (default auto: the default model)")
+    rc.add_argument("--no-halves", action="store_true", help="skip the same-tip halves (faster)")
+    rc.add_argument("--only", help="only files whose name contains this")
     cmp = sub.add_parser(
         "compare",
         help="two benchmark runs of the same scans, paired scan by scan",
@@ -372,6 +386,16 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _real_checks(args: argparse.Namespace) -> int:
+    from .real_checks import real_checks_report
+
+    table, failures = real_checks_report(args.folder, method=args.method, halves=not args.no_halves, only=args.only)
+    print(table)
+    for line in failures:
+        print("FAIL", line)
+    return 1 if failures else 0
+
+
 def _compare(args: argparse.Namespace) -> int:
     from ..errors import ParameterError
     from .reports import compare_runs
@@ -392,6 +416,7 @@ COMMANDS = {
     "calibrate-model": _calibrate_model,
     "report": _report,
     "compare": _compare,
+    "real-checks": _real_checks,
 }
 
 

@@ -22,9 +22,11 @@ compares the reconstruction with its own image:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from ..errors import ParameterError
 from .metrics import edge_band_means
 
 __all__ = [
@@ -179,3 +181,63 @@ def same_tip_halves(image: np.ndarray, pixel_nm, split: str = "rows", **settings
         apex_radius_nm=radii,  # type: ignore[arg-type]
         apex_radius_std_nm=spread,  # type: ignore[arg-type]
     )
+
+
+def real_checks_report(
+    folder: str | Path, *, method: str = "auto", halves: bool = True, only: str | None = None
+) -> tuple[str, list[str]]:
+    """Every scan file of ``folder`` (its height channel, levelled as the pipeline does) through
+    ``method``: the table of :func:`scan_checks`, with ``halves`` the table of
+    :func:`same_tip_halves` (top against bottom, left against right; held to 2σ where the method
+    gives a tip σ), as markdown; and every bar that failed, one line each."""
+    import time
+
+    from ..io import find_scans, read_height_map
+    from ..pipeline import reconstruct
+
+    settings = {"method": method, "device": "cpu"}
+    files = [f for f in find_scans([Path(folder)]) if not only or only in f.name]
+    if not files:
+        raise ParameterError(f"{folder}: no scan file{f' with {only!r} in its name' if only else ''}")
+    lines = [
+        "| file | px (nm) | σ_n (nm) | pits image / surface (%) | HF image / surface / σ "
+        "| lowering edge band / interior (nm) | the bound's (nm) | residual RMS / σ_n (whole image) | s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    halves_rows, failures = [], []
+    for path in files:
+        data = read_height_map(path)
+        start = time.perf_counter()
+        result = reconstruct(data.height, data.pixel_nm, **settings)
+        seconds = time.perf_counter() - start
+        c = scan_checks(result)
+        lines.append(
+            f"| {path.name} | {np.sqrt(np.prod(data.pixel_nm)):.3g} | {c.noise_nm:.3g} | {100 * c.pits_image:.2f} / "
+            f"{100 * c.pits_surface:.2f} | {c.hf_image:.4f} / {c.hf_surface:.4f} / {c.hf_sigma:.4f} "
+            f"| {c.lowering_edge_nm:.3g} / {c.lowering_inside_nm:.3g} "
+            f"| {c.bound_edge_nm:.3g} / {c.bound_inside_nm:.3g} | {c.residual_rms_noise:.2f} | {seconds:.1f} |"
+        )
+        failures += [f"{path.name}: {f}" for f in c.failures]
+        for split in ("rows", "columns") if halves else ():
+            try:
+                h = same_tip_halves(result.image, data.pixel_nm, split, levelling=(), **settings)
+            except ParameterError as exc:  # a half too small for the model's window
+                halves_rows.append(f"| {path.name} | {split} | {exc} | | | |")
+                continue
+            if result.tip_std is None:  # a method without σ: the difference alone, nothing to hold it to
+                halves_rows.append(
+                    f"| {path.name} | {split} | {h.rms_difference_nm:.3g} | – | – "
+                    f"| {h.apex_radius_nm[0]:.3g} / {h.apex_radius_nm[1]:.3g} |"
+                )
+                continue
+            halves_rows.append(
+                f"| {path.name} | {split} | {h.rms_difference_nm:.3g} | {h.rms_z:.2f} | {100 * h.within_2sigma:.0f} % "
+                f"| {h.apex_radius_nm[0]:.3g} ± {h.apex_radius_std_nm[0]:.2g} / "
+                f"{h.apex_radius_nm[1]:.3g} ± {h.apex_radius_std_nm[1]:.2g} |"
+            )
+            if h.rms_z > 2:
+                failures.append(f"{path.name}: halves ({split}) differ by RMS {h.rms_z:.2f} σ")
+    if halves_rows:
+        lines += ["", "| file | halves | RMS tip difference (nm) | RMS z | within 2σ | apex radius (nm) |"]
+        lines += ["|---|---|---|---|---|---|", *halves_rows]
+    return "\n".join(lines), failures
