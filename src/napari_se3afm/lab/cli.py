@@ -198,11 +198,13 @@ def _train(args: argparse.Namespace) -> int:
         bar(progress)
 
     limit = None if args.max_minutes is None else 60.0 * args.max_minutes
+    finished = False
     try:
         path = run_to_completion(iter_train(cfg, args.outdir, max_seconds=limit), report)
+        finished = True
     finally:
         bar.close()
-        _leave_process_group()
+        _leave_process_group(wait=finished)
     if last[0] is not None and last[0].step < cfg.steps:
         print(
             f"stopped at step {last[0].step} of {cfg.steps} after {args.max_minutes:g} min; "
@@ -212,15 +214,19 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _leave_process_group() -> None:
-    """Under torchrun, close the process group before the process exits: its communication threads,
-    left running into the interpreter's shutdown, abort the process now and then."""
+def _leave_process_group(*, wait: bool) -> None:
+    """Under torchrun, close the process group before the process exits, having waited (``wait``:
+    the run finished) for the others: a process that leaves while another still talks to it, or with
+    the group's threads running into the interpreter's shutdown, aborts now and then. After an error
+    it does not wait: the others may never arrive."""
     import sys
 
     if "torch.distributed" in sys.modules:
         import torch.distributed as dist
 
         if dist.is_available() and dist.is_initialized():
+            if wait:
+                dist.barrier()
             dist.destroy_process_group()
 
 
