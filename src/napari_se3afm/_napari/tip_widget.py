@@ -37,9 +37,9 @@ def _format(descriptors: dict, spread: dict, pixel_nm: float | None = None) -> s
         return descriptor_text(key, descriptors[key], spread.get(key), unit, pixel_nm)
 
     return (
-        f"apex radius {value('apex_radius_nm', ' nm')}, half angle {value('half_angle_deg', '°')}\n"
-        f"asymmetry {value('asymmetry', '')}, depth {descriptors['depth_nm']:.3g} nm, "
-        f"double tip: {'yes' if descriptors['double_tip'] else 'no'}\n"
+        f"apex radius {value('apex_radius_nm', ' nm')}\n"
+        f"half angle {value('half_angle_deg', '°')}, asymmetry {value('asymmetry', '')}\n"
+        f"depth {descriptors['depth_nm']:.3g} nm, double tip: {'yes' if descriptors['double_tip'] else 'no'}\n"
         + broadening_text(descriptors, spread, pixel_nm, lines=True)  # short lines: the panel stays narrow
     ).rstrip()
 
@@ -56,7 +56,7 @@ class TipWidget(Panel):
         self._viewer = viewer
         self._tip = create_widget(annotation="napari.layers.Image", label="tip layer")
         self._view = TipView()
-        self._descriptors = Label(label="descriptors", value="-")  # two short lines (unwrapped: see ``wrapped``)
+        self._descriptors = Label(label="descriptors", value="-")  # short lines (unwrapped: see ``wrapped``)
         self._path = FileEdit(label="export as", mode="w", filter=EXPORT_FILTER)
         self._overwrite = CheckBox(text="replace an existing file", value=False)
         self._buttons = {fmt: PushButton(text=fmt.lstrip(".").upper()) for fmt in EXPORT_FORMATS}
@@ -88,6 +88,8 @@ class TipWidget(Panel):
             return
         pixel = math.sqrt(info["pixel_nm"][0] * info["pixel_nm"][1])
         self._descriptors.value = _format(info["descriptors"], info.get("descriptors_std") or {}, pixel)
+        label = self._descriptors.native  # every line shown: the 3-D view above takes only the room left
+        label.parentWidget().setMinimumHeight(label.sizeHint().height())
         self._view.show(info["tip"], tuple(info["pixel_nm"]), tip_std=info.get("tip_std"), bound=info.get("tip_bound"))
 
     def export(self, suffix: str) -> Path | None:
