@@ -86,3 +86,5 @@ def test_the_lab_command_checks_every_scan_of_a_folder_and_fails_on_a_bar(tmp_pa
     out = capsys.readouterr().out
     assert "FAIL scan.npz: speckled: 9 % pits" in out and "| rows |" not in out
     assert main(["lab", "real-checks", str(tmp_path / "empty")]) == 2
+    assert main(["lab", "real-checks", str(tmp_path), "--model", "no-such-model", "--no-halves"]) == 2
+    assert "no model 'no-such-model'" in capsys.readouterr().err  # the model asked for is the one run

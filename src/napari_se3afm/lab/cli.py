@@ -156,6 +156,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     rc.add_argument("folder", type=Path, help="a folder of real scan files")
     rc.add_argument("--method", default="auto", help="the method to check (default auto: the default model)")
+    rc.add_argument("--model", help="model name or .safetensors file (default: the default model)")
     rc.add_argument("--no-halves", action="store_true", help="skip the same-tip halves (faster)")
     rc.add_argument("--only", help="only files whose name contains this")
     cmp = sub.add_parser(
@@ -395,7 +396,9 @@ def _report(args: argparse.Namespace) -> int:
 def _real_checks(args: argparse.Namespace) -> int:
     from .real_checks import real_checks_report
 
-    table, failures = real_checks_report(args.folder, method=args.method, halves=not args.no_halves, only=args.only)
+    table, failures = real_checks_report(
+        args.folder, method=args.method, model=args.model, halves=not args.no_halves, only=args.only
+    )
     print(table)
     for line in failures:
         print("FAIL", line)

@@ -184,18 +184,24 @@ def same_tip_halves(image: np.ndarray, pixel_nm, split: str = "rows", **settings
 
 
 def real_checks_report(
-    folder: str | Path, *, method: str = "auto", halves: bool = True, only: str | None = None
+    folder: str | Path,
+    *,
+    method: str = "auto",
+    model: str | None = None,
+    halves: bool = True,
+    only: str | None = None,
 ) -> tuple[str, list[str]]:
     """Every scan file of ``folder`` (its height channel, levelled as the pipeline does) through
-    ``method``: the table of :func:`scan_checks`, with ``halves`` the table of
-    :func:`same_tip_halves` (top against bottom, left against right; held to 2σ where the method
-    gives a tip σ), as markdown; and every bar that failed, one line each."""
+    ``method`` (and ``model``, a name or weights file; default the default model): the table of
+    :func:`scan_checks`, with ``halves`` the table of :func:`same_tip_halves` (top against bottom,
+    left against right; held to 2σ where the method gives a tip σ), as markdown; and every bar that
+    failed, one line each."""
     import time
 
     from ..io import find_scans, read_height_map
     from ..pipeline import reconstruct
 
-    settings = {"method": method, "device": "cpu"}
+    settings = {"method": method, "device": "cpu", **({"model": model} if model else {})}
     files = [f for f in find_scans([Path(folder)]) if not only or only in f.name]
     if not files:
         raise ParameterError(f"{folder}: no scan file{f' with {only!r} in its name' if only else ''}")
