@@ -53,9 +53,7 @@ def inputs_of_size(n: int, folder: Path) -> list[Path]:
 
 def gwyddion_row(n: int, limit: int) -> None:
     """Gwyddion's blind estimation of a 31 px tip on each scan of size ``n``, timed in this process."""
-    from napari_se3afm.classical.btr import DEFAULT_THRESHOLD_FACTOR
     from napari_se3afm.image.levelling import level
-    from napari_se3afm.image.noise import estimate_noise
     from napari_se3afm.io import read_height_map
     from napari_se3afm.lab.gwyddion_btr import gwyddion_blind_tip
 
@@ -65,9 +63,7 @@ def gwyddion_row(n: int, limit: int) -> None:
             scan = read_height_map(path)
             z, _ = level(scan.height)
             began = time.perf_counter()
-            gwyddion_blind_tip(
-                z, 31, float(np.sqrt(np.prod(scan.pixel_nm))), DEFAULT_THRESHOLD_FACTOR * estimate_noise(z)
-            )
+            gwyddion_blind_tip(z, 31, float(np.sqrt(np.prod(scan.pixel_nm))))
             times.append(time.perf_counter() - began)
     print(f"| {n}² | {len(times)} | – | {np.median(times):.1f} | {max(times):.1f} | – | – |", flush=True)
 

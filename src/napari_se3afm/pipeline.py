@@ -240,14 +240,16 @@ def _iter_model(
         tuned = yield from iter_finetune(net, z, pixel, steps=finetune_steps, tip_bound=bound_nm, **opts.finetune)
         net = tuned.model
         info["finetune_losses"] = tuned.losses
-    tip_samples, surface_samples = yield from _iter_samples(net, z, pixel, dev, samples, bound_nm)
-    if steps.bound == "partial" and consistency.bound_is_the_answer(_mean_tip(tip_samples), bound_nm, info["noise_nm"]):
+    maxima: dict = {}  # the scan's maxima, found once for every batch of samples
+    tip_samples, surface_samples = yield from _iter_samples(net, z, pixel, dev, samples, bound_nm, maxima)
+    tip = _mean_tip(tip_samples)
+    if steps.bound == "partial" and consistency.bound_is_the_answer(tip, bound_nm, info["noise_nm"]):
         yield Progress(0, samples, "the tip lies on the blind bound: tightening the bound")
         tighter = yield from consistency.iter_tightened_bound(z, k, bound_nm, info["noise_nm"])
         if tighter is not None:
             bound_nm, info["tip_bound"] = tighter, "residual"
-            tip_samples, surface_samples = yield from _iter_samples(net, z, pixel, dev, samples, bound_nm)
-    tip = _mean_tip(tip_samples)
+            tip_samples, surface_samples = yield from _iter_samples(net, z, pixel, dev, samples, bound_nm, maxima)
+            tip = _mean_tip(tip_samples)
     if steps.raise_surface:
         yield Progress(samples, samples, "raising the surface to reproduce the image")
     surface, bound, certainty = _held_to_image(z, tip, surface_samples.mean(0).numpy(), steps, info)
@@ -311,10 +313,11 @@ def _sigma_maps(z, surface, tip, bound, *, samples: tuple, pixel: float, sigma_m
 
 
 def _iter_samples(
-    net, z: np.ndarray, pixel: float, dev, samples: int, bound_nm: np.ndarray | None
+    net, z: np.ndarray, pixel: float, dev, samples: int, bound_nm: np.ndarray | None, maxima: dict
 ) -> ProgressGenerator[tuple]:
     """Monte-Carlo dropout tips (M, K, K) and surfaces (M, H, W), float64 on the CPU, tips held to
-    ``bound_nm`` when given; in chunks that bound the memory of large scans."""
+    ``bound_nm`` when given; in chunks that bound the memory of large scans. The scan's maxima are
+    kept in ``maxima`` (:func:`~napari_se3afm.nn.points.maxima_remembered`) across chunks and calls."""
     import torch
 
     from .nn.model import dropout_samples
@@ -323,7 +326,7 @@ def _iter_samples(
     img = torch.tensor(z, dtype=torch.float32, device=dev)[None]
     p = torch.tensor([pixel], dtype=torch.float32, device=dev)
     tip_bound = None if bound_nm is None else torch.tensor(bound_nm, dtype=torch.float32, device=dev)
-    tips, surfaces, maxima = [], [], {}
+    tips, surfaces = [], []
     for start in range(0, samples, MC_CHUNK):
         n = min(MC_CHUNK, samples - start)
         with maxima_remembered(img[0], maxima):

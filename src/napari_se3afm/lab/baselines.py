@@ -59,12 +59,10 @@ def _btr(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm
 
 def _gwyddion_btr(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
     """Gwyddion's partial blind estimation (its library), at classical BTR's automatic threshold."""
-    from ..classical.btr import DEFAULT_THRESHOLD_FACTOR
     from ..image.morphology import erode
-    from ..image.noise import estimate_noise
     from .gwyddion_btr import gwyddion_blind_tip
 
-    tip = gwyddion_blind_tip(image, tip_size, pixel_nm, DEFAULT_THRESHOLD_FACTOR * estimate_noise(image))
+    tip = gwyddion_blind_tip(image, tip_size, pixel_nm)
     return MethodOutput(surface=erode(image, tip), tip=tip)
 
 

@@ -16,7 +16,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..classical.btr import DEFAULT_THRESHOLD_FACTOR
 from ..errors import ParameterError
+from ..image.noise import estimate_noise
 from ..tip.shapes import in_tip_convention
 
 __all__ = ["gwyddion_available", "gwyddion_blind_tip"]
@@ -68,15 +70,21 @@ def _field(lib, values: np.ndarray, pixel_nm: float) -> tuple[int, np.ndarray]:
     return field, data
 
 
-def gwyddion_blind_tip(image: np.ndarray, tip_px: int, pixel_nm: float, threshold_nm: float) -> np.ndarray:
+def gwyddion_blind_tip(
+    image: np.ndarray, tip_px: int, pixel_nm: float, threshold_nm: float | None = None
+) -> np.ndarray:
     """Gwyddion's partial blind tip estimate (its "Blind estimation", sharp maxima only) of a
-    ``tip_px`` tip from ``image`` (nm) at ``threshold_nm``, as the project's ``P``."""
+    ``tip_px`` tip from ``image`` (nm) at ``threshold_nm`` (default: classical BTR's automatic
+    threshold, so that the two compare at the same one), as the project's ``P``."""
     lib = _library()
     if lib is None:
         raise ParameterError("Gwyddion's libraries are not installed (Debian: apt install gwyddion)")
     if tip_px < 3 or tip_px % 2 == 0:
         raise ParameterError(f"tip window must be an odd number of pixels >= 3, got {tip_px}")
-    surface, _ = _field(lib, np.asarray(image, dtype=np.float64), pixel_nm)
+    image = np.asarray(image, dtype=np.float64)
+    if threshold_nm is None:
+        threshold_nm = DEFAULT_THRESHOLD_FACTOR * estimate_noise(image)
+    surface, _ = _field(lib, image, pixel_nm)
     tip, data = _field(lib, np.zeros((tip_px, tip_px)), pixel_nm)
     try:
         count = ctypes.c_int(-1)

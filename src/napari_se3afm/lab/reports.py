@@ -36,6 +36,12 @@ def read_records(run: str | Path) -> dict:
     return data
 
 
+def _run_name(run: str | Path) -> str:
+    """A run's name in the tables: its folder's (given the folder or its records.json)."""
+    path = Path(run)
+    return path.name if path.is_dir() else path.parent.name
+
+
 def _by_method(data: dict, method: str) -> dict[int, dict]:
     return {r["scan"]: r for r in data["records"] if r["method"] == method}
 
@@ -52,7 +58,7 @@ def summary_table(runs: list[str | Path]) -> str:
         btr = _by_method(data, "btr")
         if not btr:
             raise ParameterError(f"{run}: no classical BTR records to compare with (run --methods btr,...)")
-        name = Path(run).name if Path(run).is_dir() else Path(run).parent.name
+        name = _run_name(run)
         for method in data.get("methods") or sorted({r["method"] for r in data["records"]}):
             recs = list(_by_method(data, method).values())
             tip, surf = (np.array([r[k] for r in recs]) for k in METRICS)
@@ -87,7 +93,7 @@ def per_scan_table(runs: list[str | Path], method: str = "model") -> str:
         scans = sorted(set(ours) & set(btr))
         if not scans:
             raise ParameterError(f"{run}: no scan has both {method} and btr records")
-        name = Path(run).name if Path(run).is_dir() else Path(run).parent.name
+        name = _run_name(run)
         cells = []
         for key in METRICS:
             ratio = np.array([ours[s][key] / max(btr[s][key], 1e-9) for s in scans])
