@@ -8,7 +8,9 @@ used by nothing else). Over the central 15 × 15 tip pixels (the apex left out) 
 scans could probe the tip (the shallower probe depth), the tips of the two scans differ by
 ``d = P₁ − P₂``; with the model's σ maps ``z = d / sqrt(σ₁² + σ₂²)``. "Same within σ" is an RMS of
 ``z`` near 1 or below, and most ``|z| ≤ 2``. Classical BTR's ``d`` is shown beside, and each
-method's error against the true tip. Prints markdown: one row per pair and a summary.
+method's error against the true tip. The descriptors (apex radius, half-angle, asymmetry) of the two
+tips are compared with their σ the same way: one tip, so they should agree within 2σ in at least
+90 % of the pairs. Prints markdown: one row per pair and a summary.
 """
 
 import sys
@@ -17,12 +19,24 @@ import numpy as np
 import torch
 
 from napari_se3afm.lab.metrics import probe_depth
+from napari_se3afm.lab.real_checks import AGREEMENT_DESCRIPTORS, descriptor_z
 from napari_se3afm.lab.simtip import load_config, simulate
 from napari_se3afm.nn.registry import DEFAULT_MODEL
 from napari_se3afm.pipeline import reconstruct
+from napari_se3afm.tip import describe_tip
 
 SEED = 3_000_003
 CENTRE = 15
+
+
+def relative_sigma(results) -> dict[str, float]:
+    """Per descriptor, its σ over its value, averaged over the two reconstructions (vanishingly small?)."""
+    out = {}
+    for name in AGREEMENT_DESCRIPTORS:
+        values = [describe_tip(r.tip, r.pixel_nm).as_dict()[name] for r in results]
+        sigmas = [r.info["tip_descriptors_std"].get(name, np.nan) for r in results]
+        out[name] = float(np.mean(sigmas) / max(np.mean(np.abs(values)), 1e-12))
+    return out
 
 
 def central(p: np.ndarray) -> np.ndarray:
@@ -34,10 +48,13 @@ def main(pairs: int, model: str) -> None:
     torch.set_num_threads(1)
     cfg = load_config("configs/simtip/wide.json")
     print(
-        "| pair | px (nm) | model: RMS d (nm) | RMS z | share |z| ≤ 2 | BTR: RMS d (nm) | model / BTR tip error (nm) |"
+        "| pair | px (nm) | model: RMS d (nm) | RMS z | share |z| ≤ 2 | BTR: RMS d (nm) | model / BTR tip error (nm) "
+        "| z of apex radius, half-angle, asymmetry |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     summary = {"d": [], "z": [], "within": [], "btr": [], "err": [], "btr_err": []}
+    described = {name: [] for name in AGREEMENT_DESCRIPTORS}
+    relative = {name: [] for name in AGREEMENT_DESCRIPTORS}
     for p in range(pairs):
         a, b = 2 * p, 2 * p + 1
         batch = simulate([a, b], seed=SEED, config=cfg, dtype=torch.float64, tip_indices=[a, a])
@@ -66,9 +83,13 @@ def main(pairs: int, model: str) -> None:
         }
         for key, value in row.items():
             summary[key].append(value)
+        dz, rel = descriptor_z(*m), relative_sigma(m)
+        for name in AGREEMENT_DESCRIPTORS:
+            described[name].append(dz[name])
+            relative[name].append(rel[name])
         print(
             f"| {p} | {pixel:.2f} | {row['d']:.2f} | {row['z']:.2f} | {row['within']:.0%} | {row['btr']:.2f} | "
-            f"{err:.2f} / {btr_err:.2f} |",
+            f"{err:.2f} / {btr_err:.2f} | {', '.join(f'{v:.2f}' for v in dz.values())} |",
             flush=True,
         )
     med = {key: np.median(v) for key, v in summary.items()}
@@ -77,6 +98,13 @@ def main(pairs: int, model: str) -> None:
         f"(worst {max(summary['z']):.2f}), |z| ≤ 2 on {med['within']:.0%} of the pixels; "
         f"BTR RMS d {med['btr']:.2f} nm; tip error model {med['err']:.2f} nm, BTR {med['btr_err']:.2f} nm"
     )
+    for name, zs in described.items():
+        zs = np.asarray(zs)
+        print(
+            f"{name}: within 2σ on {np.mean(zs <= 2):.0%} of the pairs ({int(np.sum(np.isnan(zs)))} without a σ), "
+            f"z median {np.nanmedian(zs):.2f}, worst {np.nanmax(zs):.2f}; "
+            f"σ / value median {np.nanmedian(relative[name]):.2f}"
+        )
 
 
 if __name__ == "__main__":

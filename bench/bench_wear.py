@@ -5,8 +5,8 @@
 Seven SimTip scans per session, one pyramid that wears slowly (apex radius 8 → 9 nm), chips before
 scan 3 (24 nm) and picks up a second apex before scan 5. For each session and scan: the true and the
 tracked apex radius with its σ, the tip error (RMSE, clipped at the probe depth) of the default model
-and of classical BTR, and the RMS z between consecutive tips that decides an event; then the events
-found, missed and flagged wrongly. Prints markdown.
+and of classical BTR, the RMS z between consecutive tips and the descriptors that jump beyond their
+error bars (either makes an event); then the events found, missed and flagged wrongly. Prints markdown.
 """
 
 import sys
@@ -16,15 +16,18 @@ from napari_se3afm.lab.metrics import probe_depth, tip_errors
 from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.scan import Channel, Scan
 from napari_se3afm.tip import describe_tip
-from napari_se3afm.wear.track import EVENT_Z, compare_tips, track_tip
-from napari_se3afm.wear.track import track as wear
+from napari_se3afm.wear import track as wear_track
+from napari_se3afm.wear.track import ERROR_BAR_SIGMAS, EVENT_Z, compare_tips, track_tip
 
 
 def main() -> None:
     seeds = range(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
     found = missed = wrong = 0
     within = total = 0
-    print(f"An event is flagged where the RMS z of consecutive tips exceeds {EVENT_Z}.\n")
+    print(
+        f"An event is flagged where the RMS z of consecutive tips exceeds {EVENT_Z} or a descriptor's "
+        f"± {ERROR_BAR_SIGMAS:g}σ error bars of consecutive scans do not overlap.\n"
+    )
     print(
         "| session | scan | event | true apex radius (nm) | tracked (nm) | tip RMSE model / BTR (nm) | z to previous |"
     )
@@ -37,9 +40,10 @@ def main() -> None:
         ]
         track = track_tip(scans, levelling=None)
         flagged = {e.index for e in track.events}
-        wear.EVENT_Z = 0.0  # every pair's z, not only the events'
+        wear_track.EVENT_Z = 0.0  # every pair's z, not only the events'
         z = {k: compare_tips(track.states[k - 1], track.states[k], k).z for k in range(1, len(session))}
-        wear.EVENT_Z = EVENT_Z
+        wear_track.EVENT_Z = EVENT_Z
+        events = {e.index: e for e in track.events}
         found += len(flagged & set(WORN_SESSION_EVENTS))
         missed += len(set(WORN_SESSION_EVENTS) - flagged)
         wrong += len(flagged - set(WORN_SESSION_EVENTS))
@@ -51,7 +55,7 @@ def main() -> None:
             depth = probe_depth(s["surface"], 31)
             btr = reconstruct(s["image"], s["pixel_nm"], method="btr", levelling=None, tip_px=31)
             errors = [tip_errors(t, s["tip"], depth)["tip_rmse"] for t in (st.tip, btr.tip)]
-            step = (f"{z[i]:.2f}" if i in z else "") + (" (event)" if i in flagged else "")
+            step = (f"{z[i]:.2f}" if i in z else "") + (f" ({events[i].kind})" if i in flagged else "")
             print(
                 f"| {seed} | {i} | {s['event'] or ''} | {truth:.1f} | {est:.1f} ± {sig:.1f} | "
                 f"{errors[0]:.1f} / {errors[1]:.1f} | {step} |",

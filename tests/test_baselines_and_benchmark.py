@@ -62,6 +62,17 @@ def test_methods_and_oracle():
     assert np.all(oracle.surface[14:-14, 14:-14] >= truth[14:-14, 14:-14] - 1e-9)
     with pytest.raises(ParameterError, match="true tip"):
         run_method("true-tip-erosion", img, 15)
+    # the needle: the image as the surface, and a tip whose clipped error is the true tip's own depth
+    needle = run_method("needle", img, 15)
+    assert np.array_equal(needle.surface, img) and needle.tip[7, 7] == 0.0
+    from napari_se3afm.lab.metrics import probe_depth, tip_errors
+
+    depth = probe_depth(truth, 15)
+    # the needle is clipped to −depth everywhere but at the apex, where both tips are 0
+    off = np.maximum(tip, -depth) + depth
+    off[7, 7] = 0.0
+    expected = np.sqrt(np.mean(off**2))
+    assert tip_errors(needle.tip, tip, depth)["tip_rmse"] == pytest.approx(expected, rel=1e-9)
     with pytest.raises(ParameterError, match="choose from"):
         run_method("magic", img, 15)
 

@@ -33,6 +33,10 @@ def test_tip_errors_clip_both_tips_at_the_probe_depth():
     needle = np.full((3, 3), -50.0)
     needle[1, 1] = 0
     assert tip_errors(needle, TRUTH, depth=1.0)["tip_rmse"] == pytest.approx(0.0)
+    # the bias is signed, over the pixels either tip reaches: blunter +, sharper −
+    assert e["tip_bias"] == pytest.approx((4 * 1.5 + 4 * 1.0) / 9)
+    # the needle at depth 1.5: the truth's four edges (−1) are seen, the needle 0.5 below them there
+    assert tip_errors(needle, TRUTH, depth=1.5)["tip_bias"] == pytest.approx(-0.5 * 4 / 5)
 
 
 def test_measurable_tip_pixels_are_those_above_the_probe_depth_in_either_tip():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from napari_se3afm.lab.metrics import edge_band_means
-from napari_se3afm.lab.real_checks import high_frequency_share, pit_share, scan_checks
+from napari_se3afm.lab.real_checks import descriptor_z, high_frequency_share, pit_share, scan_checks
 from napari_se3afm.results import Reconstruction
 
 
@@ -24,6 +24,20 @@ def test_the_checks_see_pits_a_checkerboard_and_a_frame(rng):
     framed[:5] = 2.0
     edge, inside = edge_band_means(framed, 10)
     assert inside == 10.0 and edge < 9.0
+
+
+def test_descriptors_of_one_tip_are_compared_in_their_combined_sigma():
+    from types import SimpleNamespace
+
+    v = np.arange(-7, 8, dtype=float)
+    r2 = v[:, None] ** 2 + v[None, :] ** 2
+
+    def paraboloid(radius, spread):  # h = r² / 2R: the apex radius fit is exact (1 nm pixels)
+        return SimpleNamespace(tip=-r2 / (2 * radius), pixel_nm=(1.0, 1.0), info={"tip_descriptors_std": spread})
+
+    z = descriptor_z(paraboloid(10.0, {"apex_radius_nm": 3.0}), paraboloid(18.0, {"apex_radius_nm": 4.0}))
+    assert z["apex_radius_nm"] == pytest.approx(8.0 / 5.0)  # |10 − 18| / hypot(3, 4)
+    assert np.isnan(z["half_angle_deg"])  # no σ known: nothing to compare with
 
 
 def _result(image, surface, sigma, tip_px=7) -> Reconstruction:

@@ -14,18 +14,24 @@ from napari_se3afm.errors import ParameterError
 from napari_se3afm.lab.cases import WORN_SESSION_EVENTS, worn_tip_session
 from napari_se3afm.scan import Channel, Scan, parse_date
 from napari_se3afm.tip import pyramid_tip
-from napari_se3afm.wear.track import EVENT_Z, TipState, compare_tips, track_tip
+from napari_se3afm.wear.track import ERROR_BAR_SIGMAS, EVENT_Z, TipState, WearTrack, compare_tips, track_tip
 
 
-def state(tip: np.ndarray, sigma: float, radius: float, double: bool = False) -> TipState:
+def state(tip: np.ndarray, sigma: float, radius: float, double: bool = False, radius_sigma: float = 1.0) -> TipState:
     return TipState(
         source="x",
         acquired=None,
         tip=tip,
         tip_std=np.full(tip.shape, sigma),
         pixel_nm=(2.0, 2.0),
-        values={"apex_radius_nm": radius, "half_angle_deg": 35.0, "asymmetry": 0.0, "depth_nm": -tip.min()},
-        sigmas={"apex_radius_nm": 1.0, "half_angle_deg": 1.0, "asymmetry": 0.01},
+        values={
+            "apex_radius_nm": radius,
+            "half_angle_deg": 35.0,
+            "asymmetry": 0.0,
+            "apex_volume_nm3": 1e3,
+            "depth_nm": -tip.min(),
+        },
+        sigmas={"apex_radius_nm": radius_sigma, "half_angle_deg": 1.0, "asymmetry": 0.01, "apex_volume_nm3": 10.0},
         double_tip=double,
         seconds=0.0,
     )
@@ -37,11 +43,35 @@ def test_consecutive_tips_differ_when_their_difference_exceeds_the_combined_sigm
     rms = float(np.sqrt(np.mean((blunt - sharp)[sharp > sharp.min()] ** 2)))
     wide = rms / (EVENT_Z * 0.8 * np.sqrt(2))  # the difference is 0.8 EVENT_Z combined σ: no event
     narrow = rms / (EVENT_Z * 2.0 * np.sqrt(2))  # 2 EVENT_Z: an event, named by the radius
-    assert compare_tips(state(sharp, wide, 8), state(blunt, wide, 30), 1) is None
+    # radii 8 ± 2·6 and 30 ± 2·6 nm: their error bars overlap as well
+    assert compare_tips(state(sharp, wide, 8, radius_sigma=6), state(blunt, wide, 30, radius_sigma=6), 1) is None
     event = compare_tips(state(sharp, narrow, 8), state(blunt, narrow, 30), 1)
     assert event is not None and event.index == 1 and event.kind == "blunter (wear or chip)"
     assert compare_tips(state(blunt, narrow, 30), state(sharp, narrow, 8), 1).kind == "sharper (pick-up)"
     assert compare_tips(state(sharp, narrow, 8), state(sharp, narrow, 8), 1) is None
+
+
+def test_a_jump_beyond_the_plotted_error_bars_is_an_event_and_one_within_them_is_not():
+    from matplotlib.figure import Figure
+
+    from napari_se3afm.wear.report import draw_wear
+
+    tip = pyramid_tip(31, 2.0, apex_radius_nm=8)  # one tip: the maps agree, only the radius moves
+    # radius ± σ (2 nm pixels): 20 ± 1 → 25 ± 1 (bars 18–22, 23–27: apart) → 26 ± 2 (22–30: overlap)
+    # → 1 ± 0.2 (under a pixel: 0 to 2.4; apart) → 2.3 ± 0.1 (2.1–2.5: overlaps the sub-pixel bar)
+    radii = [(20.0, 1.0), (25.0, 1.0), (26.0, 2.0), (1.0, 0.2), (2.3, 0.1)]
+    states = [state(tip, 1.0, r, radius_sigma=s) for r, s in radii]
+    events = [e for k in range(1, len(states)) if (e := compare_tips(states[k - 1], states[k], k)) is not None]
+    assert [(e.index, e.kind) for e in events] == [(1, "blunter (wear or chip)"), (3, "sharper (pick-up)")]
+    assert all(e.z < EVENT_Z and "beyond the error bars: apex radius" in e.detail for e in events)
+    # the plot draws exactly those bars: apart where there is an event, overlapping elsewhere
+    axes = draw_wear(WearTrack(states=states, events=events), Figure())
+    segments = axes[0].containers[0].lines[2][0].get_segments()
+    bars = [(min(seg[:, 1]), max(seg[:, 1])) for seg in segments]
+    assert bars[0] == pytest.approx((20 - ERROR_BAR_SIGMAS, 20 + ERROR_BAR_SIGMAS))
+    assert bars[3] == pytest.approx((0.0, 2.0 + ERROR_BAR_SIGMAS * 0.2))
+    apart = [k for k in range(1, len(bars)) if bars[k][0] > bars[k - 1][1] or bars[k - 1][0] > bars[k][1]]
+    assert apart == [e.index for e in events]
 
 
 @pytest.mark.parametrize(

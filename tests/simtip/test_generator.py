@@ -181,6 +181,26 @@ def test_each_artefact_alone_does_what_it_says():
         assert 0 <= d.min() and d.max() <= 2.6 * bow.params[i]["imaging"]["bow_nm"] + 1e-12
 
 
+def test_coloured_noise_has_its_spectral_slope_and_level():
+    base = dataclasses.replace(SMALL, imaging=NO_ARTEFACTS)
+    white = dataclasses.replace(NO_ARTEFACTS, noise=True)
+    for beta in (1.0, 2.0):
+        cfg = dataclasses.replace(base, imaging=dataclasses.replace(white, noise_exponent=(beta, beta)))
+        b = simulate(3, seed=5, config=cfg, dtype=torch.float64)
+        for i in range(3):
+            noise = (b.image[i] - b.clean[i]).numpy()
+            assert b.params[i]["imaging"]["noise_exponent"] == beta
+            assert noise.std() == pytest.approx(b.params[i]["imaging"]["noise_nm"], rel=1e-9)
+            power = np.abs(np.fft.fft2(noise)) ** 2
+            f = np.hypot(*np.meshgrid(np.fft.fftfreq(noise.shape[0]), np.fft.fftfreq(noise.shape[1]), indexing="ij"))
+            band = (f > 0.03) & (f < 0.45)
+            slope = np.polyfit(np.log(f[band]), np.log(power[band]), 1)[0]
+            assert slope == pytest.approx(-beta, abs=0.2)
+    # white noise draws no exponent (its random streams stay as they were)
+    plain = simulate(3, seed=5, config=dataclasses.replace(base, imaging=white), dtype=torch.float64)
+    assert "noise_exponent" not in plain.params[0]["imaging"]
+
+
 def test_drift_moves_the_image_not_the_surface():
     zero = dataclasses.replace(NO_ARTEFACTS, drift=True, drift_px=(0.0, 0.0))
     base = dataclasses.replace(SMALL, imaging=zero)

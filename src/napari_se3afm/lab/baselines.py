@@ -6,6 +6,8 @@ returns a :class:`MethodOutput`. The methods:
 ``identity``          surface = image (no correction at all); no tip.
 ``true-tip-erosion``  erosion of the image by the TRUE tip: the best that erosion can do with any tip
                       estimate (an oracle, not a method a user can run).
+``needle``            the sharpest tip there is (apex 0, every other pixel deeper than the image
+                      reaches); surface = image. What a tip estimate must beat to say anything.
 ``btr``               classical Villarrubia blind tip estimate, automatic threshold; surface = erosion.
 ``dbtr``              differentiable BTR (classical start, descent on the opening residual); erosion.
 ``wiener``            Wiener/Tikhonov linear deconvolution, the paper's classical image-restoration
@@ -47,6 +49,12 @@ def _true_tip_erosion(image: np.ndarray, tip_size: int, true_tip: np.ndarray | N
     if true_tip is None:
         raise ParameterError("the true-tip-erosion oracle needs the true tip")
     return MethodOutput(surface=erode(image, true_tip), tip=np.asarray(true_tip, dtype=np.float64))
+
+
+def _needle(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
+    tip = np.full((tip_size, tip_size), -10.0 * (float(np.ptp(image)) + 1.0))
+    tip[tip_size // 2, tip_size // 2] = 0.0
+    return MethodOutput(surface=image.copy(), tip=tip)
 
 
 def _btr(image: np.ndarray, tip_size: int, true_tip: np.ndarray | None, pixel_nm: float) -> MethodOutput:
@@ -168,6 +176,7 @@ def _model(
 BASELINES: dict[str, Callable[[np.ndarray, int, np.ndarray | None, float], MethodOutput]] = {
     "identity": _identity,
     "true-tip-erosion": _true_tip_erosion,
+    "needle": _needle,
     "btr": _btr,
     "gwyddion-btr": _gwyddion_btr,
     "dbtr": _dbtr,

@@ -137,8 +137,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "report",
         help="the figures of se3afm lab bench runs against classical BTR, as markdown",
         description=(
-            "For runs of se3afm lab bench that include btr: mean and median tip and surface RMSE, their "
-            "ratio to classical BTR's, the σ maps' ECE and the time per scan; with --per-scan, the "
+            "For runs of se3afm lab bench that include btr: mean, median and worst tip and surface RMSE, "
+            "their ratio to classical BTR's and the time per scan; then the σ maps' ECE per scan (median, "
+            "90th percentile) and pooled, and their coverage on the worst scans; with --per-scan, the "
             "model against BTR scan by scan and every scan worse than 1.5 x BTR."
         ),
     )
@@ -385,11 +386,13 @@ def _tip_independence(args: argparse.Namespace) -> int:
     return 0
 
 
-#: each command of ``se3afm lab`` and the function that runs it
 def _report(args: argparse.Namespace) -> int:
-    from .reports import per_scan_table, summary_table
+    from .reports import calibration_table, per_scan_table, summary_table
 
-    print(per_scan_table(args.runs) if args.per_scan else summary_table(args.runs))
+    if args.per_scan:
+        print(per_scan_table(args.runs))
+    else:
+        print("\n\n".join(t for t in (summary_table(args.runs), calibration_table(args.runs)) if t))
     return 0
 
 
@@ -416,6 +419,7 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+#: each command of ``se3afm lab`` and the function that runs it
 COMMANDS = {
     "tip-independence": _tip_independence,
     "simulate": _simulate,

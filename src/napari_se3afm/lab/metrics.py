@@ -59,9 +59,15 @@ def tip_errors(estimate: np.ndarray, truth: np.ndarray, depth: float) -> dict[st
     Both tips are referenced to their centre pixel (the apex by convention), the estimate is
     centre-cropped or padded to the true window, and every value below ``-depth`` is set to
     ``-depth``, because no surface of that relief can tell those depths apart.
+    ``tip_bias`` is the mean of ``estimate − truth`` where either tip reaches above ``-depth``:
+    negative for a tip sharper than the truth, positive for a blunter one.
     """
-    d = clipped_tip_difference(estimate, truth, depth)
-    return {"tip_rmse": float(np.sqrt(np.mean(d * d))), "tip_mae": float(np.mean(np.abs(d)))}
+    d, seen = measurable_tip_difference(estimate, truth, depth)
+    return {
+        "tip_rmse": float(np.sqrt(np.mean(d * d))),
+        "tip_mae": float(np.mean(np.abs(d))),
+        "tip_bias": float(d[seen].mean()) if seen.any() else 0.0,
+    }
 
 
 def _clipped_tips(estimate: np.ndarray, truth: np.ndarray, depth: float) -> tuple[np.ndarray, np.ndarray]:
@@ -152,7 +158,8 @@ def calibration(error: np.ndarray, sigma: np.ndarray) -> dict[str, float]:
     * ``ece``: mean over central-interval probabilities ``p`` in :data:`ECE_LEVELS` of
       ``|fraction of |error| <= z_p σ  -  p|``, with ``z_p`` the two-sided normal quantile;
     * ``nll``: mean Gaussian negative log-likelihood ``½ log(2π σ²) + error² / (2 σ²)``;
-    * ``spearman``: rank correlation between σ and |error| (1: σ orders the errors perfectly).
+    * ``spearman``: rank correlation between σ and |error| (1: σ orders the errors perfectly);
+    * ``within_2sigma``: the share of errors within 2σ (0.954 for a calibrated Gaussian σ).
     """
     err = np.abs(np.asarray(error, dtype=np.float64)).ravel()
     sig = np.asarray(sigma, dtype=np.float64).ravel()
@@ -167,7 +174,12 @@ def calibration(error: np.ndarray, sigma: np.ndarray) -> dict[str, float]:
     re -= re.mean()
     rs -= rs.mean()
     denom = math.sqrt(float(re @ re) * float(rs @ rs))
-    return {"ece": float(np.mean(gaps)), "nll": float(nll), "spearman": float(re @ rs / denom) if denom else 0.0}
+    return {
+        "ece": float(np.mean(gaps)),
+        "nll": float(nll),
+        "spearman": float(re @ rs / denom) if denom else 0.0,
+        "within_2sigma": float(np.mean(err <= 2 * sig)),
+    }
 
 
 def plausibility(

@@ -16,7 +16,8 @@ compares the reconstruction with its own image:
   both 10 % of the interior's lowering and the image's noise σ_n, below which nothing can be seen;
 * **re-dilation residual**: the RMS of ``I − dilate(S, P)`` in units of σ_n;
 * **same-tip halves** (:func:`same_tip_halves`): the tips of the top and bottom halves (and of the left
-  and right halves) of one scan, one tip, compared over the central pixels in units of their σ.
+  and right halves) of one scan, one tip, compared over the central pixels in units of their σ, and
+  their apex radius, half-angle and asymmetry in units of the descriptors' σ (:func:`descriptor_z`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "HIGH_FREQUENCY",
     "HalvesCheck",
     "ScanChecks",
+    "descriptor_z",
     "high_frequency_share",
     "pit_share",
     "same_tip_halves",
@@ -46,6 +48,8 @@ HIGH_FREQUENCY = 0.35
 EDGE_BAND_PX = 10
 #: the central window of the tips compared between halves (the apex left out)
 CENTRE_PX = 15
+#: the descriptors compared between two reconstructions of one tip
+AGREEMENT_DESCRIPTORS = ("apex_radius_nm", "half_angle_deg", "asymmetry")
 
 
 def pit_share(z: np.ndarray, depth_nm: float) -> float:
@@ -147,6 +151,23 @@ class HalvesCheck:
     within_2sigma: float
     apex_radius_nm: tuple[float, float]
     apex_radius_std_nm: tuple[float, float]
+    #: :func:`descriptor_z` of the two halves
+    descriptor_z: dict[str, float]
+
+
+def descriptor_z(first, second) -> dict[str, float]:
+    """Two reconstructions of one tip: each of :data:`AGREEMENT_DESCRIPTORS` as the difference of their
+    values over their σ combined (``info["tip_descriptors_std"]``); NaN where either has no value
+    or no σ. One tip: within 2 in 95 % of cases if the descriptors' σ are right."""
+    from ..tip import describe_tip
+
+    out = {}
+    for name in AGREEMENT_DESCRIPTORS:
+        values = [describe_tip(r.tip, r.pixel_nm).as_dict()[name] for r in (first, second)]
+        sigmas = [(r.info.get("tip_descriptors_std") or {}).get(name, float("nan")) for r in (first, second)]
+        combined = float(np.hypot(*sigmas))
+        out[name] = abs(values[0] - values[1]) / combined if combined > 0 else float("nan")
+    return out
 
 
 def _central(p: np.ndarray) -> np.ndarray:
@@ -180,6 +201,7 @@ def same_tip_halves(image: np.ndarray, pixel_nm, split: str = "rows", **settings
         within_2sigma=float(np.mean(np.abs(zscore) <= 2)),
         apex_radius_nm=radii,  # type: ignore[arg-type]
         apex_radius_std_nm=spread,  # type: ignore[arg-type]
+        descriptor_z=descriptor_z(*results),
     )
 
 
@@ -194,8 +216,8 @@ def real_checks_report(
     """Every scan file of ``folder`` (its height channel, levelled as the pipeline does) through
     ``method`` (and ``model``, a name or weights file; default the default model): the table of
     :func:`scan_checks`, with ``halves`` the table of :func:`same_tip_halves` (top against bottom,
-    left against right; held to 2σ where the method gives a tip σ), as markdown; and every bar that
-    failed, one line each."""
+    left against right; held to 2σ where the method gives a tip σ; the descriptors' agreement counted
+    at the end), as markdown; and every bar that failed, one line each."""
     import time
 
     from ..io import find_scans, read_height_map
@@ -210,7 +232,7 @@ def real_checks_report(
         "| lowering edge band / interior (nm) | the bound's (nm) | residual RMS / σ_n (whole image) | s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    halves_rows, failures = [], []
+    halves_rows, failures, agreement = [], [], []
     for path in files:
         data = read_height_map(path)
         start = time.perf_counter()
@@ -228,22 +250,34 @@ def real_checks_report(
             try:
                 h = same_tip_halves(result.image, data.pixel_nm, split, levelling=(), **settings)
             except ParameterError as exc:  # a half too small for the model's window
-                halves_rows.append(f"| {path.name} | {split} | {exc} | | | |")
+                halves_rows.append(f"| {path.name} | {split} | {exc} | | | | |")
                 continue
             if result.tip_std is None:  # a method without σ: the difference alone, nothing to hold it to
                 halves_rows.append(
                     f"| {path.name} | {split} | {h.rms_difference_nm:.3g} | – | – "
-                    f"| {h.apex_radius_nm[0]:.3g} / {h.apex_radius_nm[1]:.3g} |"
+                    f"| {h.apex_radius_nm[0]:.3g} / {h.apex_radius_nm[1]:.3g} | – |"
                 )
                 continue
+            z = h.descriptor_z
+            agreement += [v for v in z.values() if np.isfinite(v)]
             halves_rows.append(
                 f"| {path.name} | {split} | {h.rms_difference_nm:.3g} | {h.rms_z:.2f} | {100 * h.within_2sigma:.0f} % "
                 f"| {h.apex_radius_nm[0]:.3g} ± {h.apex_radius_std_nm[0]:.2g} / "
-                f"{h.apex_radius_nm[1]:.3g} ± {h.apex_radius_std_nm[1]:.2g} |"
+                f"{h.apex_radius_nm[1]:.3g} ± {h.apex_radius_std_nm[1]:.2g} "
+                f"| {' / '.join(f'{z[name]:.2f}' for name in AGREEMENT_DESCRIPTORS)} |"
             )
             if h.rms_z > 2:
                 failures.append(f"{path.name}: halves ({split}) differ by RMS {h.rms_z:.2f} σ")
     if halves_rows:
-        lines += ["", "| file | halves | RMS tip difference (nm) | RMS z | within 2σ | apex radius (nm) |"]
-        lines += ["|---|---|---|---|---|---|", *halves_rows]
+        lines += [
+            "",
+            "| file | halves | RMS tip difference (nm) | RMS z | within 2σ | apex radius (nm) "
+            "| z: apex radius / half-angle / asymmetry |",
+            "|---|---|---|---|---|---|---|",
+            *halves_rows,
+        ]
+    if agreement:
+        within = np.asarray(agreement) <= 2
+        share = f"{int(within.sum())} of {within.size} ({within.mean():.0%})"
+        lines += ["", f"Descriptors of two halves within 2σ: {share}."]
     return "\n".join(lines), failures

@@ -109,7 +109,7 @@ class SE3AFM(nn.Module):
         The losses never score the ``K − 1`` pixels along the edges, so the U-Net is trained only
         away from them. At inference it therefore reads the scan mirrored by that margin on every
         side (:meth:`context`): each pixel of the scan then lies where the network was trained, and
-        the broad frame of untrained output is gone (measured: docs/benchmarks.md, *No frame, no seam*).
+        the broad frame of untrained output is gone (measured: docs/real_scans.md, *No frame, no seam*).
         ``one_scan`` (inference on Monte-Carlo samples of one scan) maps the certainty the network
         reads once, for the samples' mean tip, instead of once per sample.
         """

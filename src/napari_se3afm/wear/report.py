@@ -10,7 +10,7 @@ import numpy as np
 
 from ..io.atomic import atomic_write, output_set
 from ..tip.descriptors import apex_radius_floor_nm
-from .track import DESCRIPTORS, WearTrack
+from .track import DESCRIPTORS, ERROR_BAR_SIGMAS, WearTrack, error_bar
 
 __all__ = ["REPORT_FILES", "draw_wear", "write_wear_report"]
 
@@ -36,16 +36,18 @@ def _volume_unit(values: np.ndarray) -> tuple[float, str]:
 
 
 def draw_wear(track: WearTrack, figure) -> list:
-    """Draw the descriptors against scan (± σ), events marked, on a matplotlib ``figure``; return the axes.
-    The band under the apex radius is what a scan's pixels do not resolve (a pixel)."""
+    """Draw the descriptors against scan with the error bars that decide an event
+    (:func:`~napari_se3afm.wear.track.error_bar`, ± 2σ), events marked, on a matplotlib ``figure``;
+    return the axes. The band under the apex radius is what a scan's pixels do not resolve (a pixel)."""
     figure.clear()
     axes = figure.subplots(len(DESCRIPTORS), 1, sharex=True)
     x = np.arange(len(track.states))
     for ax, name in zip(axes, DESCRIPTORS, strict=True):
         values = np.array([s.values[name] for s in track.states])
-        sigmas = np.array([s.sigmas[name] for s in track.states])
+        bars = np.array([error_bar(s, name) for s in track.states])
         unit, label = _volume_unit(values) if name == "apex_volume_nm3" else (1.0, LABELS[name])
-        ax.errorbar(x, values / unit, yerr=sigmas / unit, fmt="o-", ms=4, capsize=3, color="C0")
+        yerr = np.array([values - bars[:, 0], bars[:, 1] - values]) / unit
+        ax.errorbar(x, values / unit, yerr=yerr, fmt="o-", ms=4, capsize=3, color="C0")
         if name == "apex_radius_nm":  # below a pixel, a radius is an upper limit only
             floors = np.array([apex_radius_floor_nm(s.pixel_nm) for s in track.states])
             ax.fill_between(x, 0, floors, step="mid", color="0.5", alpha=0.25, lw=0, label="under a pixel")
@@ -64,7 +66,9 @@ def draw_wear(track: WearTrack, figure) -> list:
     axes[-1].set_xticks(x, labels, fontsize=7)
     axes[-1].set_xlim(-0.4, len(x) - 0.6)  # the first and last error bars clear of the frame
     axes[-1].set_xlabel(f"scan ({track.ordered_by})", fontsize=8)
-    figure.suptitle(f"Tip over {len(track.states)} scans: {len(track.events)} change(s)", fontsize=9)
+    figure.suptitle(
+        f"Tip over {len(track.states)} scans: {len(track.events)} change(s); bars ± {ERROR_BAR_SIGMAS:g}σ", fontsize=9
+    )
     return list(axes)
 
 

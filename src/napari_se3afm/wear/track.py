@@ -8,9 +8,12 @@ acquisition time where every file records one, else kept in the order given.
 
 An **event** is flagged between consecutive scans when their tips differ by more than their
 combined σ: the RMS over the tip pixels both probe of ``(P₂ − P₁) / sqrt(σ₁² + σ₂²)`` exceeds
-:data:`EVENT_Z`. Two scans of one tip stay far below it (docs/benchmarks.md, *One tip, two scans*:
-median 0.20, worst of 24 pairs 1.13). The event is named by what changed most, in units of its σ:
-a new double tip, a blunter apex (wear, a chip), a sharper or longer one (a pick-up), else a tip change.
+:data:`EVENT_Z` (two scans of one tip stay far below it: docs/benchmarks.md, *One tip, two
+scans*), or when a descriptor jumps beyond its error bars: the bars of the plot
+(:func:`error_bar`, ± :data:`ERROR_BAR_SIGMAS` σ) of the two scans do not overlap. So a jump the
+plot shows beyond its bars is always an event. The event is named by what changed most, in units
+of its σ: a new double tip, a blunter apex (wear, a chip), a sharper or longer one (a pick-up), else
+a tip change.
 """
 
 from __future__ import annotations
@@ -29,10 +32,23 @@ from ..scan import Scan
 from ..tip.broadening import BROADENING_KEYS, tip_broadening
 from ..tip.descriptors import apex_radius_floor_nm
 
-__all__ = ["DESCRIPTORS", "EVENT_Z", "TipState", "WearEvent", "WearTrack", "iter_track_tip", "track_tip"]
+__all__ = [
+    "DESCRIPTORS",
+    "ERROR_BAR_SIGMAS",
+    "EVENT_Z",
+    "TipState",
+    "WearEvent",
+    "WearTrack",
+    "error_bar",
+    "iter_track_tip",
+    "track_tip",
+]
 
 #: RMS of the tip difference over its combined σ above which consecutive tips count as different
 EVENT_Z = 2.0
+#: the error bars of the descriptors span this many σ on each side (a 95 % interval); bars of two
+#: consecutive scans that do not overlap mark an event
+ERROR_BAR_SIGMAS = 2.0
 #: the numeric descriptors of each tip, plotted and in the CSV's order
 DESCRIPTORS = ("apex_radius_nm", "half_angle_deg", "asymmetry", "apex_volume_nm3")
 
@@ -220,8 +236,34 @@ def _with_volume(state: TipState, depth_nm: float) -> TipState:
     )
 
 
+def error_bar(state: TipState, name: str) -> tuple[float, float]:
+    """The interval the plot draws for one scan's descriptor ``name``: its value ± :data:`ERROR_BAR_SIGMAS`
+    σ; an apex radius under a pixel, only an upper limit, from 0 to the pixel (or the value, if
+    larger) plus the bar. NaN where the descriptor is not measurable."""
+    value, sigma = state.values.get(name, np.nan), state.sigmas.get(name, np.nan)
+    if not np.isfinite(value):
+        return (np.nan, np.nan)
+    half = ERROR_BAR_SIGMAS * (sigma if np.isfinite(sigma) else 0.0)
+    if name == "apex_radius_nm":
+        floor = apex_radius_floor_nm(state.pixel_nm)
+        if value < floor:
+            return (0.0, floor + half)
+    return (value - half, value + half)
+
+
+def _jumps(before: TipState, after: TipState) -> list[str]:
+    """The :data:`DESCRIPTORS` whose error bars (:func:`error_bar`) at two consecutive scans do not overlap."""
+    out = []
+    for name in DESCRIPTORS:
+        (low, high), (low_after, high_after) = error_bar(before, name), error_bar(after, name)
+        if low_after > high or low > high_after:  # False where either is NaN
+            out.append(name)
+    return out
+
+
 def compare_tips(before: TipState, after: TipState, index: int) -> WearEvent | None:
-    """The event between two consecutive tips, or None when they agree within :data:`EVENT_Z`."""
+    """The event between two consecutive tips, or None when their tips agree within :data:`EVENT_Z`
+    and every descriptor within its error bars."""
     if before.tip.shape != after.tip.shape:
         raise ParameterError(
             f"{Path(after.source).name}: its tip window ({after.tip.shape[0]} px) differs from the previous "
@@ -234,9 +276,14 @@ def compare_tips(before: TipState, after: TipState, index: int) -> WearEvent | N
     sigma = np.sqrt(before.tip_std**2 + after.tip_std**2)
     z = (after.tip - before.tip)[probed] / np.maximum(sigma[probed], 1e-9)
     z_rms = float(np.sqrt(np.mean(z**2))) if z.size else 0.0
-    if z_rms <= EVENT_Z:
+    jumped = _jumps(before, after)
+    if z_rms <= EVENT_Z and not jumped:
         return None
-    return WearEvent(index=index, kind=_kind(before, after), z=z_rms, detail=_detail(before, after))
+    detail = _detail(before, after)
+    if jumped:
+        names = ", ".join(name.rsplit("_", 1)[0].replace("_", " ") for name in jumped)
+        detail += f"; beyond the error bars: {names}"
+    return WearEvent(index=index, kind=_kind(before, after), z=z_rms, detail=detail)
 
 
 def _change(before: TipState, after: TipState, name: str) -> float:

@@ -107,6 +107,9 @@ class ImagingConfig:
 
     noise: bool = True
     noise_nm: Range = (0.02, 0.3)
+    #: the noise's power falls as ``f^-β`` with β drawn from this range: (0, 0) is white noise (and
+    #: draws nothing); 1 is flicker noise, 2 a random walk in both directions
+    noise_exponent: Range = (0.0, 0.0)
     line_offsets: bool = True
     line_offset_nm: Range = (0.0, 0.15)
     drift: bool = True

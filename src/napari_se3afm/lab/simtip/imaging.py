@@ -13,7 +13,8 @@ Order and parameters (each switchable in :class:`~napari_se3afm.lab.simtip.confi
 3. scanner bow: a paraboloid ``b · ((y - y0)² + (x - x0)²) / R²`` added to the heights, ``R`` the
    half-diagonal, centre near the middle of the frame;
 4. scan-line offsets: each line shifted by a Gaussian offset of standard deviation ``σ_line``;
-5. electronic noise: white Gaussian noise of standard deviation ``σ``.
+5. electronic noise: Gaussian noise of standard deviation ``σ``, white unless a spectral exponent
+   ``β`` is drawn (power ``∝ f^-β``: the same white draw filtered, zero mean, then scaled to ``σ``).
 """
 
 from __future__ import annotations
@@ -69,6 +70,17 @@ def _uniform(rng: np.random.Generator, bounds) -> float:
     return float(rng.uniform(bounds[0], bounds[1]))
 
 
+def coloured(white: np.ndarray, exponent: float) -> np.ndarray:
+    """``white`` noise (H, W) filtered so that its power falls as ``f^-exponent``, zero mean, unit std."""
+    fy = np.fft.fftfreq(white.shape[0])[:, None]
+    fx = np.fft.rfftfreq(white.shape[1])[None, :]
+    f = np.hypot(fy, fx)
+    gain = np.zeros_like(f)
+    gain[f > 0] = f[f > 0] ** (-exponent / 2)
+    out = np.fft.irfft2(np.fft.rfft2(white) * gain, s=white.shape)
+    return out / out.std()
+
+
 def apply_artefacts(
     extended: torch.Tensor,
     margin: int,
@@ -116,6 +128,11 @@ def apply_artefacts(
             p["line_offset_nm"] = sigma
         if cfg.noise:
             sigma = _uniform(r, cfg.noise_nm)
-            extra[i] += sigma * r.standard_normal((h, w))
+            noise = r.standard_normal((h, w))
+            if cfg.noise_exponent[1] > 0:  # white noise draws nothing more: its streams stay as they were
+                beta = _uniform(r, cfg.noise_exponent)
+                noise = coloured(noise, beta)
+                p["noise_exponent"] = beta
+            extra[i] += sigma * noise
             p["noise_nm"] = sigma
     return image + torch.from_numpy(extra).to(dev, dt)
