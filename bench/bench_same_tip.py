@@ -100,8 +100,10 @@ def main(pairs: int, model: str) -> None:
     )
     for name, zs in described.items():
         zs = np.asarray(zs)
+        known = zs[np.isfinite(zs)]
         print(
-            f"{name}: within 2σ on {np.mean(zs <= 2):.0%} of the pairs ({int(np.sum(np.isnan(zs)))} without a σ), "
+            f"{name}: within 2σ on {np.sum(known <= 2)} of {known.size} pairs with a σ "
+            f"({int(np.sum(np.isnan(zs)))} with σ unknown), "
             f"z median {np.nanmedian(zs):.2f}, worst {np.nanmax(zs):.2f}; "
             f"σ / value median {np.nanmedian(relative[name]):.2f}"
         )

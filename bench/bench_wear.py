@@ -20,6 +20,12 @@ from napari_se3afm.wear import track as wear_track
 from napari_se3afm.wear.track import ERROR_BAR_SIGMAS, EVENT_Z, compare_tips, track_tip
 
 
+def _jumped(event) -> str:
+    """The descriptors an event's error bars parted on, as the event's detail names them."""
+    _, found, names = event.detail.partition("beyond the error bars: ")
+    return f"; bars part: {names}" if found else ""
+
+
 def main() -> None:
     seeds = range(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
     found = missed = wrong = 0
@@ -55,7 +61,9 @@ def main() -> None:
             depth = probe_depth(s["surface"], 31)
             btr = reconstruct(s["image"], s["pixel_nm"], method="btr", levelling=None, tip_px=31)
             errors = [tip_errors(t, s["tip"], depth)["tip_rmse"] for t in (st.tip, btr.tip)]
-            step = (f"{z[i]:.2f}" if i in z else "") + (f" ({events[i].kind})" if i in flagged else "")
+            step = (f"{z[i]:.2f}" if i in z else "") + (
+                f" ({events[i].kind}{_jumped(events[i])})" if i in flagged else ""
+            )
             print(
                 f"| {seed} | {i} | {s['event'] or ''} | {truth:.1f} | {est:.1f} ± {sig:.1f} | "
                 f"{errors[0]:.1f} / {errors[1]:.1f} | {step} |",

@@ -211,3 +211,5 @@ def test_an_apex_sharper_than_a_pixel_reads_as_an_upper_limit():
     assert descriptor_text("apex_radius_nm", fine, 0.1, " nm", 0.1).startswith("0.5")
     assert descriptor_text("half_angle_deg", 0.5, 0.1, "°", 2.0) == "0.5 ± 0.1°"  # the floor is the radius's
     assert descriptor_text("apex_radius_nm", float("nan"), None, " nm", 2.0) == "not measurable"
+    assert descriptor_text("half_angle_deg", 35.0, float("nan"), "°", 2.0) == "35° (σ unknown)"
+    assert descriptor_text("half_angle_deg", 35.0, None, "°", 2.0) == "35°"  # a method without σ

@@ -74,6 +74,22 @@ def test_a_jump_beyond_the_plotted_error_bars_is_an_event_and_one_within_them_is
     assert apart == [e.index for e in events]
 
 
+def test_apex_volume_of_a_paraboloid_and_a_sigma_that_errs_together():
+    from napari_se3afm.wear.track import apex_volume
+
+    v = np.arange(-15, 16, dtype=float)
+    tip = -(v[:, None] ** 2 + v[None, :] ** 2) / (2 * 20.0)  # h = r² / 2R, R = 20 nm, 1 nm pixels
+    sigma_map = np.full(tip.shape, 0.2)
+    sigma_map[15, 15] = 0.0  # the apex is fixed by convention
+    volume, none = apex_volume(tip, np.zeros_like(tip), (1.0, 1.0), 5.0)
+    assert volume == pytest.approx(np.pi * 20.0 * 5.0**2, rel=1e-3) and none == 0.0  # V = π R d²
+    _, sigma = apex_volume(tip, sigma_map, (1.0, 1.0), 5.0)
+    _, double = apex_volume(tip, 2 * sigma_map, (1.0, 1.0), 5.0)
+    assert double == pytest.approx(2 * sigma, rel=0.05)
+    # neighbouring pixels err together: far more than the quadrature of independent pixels
+    assert sigma > 3 * np.sqrt(np.sum(sigma_map[tip > -5.0] ** 2))
+
+
 @pytest.mark.parametrize(
     ("values", "factor", "label"),
     [([1.05e8, 0.8e8], 1e6, "10⁶ nm³"), ([2.0e4], 1e3, "10³ nm³"), ([950.0], 1.0, "(nm³)"), ([np.nan], 1.0, "(nm³)")],

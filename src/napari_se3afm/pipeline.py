@@ -342,12 +342,6 @@ def _mean_tip(samples) -> np.ndarray:
     return in_tip_convention(samples.mean(0).numpy())
 
 
-#: tips drawn from the tip's σ map to carry it into the descriptors, and the correlation length (pixels)
-#: of their deviations: a smooth deviation changes the apex's curvature as a real error does
-DESCRIPTOR_DRAWS = 32
-DESCRIPTOR_CORRELATION_PX = 2.0
-
-
 #: the descriptors whose σ a reconstruction reports: :func:`~napari_se3afm.tip.describe_tip`'s and
 #: the broadening of features 1–10 nm high (:data:`~napari_se3afm.tip.broadening.BROADENING_KEYS`)
 SPREAD_NAMES = ("apex_radius_nm", "half_angle_deg", "depth_nm", "asymmetry", *BROADENING_KEYS)
@@ -371,33 +365,16 @@ def _descriptor_spread(
 ) -> dict[str, float]:
     """σ of the apex radius, half-angle, depth, asymmetry and broadening: the spread over the Monte-Carlo tips
     (M, K, K) and the spread over tips drawn from the tip's σ map (smooth deviations of that σ, a
-    fixed seed), each half its 16–84 % range, added in quadrature (the Monte-Carlo spread alone where
-    the drawn tips leave a descriptor unmeasurable). The Monte-Carlo spread alone is
+    fixed seed), each half its 16–84 % range, added in quadrature. The Monte-Carlo spread alone is
     the network's own variation, far below the error (0.0 nm on a real scan whose radius two halves
-    put 6 nm apart)."""
-    from .nn.sigma import smooth_deviations
+    put 6 nm apart). NaN (σ unknown) where most drawn tips leave the descriptor unmeasurable (the
+    half-angle of a tip whose σ lifts the window's edge to the apex): the σ map then says the
+    descriptor is ill-determined, and no finite σ would be honest."""
+    from .nn.sigma import drawn_tips, robust_spread
 
-    # unit variance inside the window, less towards its edges (nothing correlates beyond them)
-    drawn = tip[None] + tip_std[None] * smooth_deviations(
-        DESCRIPTOR_DRAWS, tip.shape, DESCRIPTOR_CORRELATION_PX, mirror=False
-    )
-    mc, carried = _robust_spread(_descriptors(samples, px)), _robust_spread(_descriptors(drawn, px))
-    # a descriptor that the σ map's deviations leave unmeasurable (the half-angle of a rough flank)
-    # keeps the Monte-Carlo spread alone
-    spread = np.where(np.isnan(carried), mc, np.hypot(mc, carried))
+    mc, carried = robust_spread(_descriptors(samples, px)), robust_spread(_descriptors(drawn_tips(tip, tip_std), px))
+    spread = np.hypot(mc, carried)
     return {name: float(v) for name, v in zip(SPREAD_NAMES, spread, strict=True)}
-
-
-def _robust_spread(values: np.ndarray) -> np.ndarray:
-    """Half the 16–84 % range of each column over its finite values (a flattened apex fits an
-    enormous radius; one such draw must not set the σ), NaN where fewer than half are finite."""
-    out = np.full(values.shape[1], np.nan)
-    for j, column in enumerate(values.T):
-        finite = column[np.isfinite(column)]
-        if finite.size >= max(2, values.shape[0] // 2):
-            low, high = np.percentile(finite, [16, 84])
-            out[j] = 0.5 * (high - low)
-    return out
 
 
 def reconstruct(

@@ -36,11 +36,13 @@ __all__ = [
     "SigmaModel",
     "SigmaPart",
     "apply_sigma_model",
+    "drawn_tips",
     "gaussian_kernel",
     "gaussian_smooth",
     "log_statistics",
     "mc_spread",
     "probe_depth",
+    "robust_spread",
     "scan_statistics",
     "sigma_inputs",
     "smooth_deviations",
@@ -131,6 +133,34 @@ def smooth_deviations(
     and the variance falls towards them."""
     noise = np.random.default_rng(seed).standard_normal((draws, *shape))
     return gaussian_smooth(noise, correlation_px, mirror=mirror) / np.sum(gaussian_kernel(correlation_px) ** 2)
+
+
+#: tips drawn from a tip's σ map to carry it into what is measured on the tip, and the correlation
+#: length (pixels) of their deviations: a smooth deviation changes the apex's curvature as a real error does
+DESCRIPTOR_DRAWS = 32
+DESCRIPTOR_CORRELATION_PX = 2.0
+
+
+def drawn_tips(tip: np.ndarray, tip_std: np.ndarray) -> np.ndarray:
+    """:data:`DESCRIPTOR_DRAWS` tips (N, K, K) around ``tip`` with deviations of its σ map, smooth over
+    :data:`DESCRIPTOR_CORRELATION_PX` (a fixed seed; unit variance inside the window, less towards its
+    edges: nothing correlates beyond them). Not yet in the tip convention."""
+    deviations = smooth_deviations(DESCRIPTOR_DRAWS, tip.shape, DESCRIPTOR_CORRELATION_PX, mirror=False)
+    return tip[None] + tip_std[None] * deviations
+
+
+def robust_spread(values: np.ndarray) -> np.ndarray:
+    """Half the 16–84 % range of each column of ``values`` (draws, quantities) over its finite values
+    (a flattened apex fits an enormous radius; one such draw must not set the σ), NaN where fewer
+    than half are finite."""
+    values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+    out = np.full(values.shape[1], np.nan)
+    for j, column in enumerate(values.T):
+        finite = column[np.isfinite(column)]
+        if finite.size >= max(2, values.shape[0] // 2):
+            low, high = np.percentile(finite, [16, 84])
+            out[j] = 0.5 * (high - low)
+    return out
 
 
 def smooth_rms(a: np.ndarray, sigma_px: float) -> np.ndarray:

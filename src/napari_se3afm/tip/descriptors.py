@@ -150,14 +150,17 @@ def apex_radius_floor_nm(pixel_nm: float | tuple[float, float]) -> float:
 
 def descriptor_text(name: str, value: float, sigma: float | None, unit: str, pixel_nm=None) -> str:
     """One descriptor for people: ``"12.3 ± 4.5 nm"``; ``"not measurable"`` where it is NaN (a
-    needle within the window, a flat tip); σ left out where none is known or it is vanishingly small;
-    an apex radius under a pixel (``pixel_nm`` given) as ``"≤ 1.3 nm (under a pixel: not
-    resolved)"`` (:func:`apex_radius_floor_nm`)."""
+    needle within the window, a flat tip); σ left out where none is known (``None``: a method
+    without σ) or it is vanishingly small, ``"(σ unknown)"`` where it is NaN (the σ map leaves the
+    descriptor ill-determined); an apex radius under a pixel (``pixel_nm`` given) as ``"≤ 1.3 nm
+    (under a pixel: not resolved)"`` (:func:`apex_radius_floor_nm`)."""
     if not math.isfinite(value):
         return "not measurable"
     if name == "apex_radius_nm" and pixel_nm is not None:
         floor = apex_radius_floor_nm(pixel_nm)
         if value < floor:
             return f"≤ {floor:.2g}{unit} (under a pixel: not resolved)"
+    if sigma is not None and math.isnan(sigma):
+        return f"{value:.3g}{unit} (σ unknown)"
     shown = sigma is not None and math.isfinite(sigma) and sigma >= 0.001 * abs(value)
     return f"{value:.3g}" + (f" ± {sigma:.2g}" if shown else "") + unit

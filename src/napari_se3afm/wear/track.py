@@ -218,13 +218,21 @@ def _state(source: str, acquired, result, seconds: float) -> TipState:
 
 
 def apex_volume(tip: np.ndarray, tip_std: np.ndarray, pixel_nm: tuple[float, float], depth_nm: float):
-    """Volume (nm³) of the tip within ``depth_nm`` of its apex, and its σ: the σ map added in
-    quadrature over that region, as if neighbouring pixels erred independently (they do not quite,
-    so this is the lower estimate; taken as fully correlated, the σ would exceed the volume itself)."""
+    """Volume (nm³) of the tip within ``depth_nm`` of its apex, and its σ: the spread of the volume over
+    tips drawn from the σ map with smooth, correlated deviations (:func:`~napari_se3afm.nn.sigma.drawn_tips`),
+    as the other descriptors' σ. Neighbouring pixels err together: adding their σ in quadrature, as
+    if they did not, gives a σ several times too small to judge a change by."""
+    from ..nn.sigma import drawn_tips, robust_spread
+    from ..tip.shapes import in_tip_convention
+
     area = float(pixel_nm[0] * pixel_nm[1])
-    inside = tip > -depth_nm
-    volume = float(np.sum(tip[inside] + depth_nm) * area)
-    return volume, float(np.sqrt(np.sum(tip_std[inside] ** 2)) * area)
+
+    def volume(p: np.ndarray) -> float:
+        inside = p > -depth_nm
+        return float(np.sum(p[inside] + depth_nm) * area)
+
+    drawn = np.array([volume(in_tip_convention(p)) for p in drawn_tips(tip, tip_std)])
+    return volume(tip), float(robust_spread(drawn[:, None])[0])
 
 
 def _with_volume(state: TipState, depth_nm: float) -> TipState:
@@ -238,12 +246,12 @@ def _with_volume(state: TipState, depth_nm: float) -> TipState:
 
 def error_bar(state: TipState, name: str) -> tuple[float, float]:
     """The interval the plot draws for one scan's descriptor ``name``: its value ± :data:`ERROR_BAR_SIGMAS`
-    σ; an apex radius under a pixel, only an upper limit, from 0 to the pixel (or the value, if
-    larger) plus the bar. NaN where the descriptor is not measurable."""
+    σ; an apex radius under a pixel, only an upper limit, from 0 to the pixel plus the bar. NaN
+    where the descriptor or its σ is not known: no bar, and nothing to judge a jump by."""
     value, sigma = state.values.get(name, np.nan), state.sigmas.get(name, np.nan)
-    if not np.isfinite(value):
+    if not (np.isfinite(value) and np.isfinite(sigma)):
         return (np.nan, np.nan)
-    half = ERROR_BAR_SIGMAS * (sigma if np.isfinite(sigma) else 0.0)
+    half = ERROR_BAR_SIGMAS * sigma
     if name == "apex_radius_nm":
         floor = apex_radius_floor_nm(state.pixel_nm)
         if value < floor:
