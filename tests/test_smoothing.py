@@ -19,3 +19,18 @@ def test_a_constant_stays_and_white_noise_gets_the_variance_of_its_kernel():
     np.testing.assert_array_equal(smooth, raw / np.sum(kernel**2))
     assert abs(smooth[:, 10:21, 10:21].std() - 1.0) < 0.05
     assert smooth[:, 0, 0].std() < 0.8  # zero beyond the edges: less there
+
+
+def test_tips_drawn_from_a_sigma_map_vary_by_it_and_stay_under_the_bound():
+    from napari_se3afm.nn.sigma import DESCRIPTOR_DRAWS, drawn_tips
+
+    v = np.arange(-15, 16, dtype=float)
+    tip = -np.hypot(v[:, None], v[None, :])  # a cone, 1 nm per pixel
+    sigma = np.full(tip.shape, 2.0)
+    free = drawn_tips(tip, sigma)
+    assert free.shape == (DESCRIPTOR_DRAWS, 31, 31)
+    assert abs((free - tip)[:, 10:21, 10:21].std() - 2.0) < 0.3  # the σ map's size inside the window
+    bound = tip + 1.0  # a blind bound 1 nm above the tip: draws above it are held to it
+    held = drawn_tips(tip, sigma, bound)
+    assert (free > bound).any() and (held <= bound).all()
+    np.testing.assert_array_equal(held, np.minimum(free, bound))

@@ -256,7 +256,7 @@ def _iter_model(
     surface_std, tip_std = _sigma_maps(
         z, surface, tip, bound, samples=(tip_samples, surface_samples), pixel=pixel, sigma_model=sigma_model, info=info
     )
-    info["tip_descriptors_std"] = _descriptor_spread(tip_samples.numpy(), tip, tip_std, px)
+    info["tip_descriptors_std"] = _descriptor_spread(tip_samples.numpy(), tip, tip_std, px, bound_nm)
     return Reconstruction(
         image=z,
         surface=surface,
@@ -361,18 +361,18 @@ def _descriptors(tips: np.ndarray, px: tuple[float, float]) -> np.ndarray:
 
 
 def _descriptor_spread(
-    samples: np.ndarray, tip: np.ndarray, tip_std: np.ndarray, px: tuple[float, float]
+    samples: np.ndarray, tip: np.ndarray, tip_std: np.ndarray, px: tuple[float, float], bound: np.ndarray | None
 ) -> dict[str, float]:
     """σ of the apex radius, half-angle, depth, asymmetry and broadening: the spread over the Monte-Carlo tips
-    (M, K, K) and the spread over tips drawn from the tip's σ map (smooth deviations of that σ, a
-    fixed seed), each half its 16–84 % range, added in quadrature. The Monte-Carlo spread alone is
-    the network's own variation, far below the error (0.0 nm on a real scan whose radius two halves
-    put 6 nm apart). NaN (σ unknown) where most drawn tips leave the descriptor unmeasurable (the
-    half-angle of a tip whose σ lifts the window's edge to the apex): the σ map then says the
-    descriptor is ill-determined, and no finite σ would be honest."""
+    (M, K, K) and the spread over tips drawn from the tip's σ map and held to the blind ``bound``
+    (:func:`~napari_se3afm.nn.sigma.drawn_tips`), each half its 16–84 % range, added in quadrature. The
+    Monte-Carlo spread alone is the network's own variation, far below the error (0.0 nm on a real
+    scan whose radius two halves put 6 nm apart). NaN (σ unknown) where most drawn tips leave the
+    descriptor unmeasurable: the σ map then says it is ill-determined, and no finite σ would be honest."""
     from .nn.sigma import drawn_tips, robust_spread
 
-    mc, carried = robust_spread(_descriptors(samples, px)), robust_spread(_descriptors(drawn_tips(tip, tip_std), px))
+    drawn = drawn_tips(tip, tip_std, bound)
+    mc, carried = robust_spread(_descriptors(samples, px)), robust_spread(_descriptors(drawn, px))
     spread = np.hypot(mc, carried)
     return {name: float(v) for name, v in zip(SPREAD_NAMES, spread, strict=True)}
 

@@ -141,12 +141,14 @@ DESCRIPTOR_DRAWS = 32
 DESCRIPTOR_CORRELATION_PX = 2.0
 
 
-def drawn_tips(tip: np.ndarray, tip_std: np.ndarray) -> np.ndarray:
+def drawn_tips(tip: np.ndarray, tip_std: np.ndarray, bound: np.ndarray | None = None) -> np.ndarray:
     """:data:`DESCRIPTOR_DRAWS` tips (N, K, K) around ``tip`` with deviations of its σ map, smooth over
     :data:`DESCRIPTOR_CORRELATION_PX` (a fixed seed; unit variance inside the window, less towards its
-    edges: nothing correlates beyond them). Not yet in the tip convention."""
+    edges: nothing correlates beyond them), held to the blind ``bound`` where one is given: no tip
+    above it imaged the scan. Not yet in the tip convention."""
     deviations = smooth_deviations(DESCRIPTOR_DRAWS, tip.shape, DESCRIPTOR_CORRELATION_PX, mirror=False)
-    return tip[None] + tip_std[None] * deviations
+    drawn = tip[None] + tip_std[None] * deviations
+    return drawn if bound is None else np.minimum(drawn, bound[None])
 
 
 def robust_spread(values: np.ndarray) -> np.ndarray:
