@@ -364,15 +364,18 @@ def _descriptor_spread(
     samples: np.ndarray, tip: np.ndarray, tip_std: np.ndarray, px: tuple[float, float], bound: np.ndarray | None
 ) -> dict[str, float]:
     """σ of the apex radius, half-angle, depth, asymmetry and broadening: the spread over the Monte-Carlo tips
-    (M, K, K) and the spread over tips drawn from the tip's σ map and held to the blind ``bound``
-    (:func:`~napari_se3afm.nn.sigma.drawn_tips`), each half its 16–84 % range, added in quadrature. The
-    Monte-Carlo spread alone is the network's own variation, far below the error (0.0 nm on a real
-    scan whose radius two halves put 6 nm apart). NaN (σ unknown) where most drawn tips leave the
-    descriptor unmeasurable: the σ map then says it is ill-determined, and no finite σ would be honest."""
+    (M, K, K) and the spread over tips drawn from the tip's σ map (:func:`~napari_se3afm.nn.sigma.drawn_tips`),
+    each half its 16–84 % range, added in quadrature. The Monte-Carlo spread alone is the network's
+    own variation, far below the error (0.0 nm on a real scan whose radius two halves put 6 nm apart).
+    Where most drawn tips leave a descriptor unmeasurable (a σ that lifts the window's edge to the
+    apex: no flank to fit), the same draws held to the blind ``bound`` — no tip above it imaged the
+    scan — give its spread; NaN (σ unknown) where even they do."""
     from .nn.sigma import drawn_tips, robust_spread
 
-    drawn = drawn_tips(tip, tip_std, bound)
-    mc, carried = robust_spread(_descriptors(samples, px)), robust_spread(_descriptors(drawn, px))
+    mc, carried = robust_spread(_descriptors(samples, px)), robust_spread(_descriptors(drawn_tips(tip, tip_std), px))
+    if bound is not None and np.isnan(carried).any():
+        held = robust_spread(_descriptors(drawn_tips(tip, tip_std, bound), px))
+        carried = np.where(np.isnan(carried), held, carried)
     spread = np.hypot(mc, carried)
     return {name: float(v) for name, v in zip(SPREAD_NAMES, spread, strict=True)}
 

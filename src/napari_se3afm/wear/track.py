@@ -66,8 +66,6 @@ class TipState:
     sigmas: dict[str, float]
     double_tip: bool
     seconds: float
-    #: the blind bound the tip was held to (None: none), which tips drawn from its σ obey too
-    tip_bound: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -216,20 +214,13 @@ def _state(source: str, acquired, result, seconds: float) -> TipState:
         sigmas=sigmas,
         double_tip=d.double_tip,
         seconds=seconds,
-        tip_bound=result.tip_bound,
     )
 
 
-def apex_volume(
-    tip: np.ndarray,
-    tip_std: np.ndarray,
-    pixel_nm: tuple[float, float],
-    depth_nm: float,
-    bound: np.ndarray | None = None,
-):
+def apex_volume(tip: np.ndarray, tip_std: np.ndarray, pixel_nm: tuple[float, float], depth_nm: float):
     """Volume (nm³) of the tip within ``depth_nm`` of its apex, and its σ: the spread of the volume over
-    tips drawn from the σ map with smooth, correlated deviations and held to the blind ``bound``
-    (:func:`~napari_se3afm.nn.sigma.drawn_tips`), as the other descriptors' σ. Neighbouring pixels
+    tips drawn from the σ map with smooth, correlated deviations (:func:`~napari_se3afm.nn.sigma.drawn_tips`),
+    as the other descriptors' σ. Neighbouring pixels
     err together: adding their σ in quadrature, as if they did not, gives a σ several times too small
     to judge a change by."""
     from ..nn.sigma import drawn_tips, robust_spread
@@ -241,12 +232,12 @@ def apex_volume(
         inside = p > -depth_nm
         return float(np.sum(p[inside] + depth_nm) * area)
 
-    drawn = np.array([volume(in_tip_convention(p)) for p in drawn_tips(tip, tip_std, bound)])
+    drawn = np.array([volume(in_tip_convention(p)) for p in drawn_tips(tip, tip_std)])
     return volume(tip), float(robust_spread(drawn[:, None])[0])
 
 
 def _with_volume(state: TipState, depth_nm: float) -> TipState:
-    volume, sigma = apex_volume(state.tip, state.tip_std, state.pixel_nm, depth_nm, state.tip_bound)
+    volume, sigma = apex_volume(state.tip, state.tip_std, state.pixel_nm, depth_nm)
     return dataclasses.replace(
         state,
         values={**state.values, "apex_volume_nm3": volume},
