@@ -14,7 +14,15 @@ from napari_se3afm.errors import ParameterError
 from napari_se3afm.lab.cases import WORN_SESSION_EVENTS, worn_tip_session
 from napari_se3afm.scan import Channel, Scan, parse_date
 from napari_se3afm.tip import pyramid_tip
-from napari_se3afm.wear.track import ERROR_BAR_SIGMAS, EVENT_Z, TipState, WearTrack, compare_tips, track_tip
+from napari_se3afm.wear.track import (
+    ERROR_BAR_SIGMAS,
+    EVENT_Z,
+    TipState,
+    WearTrack,
+    compare_tips,
+    error_bar,
+    track_tip,
+)
 
 
 def state(tip: np.ndarray, sigma: float, radius: float, double: bool = False, radius_sigma: float = 1.0) -> TipState:
@@ -72,6 +80,11 @@ def test_a_jump_beyond_the_plotted_error_bars_is_an_event_and_one_within_them_is
     assert bars[3] == pytest.approx((0.0, 2.0 + ERROR_BAR_SIGMAS * 0.2))
     apart = [k for k in range(1, len(bars)) if bars[k][0] > bars[k - 1][1] or bars[k - 1][0] > bars[k][1]]
     assert apart == [e.index for e in events]
+    # bars end where the descriptor's values do: no negative volume, no angle beyond 90°
+    wide = state(tip, 1.0, 20.0)
+    wide = TipState(**{**wide.__dict__, "values": {**wide.values, "half_angle_deg": 85.0}})
+    wide.sigmas.update(apex_volume_nm3=800.0, half_angle_deg=5.0)
+    assert error_bar(wide, "apex_volume_nm3") == (0.0, 2600.0) and error_bar(wide, "half_angle_deg") == (75.0, 90.0)
 
 
 def test_apex_volume_of_a_paraboloid_and_a_sigma_that_errs_together():

@@ -51,6 +51,8 @@ EVENT_Z = 2.0
 ERROR_BAR_SIGMAS = 2.0
 #: the numeric descriptors of each tip, plotted and in the CSV's order
 DESCRIPTORS = ("apex_radius_nm", "half_angle_deg", "asymmetry", "apex_volume_nm3")
+#: the values each descriptor can take: error bars end there
+PHYSICAL_RANGE = {name: (0.0, 90.0 if name == "half_angle_deg" else np.inf) for name in DESCRIPTORS}
 
 
 @dataclass(frozen=True)
@@ -247,17 +249,18 @@ def _with_volume(state: TipState, depth_nm: float) -> TipState:
 
 def error_bar(state: TipState, name: str) -> tuple[float, float]:
     """The interval the plot draws for one scan's descriptor ``name``: its value ± :data:`ERROR_BAR_SIGMAS`
-    σ; an apex radius under a pixel, only an upper limit, from 0 to the pixel plus the bar. NaN
-    where the descriptor or its σ is not known: no bar, and nothing to judge a jump by."""
+    σ within the values the descriptor can take (:data:`PHYSICAL_RANGE`); an apex radius under a
+    pixel, only an upper limit, from 0 to the pixel plus the bar. NaN where the descriptor or its σ
+    is not known: no bar, and nothing to judge a jump by."""
     value, sigma = state.values.get(name, np.nan), state.sigmas.get(name, np.nan)
     if not (np.isfinite(value) and np.isfinite(sigma)):
         return (np.nan, np.nan)
     half = ERROR_BAR_SIGMAS * sigma
-    if name == "apex_radius_nm":
-        floor = apex_radius_floor_nm(state.pixel_nm)
-        if value < floor:
-            return (0.0, floor + half)
-    return (value - half, value + half)
+    low, high = value - half, value + half
+    if name == "apex_radius_nm" and value < apex_radius_floor_nm(state.pixel_nm):
+        low, high = 0.0, apex_radius_floor_nm(state.pixel_nm) + half
+    lowest, highest = PHYSICAL_RANGE.get(name, (-np.inf, np.inf))
+    return (max(low, lowest), min(high, highest))
 
 
 def _jumps(before: TipState, after: TipState) -> list[str]:
