@@ -140,7 +140,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             "For runs of se3afm lab bench that include btr: mean, median and worst tip and surface RMSE, "
             "their ratio to classical BTR's and the time per scan; then the σ maps' ECE per scan (median, "
             "90th percentile) and pooled, and their coverage on the worst scans; with --per-scan, the "
-            "model against BTR scan by scan and every scan worse than 1.5 x BTR."
+            "model against BTR scan by scan, the scans worse than 1.5 x BTR counted and the ten worst "
+            "listed with their tip bias."
         ),
     )
     rep.add_argument("runs", nargs="+", type=Path, help="run folders (holding records.json)")

@@ -21,7 +21,7 @@ from ..errors import ParameterError
 
 __all__ = ["WORSE_THAN_BTR", "calibration_table", "compare_runs", "per_scan_table", "read_records", "summary_table"]
 
-#: a scan whose error exceeds classical BTR's by this factor is listed by :func:`per_scan_table`
+#: a scan whose error exceeds classical BTR's by this factor is counted by :func:`per_scan_table`
 WORSE_THAN_BTR = 1.5
 #: the scans of largest error that :func:`per_scan_table` lists and whose σ coverage
 #: :func:`calibration_table` reports
@@ -49,6 +49,10 @@ def _run_name(run: str | Path) -> str:
 
 def _by_method(data: dict, method: str) -> dict[int, dict]:
     return {r["scan"]: r for r in data["records"] if r["method"] == method}
+
+
+def _methods(data: dict) -> list[str]:
+    return data.get("methods") or sorted({r["method"] for r in data["records"]})
 
 
 def _spread(values: np.ndarray) -> str:
@@ -81,10 +85,6 @@ def summary_table(runs: list[str | Path]) -> str:
                 f"{_spread(surf)} | {surf.mean() / ref_surf:.2f} | {np.median(secs):.2f} / {secs.max():.2f} |"
             )
     return "\n".join(lines)
-
-
-def _methods(data: dict) -> list[str]:
-    return data.get("methods") or sorted({r["method"] for r in data["records"]})
 
 
 def _ece_cell(recs: list[dict], quantity: str) -> str:

@@ -70,7 +70,7 @@ def _uniform(rng: np.random.Generator, bounds) -> float:
     return float(rng.uniform(bounds[0], bounds[1]))
 
 
-def coloured(white: np.ndarray, exponent: float) -> np.ndarray:
+def _coloured(white: np.ndarray, exponent: float) -> np.ndarray:
     """``white`` noise (H, W) filtered so that its power falls as ``f^-exponent``, zero mean, unit std."""
     fy = np.fft.fftfreq(white.shape[0])[:, None]
     fx = np.fft.rfftfreq(white.shape[1])[None, :]
@@ -129,9 +129,9 @@ def apply_artefacts(
         if cfg.noise:
             sigma = _uniform(r, cfg.noise_nm)
             noise = r.standard_normal((h, w))
-            if cfg.noise_exponent[1] > 0:  # white noise draws nothing more: its streams stay as they were
+            if cfg.noise_exponent[1] > 0:  # white noise draws nothing more: its streams do not depend on the option
                 beta = _uniform(r, cfg.noise_exponent)
-                noise = coloured(noise, beta)
+                noise = _coloured(noise, beta)
                 p["noise_exponent"] = beta
             extra[i] += sigma * noise
             p["noise_nm"] = sigma
