@@ -196,7 +196,7 @@ def test_coloured_noise_has_its_spectral_slope_and_level():
             band = (f > 0.03) & (f < 0.45)
             slope = np.polyfit(np.log(f[band]), np.log(power[band]), 1)[0]
             assert slope == pytest.approx(-beta, abs=0.2)
-    # white noise draws no exponent (its random streams stay as they were)
+    # white noise draws no exponent: its random stream does not depend on the option
     plain = simulate(3, seed=5, config=dataclasses.replace(base, imaging=white), dtype=torch.float64)
     assert "noise_exponent" not in plain.params[0]["imaging"]
 
