@@ -29,11 +29,11 @@ SEED = 3_000_003
 CENTRE = 15
 
 
-def relative_sigma(results) -> dict[str, float]:
+def relative_sigma(results, described: list[dict]) -> dict[str, float]:
     """Per descriptor, its σ over its value, averaged over the two reconstructions (vanishingly small?)."""
     out = {}
     for name in AGREEMENT_DESCRIPTORS:
-        values = [describe_tip(r.tip, r.pixel_nm).as_dict()[name] for r in results]
+        values = [d[name] for d in described]
         sigmas = [r.info["tip_descriptors_std"].get(name, np.nan) for r in results]
         out[name] = float(np.mean(sigmas) / max(np.mean(np.abs(values)), 1e-12))
     return out
@@ -83,7 +83,8 @@ def main(pairs: int, model: str) -> None:
         }
         for key, value in row.items():
             summary[key].append(value)
-        dz, rel = descriptor_z(*m), relative_sigma(m)
+        descriptors = [describe_tip(r.tip, r.pixel_nm).as_dict() for r in m]
+        dz, rel = descriptor_z(*m, described=descriptors), relative_sigma(m, descriptors)
         for name in AGREEMENT_DESCRIPTORS:
             described[name].append(dz[name])
             relative[name].append(rel[name])

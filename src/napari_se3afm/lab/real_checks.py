@@ -155,18 +155,21 @@ class HalvesCheck:
     descriptor_z: dict[str, float]
 
 
-def descriptor_z(first, second) -> dict[str, float]:
+def descriptor_z(first, second, described: list[dict] | None = None) -> dict[str, float]:
     """Two reconstructions of one tip: each of :data:`AGREEMENT_DESCRIPTORS` as the difference of their
     values over their σ combined (``info["tip_descriptors_std"]``); NaN where either has no value
-    or no σ. One tip: within 2 in 95 % of cases if the descriptors' σ are right."""
+    or no σ. One tip: within 2 in 95 % of cases if the descriptors' σ are right. ``described``: the
+    two tips' :func:`~napari_se3afm.tip.describe_tip` as dicts, where the caller has them already."""
     from ..tip import describe_tip
 
+    pair = (first, second)
+    described = described or [describe_tip(r.tip, r.pixel_nm).as_dict() for r in pair]
     out = {}
     for name in AGREEMENT_DESCRIPTORS:
-        values = [describe_tip(r.tip, r.pixel_nm).as_dict()[name] for r in (first, second)]
-        sigmas = [(r.info.get("tip_descriptors_std") or {}).get(name, float("nan")) for r in (first, second)]
+        sigmas = [(r.info.get("tip_descriptors_std") or {}).get(name, float("nan")) for r in pair]
         combined = float(np.hypot(*sigmas))
-        out[name] = abs(values[0] - values[1]) / combined if combined > 0 else float("nan")
+        difference = abs(described[0][name] - described[1][name])
+        out[name] = difference / combined if combined > 0 else float("nan")
     return out
 
 
@@ -192,7 +195,8 @@ def same_tip_halves(image: np.ndarray, pixel_nm, split: str = "rows", **settings
     keep = np.ones(d.shape, bool)
     keep[CENTRE_PX // 2, CENTRE_PX // 2] = False  # the apex: 0 in both by convention
     zscore = d[keep] / np.maximum(sigma[keep], 1e-9)
-    radii = tuple(describe_tip(r.tip, r.pixel_nm).apex_radius_nm for r in results)
+    described = [describe_tip(r.tip, r.pixel_nm).as_dict() for r in results]
+    radii = tuple(d["apex_radius_nm"] for d in described)
     spread = tuple((r.info.get("tip_descriptors_std") or {}).get("apex_radius_nm", float("nan")) for r in results)
     return HalvesCheck(
         split=split,
@@ -201,7 +205,7 @@ def same_tip_halves(image: np.ndarray, pixel_nm, split: str = "rows", **settings
         within_2sigma=float(np.mean(np.abs(zscore) <= 2)),
         apex_radius_nm=radii,  # type: ignore[arg-type]
         apex_radius_std_nm=spread,  # type: ignore[arg-type]
-        descriptor_z=descriptor_z(*results),
+        descriptor_z=descriptor_z(*results, described=described),
     )
 
 

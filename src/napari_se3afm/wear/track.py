@@ -257,8 +257,9 @@ def error_bar(state: TipState, name: str) -> tuple[float, float]:
         return (np.nan, np.nan)
     half = ERROR_BAR_SIGMAS * sigma
     low, high = value - half, value + half
-    if name == "apex_radius_nm" and value < apex_radius_floor_nm(state.pixel_nm):
-        low, high = 0.0, apex_radius_floor_nm(state.pixel_nm) + half
+    floor = apex_radius_floor_nm(state.pixel_nm) if name == "apex_radius_nm" else -np.inf
+    if value < floor:  # an apex radius under a pixel: only an upper limit is known
+        low, high = 0.0, floor + half
     lowest, highest = PHYSICAL_RANGE.get(name, (-np.inf, np.inf))
     return (max(low, lowest), min(high, highest))
 
