@@ -6,10 +6,18 @@ Seven SimTip scans per session, one pyramid that wears slowly (apex radius 8 →
 scan 3 (24 nm) and picks up a second apex before scan 5. For each session and scan: the true and the
 tracked apex radius with its σ, the tip error (RMSE, clipped at the probe depth) of the default model
 and of classical BTR, the RMS z between consecutive tips and the descriptors that jump beyond their
-error bars (either makes an event); then the events found, missed and flagged wrongly. Prints markdown.
+error bars (either makes an event); then the events found, missed and flagged wrongly.
+
+Then the session tips (napari_se3afm.wear.session): the tip error of each scan's own tip against the
+session tip of the runs the track found and of the true runs (scans 0–2, 3–4, 5–6), of each scan's
+blind bound against the runs' joint bound, and how often the session tip's σ covers its error; and
+how far each scan's tip lies above the joint bound of the scans before it in its true run — what a
+bound-based test of a change would read. Prints markdown.
 """
 
 import sys
+
+import numpy as np
 
 from napari_se3afm.lab.cases import WORN_SESSION_EVENTS, worn_tip_session
 from napari_se3afm.lab.metrics import probe_depth, tip_errors
@@ -17,7 +25,11 @@ from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.scan import Channel, Scan
 from napari_se3afm.tip import describe_tip
 from napari_se3afm.wear import track as wear_track
+from napari_se3afm.wear.session import session_tip
 from napari_se3afm.wear.track import ERROR_BAR_SIGMAS, EVENT_Z, compare_tips, track_tip
+
+#: the runs of one tip in every simulated session: between the chip (scan 3) and the pick-up (scan 5)
+TRUE_RUNS = ((0, 3), (3, 5), (5, 7))
 
 
 def _jumped(event) -> str:
@@ -26,10 +38,17 @@ def _jumped(event) -> str:
     return f"; bars part: {names}" if found else ""
 
 
+def _stats(values) -> str:
+    v = np.asarray(values)
+    return f"{v.mean():.2f} / {np.median(v):.2f} / {v.max():.2f}"
+
+
 def main() -> None:
     seeds = range(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
     found = missed = wrong = 0
     within = total = 0
+    errors = {k: [] for k in ("scan", "found runs", "true runs", "bound", "joint bound")}
+    covered, excess = [], {"change": [], "same tip": []}
     print(
         f"An event is flagged where the RMS z of consecutive tips exceeds {EVENT_Z} or a descriptor's "
         f"± {ERROR_BAR_SIGMAS:g}σ error bars of consecutive scans do not overlap.\n"
@@ -53,6 +72,8 @@ def main() -> None:
         found += len(flagged & set(WORN_SESSION_EVENTS))
         missed += len(set(WORN_SESSION_EVENTS) - flagged)
         wrong += len(flagged - set(WORN_SESSION_EVENTS))
+        true_runs = {i: session_tip(track.states[a:b], a) for a, b in TRUE_RUNS for i in range(a, b)}
+        found_runs = {i: t for t in track.sessions for i in range(t.first, t.last + 1)}
         for i, (s, st) in enumerate(zip(session, track.states, strict=True)):
             truth = describe_tip(s["tip"], s["pixel_nm"]).apex_radius_nm
             est, sig = st.values["apex_radius_nm"], st.sigmas["apex_radius_nm"]
@@ -60,19 +81,60 @@ def main() -> None:
             within += abs(est - truth) <= 2 * sig
             depth = probe_depth(s["surface"], 31)
             btr = reconstruct(s["image"], s["pixel_nm"], method="btr", levelling=None, tip_px=31)
-            errors = [tip_errors(t, s["tip"], depth)["tip_rmse"] for t in (st.tip, btr.tip)]
+
+            def rmse(tip, truth_tip=s["tip"], depth=depth):
+                return tip_errors(tip, truth_tip, depth)["tip_rmse"]
+
+            model_error, btr_error = rmse(st.tip), rmse(btr.tip)
+            run = true_runs[i]
+            for name, tip in (
+                ("scan", st.tip),
+                ("found runs", found_runs[i].tip),
+                ("true runs", run.tip),
+                ("bound", st.bound),
+                ("joint bound", run.bound),
+            ):
+                errors[name].append(rmse(tip))
+            probed = s["tip"] > -depth
+            probed[15, 15] = False
+            covered.append(np.mean(np.abs(run.tip - s["tip"])[probed] <= 2 * run.tip_std[probed]))
+            # the scan's tip above the joint bound of the scans before it with the same tip (after a
+            # change: of the run before, whose tip it would be if nothing had changed)
+            a, b = next((a, b) for a, b in TRUE_RUNS if a <= i < b)
+            if i in WORN_SESSION_EVENTS:
+                a, b = next((p, q) for p, q in TRUE_RUNS if q == i)
+            before = [p.bound for p in track.states[a : min(b, i)]]
+            if before:
+                over = np.maximum(st.tip - np.min(before, axis=0), 0.0)
+                excess["change" if i in WORN_SESSION_EVENTS else "same tip"].append(float(over.max()))
             step = (f"{z[i]:.2f}" if i in z else "") + (
                 f" ({events[i].kind}{_jumped(events[i])})" if i in flagged else ""
             )
             print(
                 f"| {seed} | {i} | {s['event'] or ''} | {truth:.1f} | {est:.1f} ± {sig:.1f} | "
-                f"{errors[0]:.1f} / {errors[1]:.1f} | {step} |",
+                f"{model_error:.1f} / {btr_error:.1f} | {step} |",
                 flush=True,
             )
     print(
         f"\nevents found {found}, missed {missed}, flagged wrongly {wrong}; "
-        f"tracked apex radius within 2σ of the truth on {within} of {total} scans"
+        f"tracked apex radius within 2σ of the truth on {within} of {total} scans\n"
     )
+    print("| tip of each scan | tip RMSE mean / median / worst (nm) |\n|---|---|")
+    labels = {
+        "scan": "its own (the model)",
+        "found runs": "session tip of the runs the track found",
+        "true runs": "session tip of the true runs",
+        "bound": "its own blind bound",
+        "joint bound": "joint bound of the true runs",
+    }
+    for name, values in errors.items():
+        print(f"| {labels[name]} | {_stats(values)} |")
+    print(
+        f"\nsession tip (true runs) within 2σ of the truth on {100 * np.mean(covered):.0f} % of the probed pixels "
+        f"(median scan {100 * np.median(covered):.0f} %)"
+    )
+    for kind, values in excess.items():
+        print(f"a scan's tip above the joint bound of the scans before it, {kind}: at most {_stats(values)} nm")
 
 
 if __name__ == "__main__":

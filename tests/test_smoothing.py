@@ -37,15 +37,15 @@ def test_tips_drawn_from_a_sigma_map_vary_by_it_and_stay_under_the_bound():
 
 
 def test_a_descriptor_the_free_draws_leave_unmeasurable_takes_its_sigma_from_draws_held_to_the_bound():
-    from napari_se3afm.pipeline import SPREAD_NAMES, _descriptor_spread
+    from napari_se3afm.tip.uncertainty import DESCRIPTOR_NAMES, descriptor_sigmas
 
     v = np.arange(-15, 16, dtype=float)
     r = np.hypot(v[:, None], v[None, :])
     tip = -2.0 * r  # a cone, 1 nm pixels, 30 nm deep at the window's edge
     sigma = 0.2 + 3.0 * r  # far larger at the edge than the depth: draws lift the edge to the apex
     samples = np.repeat(tip[None], 4, axis=0)  # no Monte-Carlo spread
-    free = _descriptor_spread(samples, tip, sigma, (1.0, 1.0), None)
-    held = _descriptor_spread(samples, tip, sigma, (1.0, 1.0), tip + 0.5)
-    assert set(free) == set(SPREAD_NAMES)
+    free = descriptor_sigmas(samples, tip, sigma, (1.0, 1.0), None)
+    held = descriptor_sigmas(samples, tip, sigma, (1.0, 1.0), tip + 0.5)
+    assert set(free) == set(DESCRIPTOR_NAMES)
     assert np.isnan(free["half_angle_deg"]) and np.isfinite(held["half_angle_deg"]) and held["half_angle_deg"] > 0
     assert held["apex_radius_nm"] == free["apex_radius_nm"]  # measurable from the free draws: unchanged

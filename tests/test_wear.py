@@ -11,6 +11,7 @@ pytest.importorskip("e3nn")
 
 from napari_se3afm.cli import main
 from napari_se3afm.errors import ParameterError
+from napari_se3afm.io.writers import tip_from_volume_file
 from napari_se3afm.lab.cases import WORN_SESSION_EVENTS, worn_tip_session
 from napari_se3afm.scan import Channel, Scan, parse_date
 from napari_se3afm.tip import pyramid_tip
@@ -80,6 +81,9 @@ def test_a_jump_beyond_the_plotted_error_bars_is_an_event_and_one_within_them_is
     assert bars[3] == pytest.approx((0.0, 2.0 + ERROR_BAR_SIGMAS * 0.2))
     apart = [k for k in range(1, len(bars)) if bars[k][0] > bars[k - 1][1] or bars[k - 1][0] > bars[k][1]]
     assert apart == [e.index for e in events]
+    # a session tip over each run between events: scans 1, 2–3, 4–5
+    spans = [tuple(line.get_xdata()) for line in axes[0].lines if line.get_color() == "C2"]
+    assert spans == [(-0.4, 0.4), (0.6, 2.4), (2.6, 4.4)]
     # bars end where the descriptor's values do: no negative volume, no angle beyond 90°
     wide = state(tip, 1.0, 20.0)
     wide = TipState(**{**wide.__dict__, "values": {**wide.values, "half_angle_deg": 85.0}})
@@ -88,7 +92,7 @@ def test_a_jump_beyond_the_plotted_error_bars_is_an_event_and_one_within_them_is
 
 
 def test_apex_volume_of_a_paraboloid_and_a_sigma_that_errs_together():
-    from napari_se3afm.wear.track import apex_volume
+    from napari_se3afm.tip.uncertainty import apex_volume
 
     v = np.arange(-15, 16, dtype=float)
     tip = -(v[:, None] ** 2 + v[None, :] ** 2) / (2 * 20.0)  # h = r² / 2R, R = 20 nm, 1 nm pixels
@@ -143,9 +147,11 @@ def test_track_cli_writes_the_report_and_refuses_to_overwrite(tmp_path, capsys):
     for i, s in enumerate(session):
         np.savez(tmp_path / f"scan{i}.npz", image=s["image"], pixel_nm=s["pixel_nm"])
     out = tmp_path / "report"
-    argv = ["track", str(tmp_path / "scan*.npz"), "-o", str(out), "--mc-samples", "4", "-q"]
+    argv = ["track", str(tmp_path / "scan*.npz"), "-o", str(out), "--mc-samples", "4", "-q", "--tip-file", "npy"]
     assert main(argv) == 0
-    assert "2 scans (file order)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "2 scans (file order)" in printed
+    assert "session tip 1: scans 1–2 under the bound of each: apex radius" in printed
     with open(out / "tip_wear.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["file"] for r in rows] == [str(tmp_path / "scan0.npz"), str(tmp_path / "scan1.npz")]
@@ -157,8 +163,14 @@ def test_track_cli_writes_the_report_and_refuses_to_overwrite(tmp_path, capsys):
     assert (out / "tip_wear.png").read_bytes()[:4] == b"\x89PNG"
     with np.load(out / "tip_wear.npz") as report:
         assert report["tips"].shape == (2, 31, 31) and report["tip_std"].shape == (2, 31, 31)
+        assert report["session_tips"].shape == (1, 31, 31) and report["session_scans"].tolist() == [[0, 1]]
+        assert np.all(report["session_tips"][0] <= report["session_bounds"][0] + 1e-12)
+    assert tip_from_volume_file(out / "session_tip_1.npy", 31).shape == (31, 31)
     assert main(argv) == 2
     assert "exist(s); use --overwrite" in capsys.readouterr().err
+    (out / "tip_wear.csv").unlink()  # the session tip alone is still refused
+    assert main(argv) == 2
+    assert "session_tip_1.npy exist(s)" in capsys.readouterr().err
 
 
 def test_one_scan_is_not_a_session_nor_are_scans_of_different_pixel_sizes():
@@ -176,7 +188,7 @@ def test_one_scan_is_not_a_session_nor_are_scans_of_different_pixel_sizes():
 @pytest.mark.xfail(
     strict=True,
     reason="se3afm-v1's tip σ (5-13 nm on these scans) hides a chip from 9 to 29 nm apex radius and a "
-    "second apex: no event is flagged (docs/benchmarks.md, Tip wear)",
+    "second apex: no event is flagged (docs/tip_wear.md)",
 )
 def test_a_simulated_session_flags_the_chip_and_the_pick_up_and_nothing_else():
     session = worn_tip_session()

@@ -151,12 +151,20 @@ def build_parser() -> argparse.ArgumentParser:
         "acquisition time where every file records one, and write OUTDIR/tip_wear.csv (a row per scan: "
         "file, time, apex radius, half-angle, asymmetry, apex volume, the width added at half height to "
         "features 1, 2, 5 and 10 nm high, each with σ, double-tip flag, event), tip_wear.png (the plot) "
-        "and tip_wear.npz (the tips and their σ). An event is flagged where consecutive tips differ by "
-        "more than twice their combined σ.",
+        "and tip_wear.npz (the tips and their σ, and the session tips). An event is flagged where "
+        "consecutive tips differ by more than twice their combined σ or a descriptor's ± 2σ error bars part. "
+        "The scans between two events make one session tip: their tips averaged and held to the tightest "
+        "bound all of them allow.",
     )
     track.add_argument("inputs", nargs="+", metavar="INPUT", help="scan files, folders of scans, or quoted globs")
     track.add_argument("-o", "--outdir", type=Path, required=True, help="folder for the report")
     track.add_argument("--channel", help="channel of each scan (default: its height channel)")
+    track.add_argument(
+        "--tip-file",
+        choices=[s.lstrip(".") for s in TIP_SUFFIXES],
+        help="also export each session tip as OUTDIR/session_tip_N.EXT (N = 1, 2, ... in scan order; "
+        "volume: tif, npy, vti, vtk; mesh: stl, ply, obj)",
+    )
     _add_model_options(track)
     track.add_argument("--overwrite", action="store_true", help="replace an existing report")
     track.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -179,14 +187,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _track(args: argparse.Namespace) -> int:
+    from .errors import ParameterError
     from .io import find_scans, read_scan
+    from .io.writers import tip_suffix_problem, write_tip
     from .options import reconstruct_options
     from .progress import run_to_completion
     from .wear.report import REPORT_FILES, write_wear_report
+    from .wear.session import session_summary
     from .wear.track import iter_track_tip
 
     files = find_scans(args.inputs)
+    if args.tip_file and (problem := tip_suffix_problem(args.tip_file)):
+        raise ParameterError(problem)
     written = [args.outdir / name for name in REPORT_FILES]
+    if args.tip_file:  # as many as the session tips found: every one already there is refused
+        written += sorted(args.outdir.glob(f"session_tip_*.{args.tip_file}"))
     _check_outdir(args.outdir, written, args.overwrite, files)
     options = reconstruct_options("model", model=args.model, mc_samples=args.mc_samples, device=args.device)
     scans = [read_scan(f) for f in files]  # every file checked before the long work starts
@@ -196,8 +211,11 @@ def _track(args: argparse.Namespace) -> int:
         track = run_to_completion(iter_track_tip(scans, channel=args.channel, options=options), bar)
     finally:
         bar.close()
+    tip_files = [args.outdir / f"session_tip_{n}.{args.tip_file}" for n in range(1, len(track.sessions) + 1)]
     with signals_deferred():  # the writers run to their end; an interruption then still leaves no report
         written = write_wear_report(track, args.outdir, overwrite=args.overwrite)
+        for session, path in zip(track.sessions, tip_files if args.tip_file else [], strict=False):
+            written.append(write_tip(session.tip, session.pixel_nm, path, overwrite=args.overwrite))
     for path in written:
         print(f"wrote {path}")
     print(
@@ -205,6 +223,8 @@ def _track(args: argparse.Namespace) -> int:
         f"{len(track.events)} change(s)"
         + "".join(f"\n  before scan {e.index + 1}: {e.kind} ({e.detail})" for e in track.events)
     )
+    for n, session in enumerate(track.sessions, 1):
+        print(f"session tip {n}: {session_summary(session)}")
     return 0
 
 

@@ -29,7 +29,6 @@ from .progress import Progress, ProgressGenerator, run_to_completion
 from .resources import check_memory
 from .results import Reconstruction
 from .scan import Scan
-from .tip.broadening import BROADENING_KEYS, tip_broadening
 from .tip.shapes import in_tip_convention, pixel_pair
 
 __all__ = ["choose_tip_size", "iter_reconstruct", "reconstruct"]
@@ -211,6 +210,7 @@ def _iter_model(
     from .nn.finetune import iter_finetune
     from .nn.registry import open_model
     from .tip.geometry import tip_to_volume
+    from .tip.uncertainty import descriptor_sigmas
 
     samples, finetune_steps = int(opts.mc_samples), int(opts.finetune_steps)
     net, weights, meta = open_model(opts.model, str(dev))
@@ -256,7 +256,7 @@ def _iter_model(
     surface_std, tip_std = _sigma_maps(
         z, surface, tip, bound, samples=(tip_samples, surface_samples), pixel=pixel, sigma_model=sigma_model, info=info
     )
-    info["tip_descriptors_std"] = _descriptor_spread(tip_samples.numpy(), tip, tip_std, px, bound_nm)
+    info["tip_descriptors_std"] = descriptor_sigmas(tip_samples.numpy(), tip, tip_std, px, bound_nm)
     return Reconstruction(
         image=z,
         surface=surface,
@@ -340,44 +340,6 @@ def _iter_samples(
 def _mean_tip(samples) -> np.ndarray:
     """The mean of the Monte-Carlo tips in the tip convention (values ≤ 0, apex 0)."""
     return in_tip_convention(samples.mean(0).numpy())
-
-
-#: the descriptors whose σ a reconstruction reports: :func:`~napari_se3afm.tip.describe_tip`'s and
-#: the broadening of features 1–10 nm high (:data:`~napari_se3afm.tip.broadening.BROADENING_KEYS`)
-SPREAD_NAMES = ("apex_radius_nm", "half_angle_deg", "depth_nm", "asymmetry", *BROADENING_KEYS)
-
-
-def _descriptors(tips: np.ndarray, px: tuple[float, float]) -> np.ndarray:
-    """The :data:`SPREAD_NAMES` of each tip (M, K, K), in the tip convention."""
-    from .tip import describe_tip
-
-    rows = []
-    for sample in tips:
-        p = in_tip_convention(sample)
-        d = describe_tip(p, px)
-        widths = tip_broadening(p, px)
-        rows.append((d.apex_radius_nm, d.half_angle_deg, d.depth_nm, d.asymmetry, *widths.values()))
-    return np.asarray(rows)
-
-
-def _descriptor_spread(
-    samples: np.ndarray, tip: np.ndarray, tip_std: np.ndarray, px: tuple[float, float], bound: np.ndarray | None
-) -> dict[str, float]:
-    """σ of the apex radius, half-angle, depth, asymmetry and broadening: the spread over the Monte-Carlo tips
-    (M, K, K) and the spread over tips drawn from the tip's σ map (:func:`~napari_se3afm.nn.sigma.drawn_tips`),
-    each half its 16–84 % range, added in quadrature. The Monte-Carlo spread alone is the network's
-    own variation, far below the error (0.0 nm on a real scan whose radius two halves put 6 nm apart).
-    Where most drawn tips leave a descriptor unmeasurable (a σ that lifts the window's edge to the
-    apex: no flank to fit), the same draws held to the blind ``bound`` — no tip above it imaged the
-    scan — give its spread; NaN (σ unknown) where even they do."""
-    from .nn.sigma import drawn_tips, robust_spread
-
-    mc, carried = robust_spread(_descriptors(samples, px)), robust_spread(_descriptors(drawn_tips(tip, tip_std), px))
-    if bound is not None and np.isnan(carried).any():
-        held = robust_spread(_descriptors(drawn_tips(tip, tip_std, bound), px))
-        carried = np.where(np.isnan(carried), held, carried)
-    spread = np.hypot(mc, carried)
-    return {name: float(v) for name, v in zip(SPREAD_NAMES, spread, strict=True)}
 
 
 def reconstruct(

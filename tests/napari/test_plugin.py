@@ -364,6 +364,9 @@ def test_wear_panel_tracks_open_scans_plots_them_and_shows_a_picked_tip(make_nap
     qtbot.waitUntil(lambda: widget.worker is None, timeout=120_000)
     assert len(errors) == 1 and widget._status.value.startswith("done in ") and "3 scans" in widget._status.value
     assert [s.source for s in widget.track.states] == ["scan 0", "scan 1", "scan 2"]
+    assert "\nsession tip 1: scans 1–3 under the bound of each: apex radius" in widget._status.value
+    session = viewer.layers["tip wear: session tip 1"]  # one run of scans, no change: one session tip
+    np.testing.assert_array_equal(session.metadata["tip"], widget.track.sessions[0].tip)
     assert len(widget.figure.axes) == 4 and len(widget.figure.axes[0].lines) >= 1  # the plot is drawn
     widget.canvas.draw()
     assert widget.figure.axes[-1].yaxis.get_offset_text().get_text() == ""  # no "1e8" over the volume axis
@@ -375,7 +378,8 @@ def test_wear_panel_tracks_open_scans_plots_them_and_shows_a_picked_tip(make_nap
     np.testing.assert_array_equal(viewer.layers["tip wear: tip of scan 3"].metadata["tip"], widget.track.states[2].tip)
     assert tipw._tip.value is viewer.layers["tip wear: tip of scan 3"] and len(tipw._view.model.layers) == 1
     widget.pick(0)  # one picked tip at a time
-    assert [layer.name for layer in viewer.layers if layer.name.startswith("tip wear")] == ["tip wear: tip of scan 1"]
+    picked = [layer.name for layer in viewer.layers if layer.name.startswith("tip wear: tip of scan")]
+    assert picked == ["tip wear: tip of scan 1"] and "tip wear: session tip 1" in viewer.layers
     assert viewer.dims.ndim == 2
     widget._report.value = tmp_path / "report"
     paths = widget.save_report()

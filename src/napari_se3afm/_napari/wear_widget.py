@@ -4,8 +4,9 @@ Choose two or more open scan layers (or a folder of scan files), run :func:`napa
 in a worker (progress with the time left, Cancel), and see the descriptors with their σ against
 scan order or acquisition time, changes marked (:func:`napari_se3afm.wear.report.draw_wear`, on
 matplotlib's Qt canvas). Clicking a point selects that scan's layer and puts its tip in the layer
-``tip wear: tip of scan N``, which the Tip panel shows in 3-D; *Save report* writes the CSV, PNG and
-NPZ of ``se3afm track``.
+``tip wear: tip of scan N``, which the Tip panel shows in 3-D. Each run of scans between changes
+gives a session tip (:mod:`napari_se3afm.wear.session`), the layer ``tip wear: session tip N``, drawn
+over its scans in the plot. *Save report* writes the CSV, PNG and NPZ of ``se3afm track``.
 """
 
 from pathlib import Path
@@ -122,12 +123,31 @@ class WearWidget(WorkerPanel):
 
     def on_result(self, track, name: str) -> None:
         from ..wear.report import draw_wear
+        from ..wear.session import session_summary
 
         self.track = track
         self.plot.draw(lambda figure: draw_wear(track, figure))
         self._progress.value = 100
         seconds = sum(s.seconds for s in track.states)
-        self._status.value = f"done in {seconds:.0f} s: {len(track.states)} scans, {len(track.events)} change(s)"
+        self._status.value = "\n".join(
+            [f"done in {seconds:.0f} s: {len(track.states)} scans, {len(track.events)} change(s)"]
+            + [f"session tip {n}: {session_summary(t)}" for n, t in enumerate(track.sessions, 1)]
+        )
+        self._put_tips("tip wear: session tip", [(n, t) for n, t in enumerate(track.sessions, 1)])
+
+    def _put_tips(self, name: str, tips: list) -> None:
+        """Replace the layers named ``name …`` by a tip layer ``name N`` for each ``(N, tip)`` (a
+        :class:`~napari_se3afm.wear.track.TipState` or :class:`~napari_se3afm.wear.session.SessionTip`)."""
+        from .display import put_layers
+        from .layers import tip_layer
+
+        for old in [layer for layer in self._viewer.layers if layer.name.startswith(name)]:
+            self._viewer.layers.remove(old)
+        layers = []
+        for n, tip in tips:
+            spread = {k: v for k, v in tip.sigmas.items() if k != "apex_volume_nm3"}
+            layers.append(tip_layer(tip.tip, tip.pixel_nm, f"{name} {n}", tip_std=tip.tip_std, spread=spread))
+        put_layers(self._viewer, layers)
 
     def _on_click(self, event) -> None:
         if self.track is None or event.xdata is None:
@@ -137,22 +157,16 @@ class WearWidget(WorkerPanel):
     def pick(self, index: int) -> None:
         """Show scan ``index`` of the track: its layer selected and visible, its tip as the layer
         ``tip wear: tip of scan N`` (the Tip panel shows it in 3-D)."""
-        from .display import put_layers
-        from .layers import tip_layer
+        from ..tip.descriptors import descriptor_text
 
         states = self.track.states
         index = min(max(index, 0), len(states) - 1)
         state = states[index]
-        radius = state.values["apex_radius_nm"]
-        self._picked.value = f"{index + 1}: {Path(state.source).name}, apex radius {radius:.3g} nm"
-        name = "tip wear: tip of scan"
-        for old in [layer for layer in self._viewer.layers if layer.name.startswith(name)]:
-            self._viewer.layers.remove(old)
-        spread = {k: v for k, v in state.sigmas.items() if k != "apex_volume_nm3"}
-        put_layers(
-            self._viewer,
-            [tip_layer(state.tip, state.pixel_nm, f"{name} {index + 1}", tip_std=state.tip_std, spread=spread)],
+        radius = descriptor_text(
+            "apex_radius_nm", state.values["apex_radius_nm"], state.sigmas.get("apex_radius_nm"), " nm", state.pixel_nm
         )
+        self._picked.value = f"{index + 1}: {Path(state.source).name}, apex radius {radius}"
+        self._put_tips("tip wear: tip of scan", [(index + 1, state)])
         by_source = {layer.metadata.get("source") or layer.name: layer for layer in self._layers}
         layer = by_source.get(state.source)
         if layer is not None:

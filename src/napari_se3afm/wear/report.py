@@ -10,7 +10,7 @@ import numpy as np
 
 from ..io.atomic import atomic_write, output_set
 from ..tip.descriptors import apex_radius_floor_nm
-from .track import DESCRIPTORS, ERROR_BAR_SIGMAS, WearTrack, error_bar
+from .track import DESCRIPTORS, ERROR_BAR_SIGMAS, PHYSICAL_RANGE, WearTrack, error_bar
 
 __all__ = ["REPORT_FILES", "draw_wear", "write_wear_report"]
 
@@ -37,8 +37,9 @@ def _volume_unit(values: np.ndarray) -> tuple[float, str]:
 
 def draw_wear(track: WearTrack, figure) -> list:
     """Draw the descriptors against scan with the error bars that decide an event
-    (:func:`~napari_se3afm.wear.track.error_bar`, ± 2σ), events marked, on a matplotlib ``figure``;
-    return the axes. The band under the apex radius is what a scan's pixels do not resolve (a pixel)."""
+    (:func:`~napari_se3afm.wear.track.error_bar`, ± 2σ), events marked, and each session tip's
+    descriptors with ± 2σ over its scans, on a matplotlib ``figure``; return the axes. The grey band
+    under the apex radius is what a scan's pixels do not resolve (a pixel)."""
     figure.clear()
     axes = figure.subplots(len(DESCRIPTORS), 1, sharex=True)
     x = np.arange(len(track.states))
@@ -51,10 +52,11 @@ def draw_wear(track: WearTrack, figure) -> list:
         if name == "apex_radius_nm":  # below a pixel, a radius is an upper limit only
             floors = np.array([apex_radius_floor_nm(s.pixel_nm) for s in track.states])
             ax.fill_between(x, 0, floors, step="mid", color="0.5", alpha=0.25, lw=0, label="under a pixel")
-            if np.any(values < floors):
-                ax.legend(fontsize=6, loc="upper left", frameon=False)
         for event in track.events:
             ax.axvline(event.index - 0.5, color="C3", ls="--", lw=1)
+        _draw_sessions(ax, track, name, unit)
+        if name == "apex_radius_nm":
+            ax.legend(fontsize=6, loc="upper left", frameon=False)
         ax.set_ylabel(label, fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
@@ -72,14 +74,33 @@ def draw_wear(track: WearTrack, figure) -> list:
     return list(axes)
 
 
+def _draw_sessions(ax, track: WearTrack, name: str, unit: float) -> None:
+    """Each session tip's value of descriptor ``name`` as a line over its scans, with its ± 2σ band."""
+    for n, session in enumerate(track.sessions):
+        if name not in session.values or not np.isfinite(session.values[name]):
+            continue
+        x = [session.first - 0.4, session.last + 0.4]
+        value, sigma = session.values[name] / unit, session.sigmas.get(name, np.nan) / unit
+        ax.plot(x, [value, value], color="C2", lw=1.5, label="session tip ± 2σ" if n == 0 else None)
+        if np.isfinite(sigma):
+            low, high = PHYSICAL_RANGE[name]
+            band = (
+                max(value - ERROR_BAR_SIGMAS * sigma, low / unit),
+                min(value + ERROR_BAR_SIGMAS * sigma, high / unit),
+            )
+            ax.fill_between(x, *band, color="C2", alpha=0.15, lw=0)
+
+
 def write_wear_report(track: WearTrack, outdir: Path, *, overwrite: bool = False) -> list[Path]:
     """Write ``tip_wear.csv`` (a row per scan), ``tip_wear.png`` (the plot) and ``tip_wear.npz``
-    (tips, their σ, pixel sizes, files) into ``outdir``, all three or none; nothing is replaced
+    (tips, their σ, pixel sizes, files; the session tips, their σ and joint bounds (NaN where none),
+    and the first and last scan of each) into ``outdir``, all three or none; nothing is replaced
     without ``overwrite``."""
     from matplotlib.figure import Figure
 
     outdir = Path(outdir)
     rows = track.rows()
+    sessions = track.sessions
 
     def write_csv(tmp: Path) -> None:
         with open(tmp, "w", newline="") as fh:
@@ -100,6 +121,12 @@ def write_wear_report(track: WearTrack, outdir: Path, *, overwrite: bool = False
                 tip_std=np.stack([s.tip_std for s in track.states]),
                 pixel_nm=np.array([s.pixel_nm for s in track.states]),
                 files=np.array([s.source for s in track.states]),
+                session_tips=np.stack([t.tip for t in sessions]),
+                session_tip_std=np.stack([t.tip_std for t in sessions]),
+                session_bounds=np.stack(
+                    [np.full(t.tip.shape, np.nan) if t.bound is None else t.bound for t in sessions]
+                ),
+                session_scans=np.array([(t.first, t.last) for t in sessions], dtype=np.int64).reshape(-1, 2),
                 info=json.dumps({"volume_depth_nm": track.volume_depth_nm, "ordered_by": track.ordered_by}),
             )
 

@@ -13,7 +13,7 @@ scans*), or when a descriptor jumps beyond its error bars: the bars of the plot
 (:func:`error_bar`, ± :data:`ERROR_BAR_SIGMAS` σ) of the two scans do not overlap. So a jump the
 plot shows beyond its bars is always an event. The event is named by what changed most, in units
 of its σ: a new double tip, a blunter apex (wear, a chip), a sharper or longer one (a pick-up), else
-a tip change.
+a tip change. The scans between two events make one *session tip* (:mod:`napari_se3afm.wear.session`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from ..progress import Progress, ProgressGenerator, run_to_completion
 from ..scan import Scan
 from ..tip.broadening import BROADENING_KEYS, tip_broadening
 from ..tip.descriptors import apex_radius_floor_nm
+from ..tip.uncertainty import apex_volume
+from .session import SessionTip, session_tips
 
 __all__ = [
     "DESCRIPTORS",
@@ -68,6 +70,7 @@ class TipState:
     sigmas: dict[str, float]
     double_tip: bool
     seconds: float
+    bound: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,17 @@ class WearTrack:
     events: list[WearEvent] = field(default_factory=list)
     volume_depth_nm: float = 0.0
     ordered_by: str = "file order"
+    #: one session tip for each run of scans between events (:mod:`napari_se3afm.wear.session`), made
+    #: from the states and events unless given
+    sessions: list[SessionTip] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.sessions and self.states:
+            self.sessions = session_tips(self.states, self.events, self.volume_depth_nm)
 
     def rows(self) -> list[dict]:
         """One row per scan for the CSV: file, time, descriptors with σ (and the apex radius's
-        resolution floor, a pixel), double tip, event."""
+        resolution floor, a pixel), double tip, event, and the session tip (1, 2, ...) the scan is part of."""
         events = {e.index: e for e in self.events}
         rows = []
         for i, s in enumerate(self.states):
@@ -106,6 +116,7 @@ class WearTrack:
             row["event"] = event.kind if event else ""
             row["event_z"] = round(event.z, 3) if event else ""
             row["event_detail"] = event.detail if event else ""
+            row["session"] = next((n + 1 for n, t in enumerate(self.sessions) if t.first <= i <= t.last), "")
             rows.append(row)
         return rows
 
@@ -168,7 +179,7 @@ def iter_track_tip(scans, *, channel: str | None = None, **settings) -> Progress
         states.append(_state(scan.source or name, times[i], result, time.perf_counter() - start))
     depth = 0.5 * min(s.values["depth_nm"] for s in states)
     states = [_with_volume(s, depth) for s in states]
-    yield Progress(total * 100, total * 100, "comparing consecutive tips")
+    yield Progress(total * 100, total * 100, "comparing consecutive tips; a session tip for each run between changes")
     events = [e for k in range(1, len(states)) if (e := compare_tips(states[k - 1], states[k], k)) is not None]
     return WearTrack(states=states, events=events, volume_depth_nm=depth, ordered_by=ordered_by)
 
@@ -216,26 +227,8 @@ def _state(source: str, acquired, result, seconds: float) -> TipState:
         sigmas=sigmas,
         double_tip=d.double_tip,
         seconds=seconds,
+        bound=result.tip_bound,
     )
-
-
-def apex_volume(tip: np.ndarray, tip_std: np.ndarray, pixel_nm: tuple[float, float], depth_nm: float):
-    """Volume (nm³) of the tip within ``depth_nm`` of its apex, and its σ: the spread of the volume over
-    tips drawn from the σ map with smooth, correlated deviations (:func:`~napari_se3afm.nn.sigma.drawn_tips`),
-    as the other descriptors' σ. Neighbouring pixels
-    err together: adding their σ in quadrature, as if they did not, gives a σ several times too small
-    to judge a change by."""
-    from ..nn.sigma import drawn_tips, robust_spread
-    from ..tip.shapes import in_tip_convention
-
-    area = float(pixel_nm[0] * pixel_nm[1])
-
-    def volume(p: np.ndarray) -> float:
-        inside = p > -depth_nm
-        return float(np.sum(p[inside] + depth_nm) * area)
-
-    drawn = np.array([volume(in_tip_convention(p)) for p in drawn_tips(tip, tip_std)])
-    return volume(tip), float(robust_spread(drawn[:, None])[0])
 
 
 def _with_volume(state: TipState, depth_nm: float) -> TipState:

@@ -1,0 +1,91 @@
+"""Classical BTR's tip window: the blind bound at each window size against a needle, per split and family.
+
+    .venv/bin/python bench/bench_btr_window.py [N]
+
+For the first N scans (default 100) of each SimTip test split (default, wide, shifted, real
+morphologies; bench/results/): classical BTR's tip at windows of 3–31 px (outside its window a tip
+is deeper than anything, a needle there), its error against the true 31 px tip (RMSE clipped at the
+probe depth), and three choices of the window: 31 px (what the benchmark runs); the stabilisation
+rule (Flater et al. 2014, Ultramicroscopy 146:130): the largest window reached while each step up
+moves the bound's shared core by at most twice the image noise (RMS); and the best window of each
+scan, which needs the truth (what a perfect choice would give). Prints markdown: per split the mean
+tip RMSE of each and of the needle, and how many families (tip and surface) each is worse than the
+needle on. About a minute.
+"""
+
+import itertools
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from napari_se3afm.classical.btr import blind_tip
+from napari_se3afm.lab.metrics import probe_depth, tip_errors
+from napari_se3afm.lab.simtip import SURFACE_TYPES, TIP_TYPES
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SPLITS = {
+    "default": "simtip_test",
+    "wide": "simtip_test_wide",
+    "shifted": "simtip_test_shifted",
+    "real morphologies": "simtip_test_real",
+}
+WINDOWS = (3, 5, 7, 9, 11, 15, 21, 31)
+#: the stabilisation rule stops where the core moves by more than this many noise σ
+STABLE_NOISE = 2.0
+
+
+def stabilised_window(tips: dict[int, np.ndarray], noise_nm: float) -> int:
+    """The largest of :data:`WINDOWS` reached while each step up moves the previous window's core by at
+    most :data:`STABLE_NOISE` × the noise (RMS)."""
+    chosen = WINDOWS[0]
+    for small, large in itertools.pairwise(WINDOWS):
+        o = (large - small) // 2
+        if np.sqrt(np.mean((tips[large][o : o + small, o : o + small] - tips[small]) ** 2)) > STABLE_NOISE * noise_nm:
+            break
+        chosen = large
+    return chosen
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+    columns = [f"{k} px" for k in WINDOWS] + ["stabilised", "best (truth)", "needle"]
+    print("| split | " + " | ".join(columns) + " | families worse than the needle: 31 px / stabilised / best |")
+    print("|---" * (len(columns) + 2) + "|")
+    for label, name in SPLITS.items():
+        with np.load(RESULTS / f"{name}.npz") as split:
+            count = min(n, len(split["image"]))
+            images, truths, surfaces = split["image"][:count], split["tip"][:count], split["surface"][:count]
+            kinds = zip(split["tip_type"][:count], split["surface_type"][:count], strict=True)
+            families = [(TIP_TYPES[t], SURFACE_TYPES[s]) for t, s in kinds]
+        errors = defaultdict(list)
+        by_family = defaultdict(lambda: defaultdict(list))
+        for image, truth, surface, family in zip(images, truths, surfaces, families, strict=True):
+            image, truth = image.astype(np.float64), truth.astype(np.float64)
+            depth = probe_depth(surface.astype(np.float64), truth.shape[0])
+            tips, noise = {}, 0.0
+            row = {}
+            for k in WINDOWS:
+                result = blind_tip(image, k)
+                tips[k], noise = result.tip, result.noise_nm
+                row[f"{k} px"] = tip_errors(result.tip, truth, depth)["tip_rmse"]
+            row["stabilised"] = row[f"{stabilised_window(tips, noise)} px"]
+            row["best (truth)"] = min(row[f"{k} px"] for k in WINDOWS)
+            needle = np.full(truth.shape, -np.inf)
+            needle[truth.shape[0] // 2, truth.shape[0] // 2] = 0.0
+            row["needle"] = tip_errors(needle, truth, depth)["tip_rmse"]
+            for key, value in row.items():
+                errors[key].append(value)
+                for f in family:
+                    by_family[f][key].append(value)
+        worse = [
+            sum(np.mean(v[key]) > np.mean(v["needle"]) for v in by_family.values())
+            for key in ("31 px", "stabilised", "best (truth)")
+        ]
+        cells = " | ".join(f"{np.mean(errors[c]):.2f}" for c in columns)
+        print(f"| {label} ({count}) | {cells} | {' / '.join(map(str, worse))} of {len(by_family)} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
