@@ -10,7 +10,8 @@ error bars (either makes an event); then the events found, missed and flagged wr
 
 Then the session tips (napari_se3afm.wear.session): the tip error of each scan's own tip against the
 session tip of the runs the track found and of the true runs (scans 0–2, 3–4, 5–6), of each scan's
-blind bound against the runs' joint bound, and how often the session tip's σ covers its error; and
+blind bound against the runs' joint bound, and how often the session tip's σ covers its error; the
+surface of the default against the image eroded by the session tip (``se3afm reconstruct --tip``); and
 how far each scan's tip lies above the joint bound of the scans before it in its true run — what a
 bound-based test of a change would read. Prints markdown.
 """
@@ -19,8 +20,9 @@ import sys
 
 import numpy as np
 
+from napari_se3afm.image.morphology import erode
 from napari_se3afm.lab.cases import WORN_SESSION_EVENTS, worn_tip_session
-from napari_se3afm.lab.metrics import probe_depth, tip_errors
+from napari_se3afm.lab.metrics import probe_depth, surface_errors, tip_errors
 from napari_se3afm.pipeline import reconstruct
 from napari_se3afm.scan import Channel, Scan
 from napari_se3afm.tip import describe_tip
@@ -49,6 +51,7 @@ def main() -> None:
     within = total = 0
     errors = {k: [] for k in ("scan", "found runs", "true runs", "bound", "joint bound")}
     covered, excess = [], {"change": [], "same tip": []}
+    surfaces = {k: [] for k in ("the default's", "eroded by the session tip of its true run", "eroded by the true tip")}
     print(
         f"An event is flagged where the RMS z of consecutive tips exceeds {EVENT_Z} or a descriptor's "
         f"± {ERROR_BAR_SIGMAS:g}σ error bars of consecutive scans do not overlap.\n"
@@ -95,6 +98,11 @@ def main() -> None:
                 ("joint bound", run.bound),
             ):
                 errors[name].append(rmse(tip))
+            default = reconstruct(s["image"], s["pixel_nm"], levelling=None).surface
+            for name, surface in zip(
+                surfaces, (default, erode(s["image"], run.tip), erode(s["image"], s["tip"])), strict=True
+            ):
+                surfaces[name].append(surface_errors(surface, s["surface"], border=30)["surface_rmse"])
             probed = s["tip"] > -depth
             probed[15, 15] = False
             covered.append(np.mean(np.abs(run.tip - s["tip"])[probed] <= 2 * run.tip_std[probed]))
@@ -133,6 +141,9 @@ def main() -> None:
         f"\nsession tip (true runs) within 2σ of the truth on {100 * np.mean(covered):.0f} % of the probed pixels "
         f"(median scan {100 * np.median(covered):.0f} %)"
     )
+    print("\n| surface of each scan | surface RMSE mean / median / worst (nm) |\n|---|---|")
+    for name, values in surfaces.items():
+        print(f"| {name} | {_stats(values)} |")
     for kind, values in excess.items():
         print(f"a scan's tip above the joint bound of the scans before it, {kind}: at most {_stats(values)} nm")
 

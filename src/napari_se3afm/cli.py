@@ -116,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--model); btr: classical blind tip estimate on sharp maxima; btr-full: on every point; "
         "dbtr: differentiable BTR refining the classical estimate",
     )
+    rec.add_argument(
+        "--tip",
+        type=Path,
+        metavar="TIP_FILE",
+        help="use this tip as it is instead of estimating one: the surface is the image eroded by it. "
+        "A tip height map: a reconstruction's .npz or .gwy, a tip exported as .npz (--tip-file npz; "
+        "se3afm track's session tips), or a Gwyddion tip .gwy; its pixel size must be the scan's",
+    )
     size = rec.add_mutually_exclusive_group()
     size.add_argument("--tip-px", type=odd_int, help="tip window in pixels (odd; default 31 or what fits)")
     size.add_argument("--tip-nm", type=positive_float, help="tip window in nm (rounded to odd pixels)")
@@ -215,7 +223,9 @@ def _track(args: argparse.Namespace) -> int:
     with signals_deferred():  # the writers run to their end; an interruption then still leaves no report
         written = write_wear_report(track, args.outdir, overwrite=args.overwrite)
         for session, path in zip(track.sessions, tip_files if args.tip_file else [], strict=False):
-            written.append(write_tip(session.tip, session.pixel_nm, path, overwrite=args.overwrite))
+            written.append(
+                write_tip(session.tip, session.pixel_nm, path, tip_std=session.tip_std, overwrite=args.overwrite)
+            )
     for path in written:
         print(f"wrote {path}")
     print(
@@ -277,7 +287,9 @@ def summary(result, seconds: float) -> list[str]:
     def value(name: str, number: float, unit: str) -> str:
         return descriptor_text(name, number, spread.get(name), unit, result.pixel_nm)
 
-    method = f"model {Path(info['model']).stem}" if result.method == "model" else result.method
+    method = {"model": f"model {Path(info.get('model', '')).stem}", "known-tip": "the tip given"}.get(
+        result.method, result.method
+    )
     threads = info.get("threads")
     where = info.get("device", "cpu") + (f", {threads} thread{'s' * (threads > 1)}" if threads else "")
     lowered = result.image - result.surface
@@ -332,6 +344,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
     from .errors import ParameterError
     from .io import find_scans, read_height_map, scan_name, write_reconstruction
     from .io.atomic import output_set
+    from .io.tip_files import read_tip
     from .io.writers import tip_suffix_problem, write_tip
     from .options import reconstruct_options
     from .pipeline import iter_reconstruct
@@ -355,9 +368,13 @@ def _reconstruct(args: argparse.Namespace) -> int:
             raise ParameterError(f"{seen[out]} and {src} would both be written to {out}")
         seen[out] = src
     written = npz_files + [e for group in extras for e in group]
-    _check_outdir(args.outdir, written, args.overwrite, inputs)  # creates the folder
+    # creates the folder; the tip given is an input too, never written over
+    _check_outdir(args.outdir, written, args.overwrite, inputs + ([args.tip] if args.tip else []))
+    tip, tip_pixel = read_tip(args.tip) if args.tip else (None, None)
     options = reconstruct_options(  # every option checked before any file is read
         args.method,
+        tip=tip,
+        tip_pixel_nm=tip_pixel,
         tip_px=args.tip_px,
         tip_nm=args.tip_nm,
         threshold_nm=args.threshold_nm,
@@ -402,7 +419,14 @@ def _reconstruct(args: argparse.Namespace) -> int:
                     if path.suffix == ".gwy":
                         write_reconstruction(result, path, overwrite=args.overwrite)
                     else:
-                        write_tip(result.tip, result.pixel_nm, path, volume=result.tip_volume, overwrite=args.overwrite)
+                        write_tip(
+                            result.tip,
+                            result.pixel_nm,
+                            path,
+                            volume=result.tip_volume,
+                            tip_std=result.tip_std,
+                            overwrite=args.overwrite,
+                        )
         with signals_deferred():
             done = outputs.commit()
     for path in done:

@@ -15,6 +15,8 @@ import numbers
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .errors import ParameterError, Se3afmError
 from .image.levelling import DEFAULT_STEPS, check_steps
 from .nn.consistency import CONSISTENCY, DEFAULT_CONSISTENCY
@@ -22,9 +24,11 @@ from .nn.registry import DEFAULT_MODEL, find_model
 
 __all__ = [
     "CLASSICAL_METHODS",
+    "KNOWN_TIP",
     "METHODS",
     "SETTINGS",
     "ClassicalOptions",
+    "KnownTipOptions",
     "ModelOptions",
     "ReconstructOptions",
     "check_tip_window",
@@ -35,6 +39,8 @@ __all__ = [
 #: the classical blind reconstructions: Villarrubia's on sharp maxima, on every point, and by descent
 CLASSICAL_METHODS = ("btr", "btr-full", "dbtr")
 METHODS = (*CLASSICAL_METHODS, "model")
+#: the method of a reconstruction with a tip given beforehand (:class:`KnownTipOptions`)
+KNOWN_TIP = "known-tip"
 
 #: the default Monte-Carlo dropout samples of the σ maps, and the most a run takes (σ settles by 64)
 MC_SAMPLES = 16
@@ -154,11 +160,30 @@ class ModelOptions:
 
 
 @dataclass(frozen=True)
+class KnownTipOptions:
+    """A tip known beforehand (characterised on a tip-check sample, a session tip): nothing is
+    estimated, the surface is the image eroded by it, exact where the certainty map says so. Its
+    pixel size ``tip_pixel_nm`` (where known) must be the scan's: a tip is applied pixel by pixel."""
+
+    tip: np.ndarray
+    tip_pixel_nm: tuple[float, float] | None = None
+    method: str = KNOWN_TIP
+
+    def __post_init__(self) -> None:
+        from .tip.descriptors import validate_tip
+        from .tip.shapes import pixel_pair
+
+        object.__setattr__(self, "tip", validate_tip(self.tip))
+        if self.tip_pixel_nm is not None:
+            object.__setattr__(self, "tip_pixel_nm", pixel_pair(self.tip_pixel_nm))
+
+
+@dataclass(frozen=True)
 class ReconstructOptions:
     """One reconstruction's options: the method's own, the levelling steps applied first (``()``:
     none), the device (``"auto"``, ``"cpu"``, ``"cuda[:n]"``) and the voxel grid of the tip volume."""
 
-    method: ClassicalOptions | ModelOptions
+    method: ClassicalOptions | ModelOptions | KnownTipOptions
     levelling: tuple[str, ...] = DEFAULT_STEPS
     device: str = "auto"
     volume_shape: tuple[int, int, int] = (32, 32, 32)
@@ -174,7 +199,7 @@ class ReconstructOptions:
 
     @property
     def name(self) -> str:
-        """The method's name: ``"model"`` or one of :data:`CLASSICAL_METHODS`."""
+        """The method's name: ``"model"``, one of :data:`CLASSICAL_METHODS` or :data:`KNOWN_TIP`."""
         return "model" if isinstance(self.method, ModelOptions) else self.method.method
 
 
@@ -194,10 +219,27 @@ def reconstruct_options(
     finetune_options: dict | None = None,
     calibrated_sigma: bool = True,
     consistency: str = DEFAULT_CONSISTENCY,
+    tip: np.ndarray | None = None,
+    tip_pixel_nm: float | tuple[float, float] | None = None,
 ) -> ReconstructOptions:
     """The checked options of a reconstruction from keyword settings (see
     :func:`napari_se3afm.pipeline.iter_reconstruct` for each); settings of the methods not chosen
-    are ignored."""
+    are ignored. A ``tip`` given is used as it is (:class:`KnownTipOptions`)."""
+    if tip is not None:
+        if method not in ("auto", KNOWN_TIP):
+            raise ParameterError(f"a tip given is used as it is: it replaces method {method!r}'s estimate")
+        own = (("tip_px", tip_px), ("tip_nm", tip_nm), ("threshold_nm", threshold_nm))
+        window = [n for n, v in own if v is not None]
+        if window:
+            raise ParameterError(f"{', '.join(window)} do not apply to a tip given (it has its own window)")
+        return ReconstructOptions(
+            method=KnownTipOptions(tip=tip, tip_pixel_nm=tip_pixel_nm),
+            levelling=tuple(levelling or ()),
+            device=device,
+            volume_shape=tuple(volume_shape),
+        )
+    if method == KNOWN_TIP:
+        raise ParameterError(f"method {KNOWN_TIP!r} needs the tip (--tip FILE)")
     chosen = choose_method(method, model=model, tip_px=tip_px, tip_nm=tip_nm, threshold_nm=threshold_nm)
     if chosen == "model":
         own: ClassicalOptions | ModelOptions = ModelOptions(

@@ -7,6 +7,7 @@ Methods
 ``dbtr``      differentiable BTR: the classical estimate refined by descent on the opening residual
 ``model``     the SE(3)-equivariant joint model (tip and surface, with Monte-Carlo-dropout σ maps),
               optionally fine-tuned on the scan first
+``known-tip`` a tip given beforehand (``tip=``: characterised, a session tip), used as it is
 
 For the classical methods the surface is the erosion of the image by the estimated tip (its
 tightest upper bound); the model lowers that bound where the tip never touched, and its output is
@@ -24,7 +25,16 @@ import numpy as np
 from .errors import ParameterError, reject_unknown_settings
 from .image.levelling import level
 from .io.limits import MAX_HEIGHT_NM
-from .options import SETTINGS, ClassicalOptions, ModelOptions, ReconstructOptions, check_tip_window, reconstruct_options
+from .options import (
+    KNOWN_TIP,
+    SETTINGS,
+    ClassicalOptions,
+    KnownTipOptions,
+    ModelOptions,
+    ReconstructOptions,
+    check_tip_window,
+    reconstruct_options,
+)
 from .progress import Progress, ProgressGenerator, run_to_completion
 from .resources import check_memory
 from .results import Reconstruction
@@ -147,12 +157,13 @@ def iter_reconstruct(
     dev = resolve_device(options.device)
     if dev.type == "cpu":  # refused at once, not killed minutes later
         model = isinstance(options.method, ModelOptions)
-        method = "model" if model else options.method.method
-        check_memory(z.shape, method, options.method.mc_samples if model else 0)
+        check_memory(z.shape, options.name, options.method.mc_samples if model else 0)
     with threads_for_free_cores(dev) as threads:
         z, applied = level(z, options.levelling)
         if isinstance(options.method, ModelOptions):
             result = yield from _iter_model(z, px, dev, options.method, options.volume_shape, applied)
+        elif isinstance(options.method, KnownTipOptions):
+            result = yield from _iter_known_tip(z, px, dev, options.method, options.volume_shape, applied)
         else:
             result = yield from _iter_classical(z, px, dev, options.method, options.volume_shape, applied)
     result.info["threads"] = threads if dev.type == "cpu" else None
@@ -165,8 +176,6 @@ def _iter_classical(
     """The classical branch of :func:`iter_reconstruct`: a blind tip estimate, then the erosion and certainty."""
     from .classical.btr import iter_blind_tip
     from .classical.dbtr import iter_differentiable_tip
-    from .image.morphology import certainty_map, erode
-    from .tip.geometry import tip_to_volume
 
     method, threshold_nm, steps = opts.method, opts.threshold_nm, opts.steps
     k = choose_tip_size(z.shape, px, opts.tip_px, opts.tip_nm)
@@ -182,7 +191,33 @@ def _iter_classical(
         tip = fitted.tip
         info.update(steps=steps, final_loss=fitted.losses[-1] if fitted.losses else None)
     yield Progress(1, 1, "eroding the image and mapping certainty")
+    return _eroded(z, tip, px, dev, method, volume_shape, info)
+
+
+def _iter_known_tip(
+    z: np.ndarray, px, dev, opts: KnownTipOptions, volume_shape, applied: list
+) -> ProgressGenerator[Reconstruction]:
+    """A tip given beforehand: checked against the scan (pixel size, window), then the erosion and certainty."""
+    k = opts.tip.shape[0]
+    if opts.tip_pixel_nm is not None and not np.allclose(opts.tip_pixel_nm, px, rtol=1e-2):
+        raise ParameterError(
+            f"the tip's pixels are {opts.tip_pixel_nm[1]:.4g} x {opts.tip_pixel_nm[0]:.4g} nm and the scan's "
+            f"{px[1]:.4g} x {px[0]:.4g} nm (x, y): a tip is applied pixel by pixel, so they must be the same"
+        )
+    choose_tip_size(z.shape, px, tip_px=k)  # the image must hold twice the tip's window
+    yield Progress(0, 1, "eroding the image by the tip given and mapping certainty")
+    info: dict = {"tip_px": k, "device": str(dev), "levelling": applied, "tip_given": True}
+    result = _eroded(z, opts.tip, px, dev, KNOWN_TIP, volume_shape, info)
+    yield Progress(1, 1, "done")
+    return result
+
+
+def _eroded(z: np.ndarray, tip: np.ndarray, px, dev, method: str, volume_shape, info: dict) -> Reconstruction:
+    """The reconstruction of a tip without σ: the image eroded by it, and where that is exact."""
     import torch
+
+    from .image.morphology import certainty_map, erode
+    from .tip.geometry import tip_to_volume
 
     img = torch.tensor(z, device=dev)
     p = torch.tensor(tip, device=dev)

@@ -16,8 +16,14 @@ __all__ = ["MemoryBudgetError", "available_bytes", "check_memory", "needed_bytes
 
 #: bytes: (fixed, per pixel) of each method's peak memory, and per pixel per Monte-Carlo sample kept;
 #: measured 1.42 GB at 512² and 1.79 GB at 1024² for the model, rounded up per pixel to stay on the
-#: safe side; 0.40 and 0.66 GB for BTR; 0.67 GB at 1024² for dBTR
-FOOTPRINT = {"model": (1.3e9, 600.0), "btr": (0.3e9, 120.0), "btr-full": (0.3e9, 120.0), "dbtr": (0.3e9, 350.0)}
+#: safe side; 0.40 and 0.66 GB for BTR; 0.67 GB at 1024² for dBTR; a tip given: BTR's erosion alone
+FOOTPRINT = {
+    "model": (1.3e9, 600.0),
+    "btr": (0.3e9, 120.0),
+    "btr-full": (0.3e9, 120.0),
+    "dbtr": (0.3e9, 350.0),
+    "known-tip": (0.3e9, 120.0),
+}
 PER_SAMPLE = 8.0
 #: the share of the available memory a reconstruction may plan to take
 HEADROOM = 0.9

@@ -1,4 +1,4 @@
-"""Writers: reconstructions to ``.npz``, ``.gwy`` and float32 ``.tif``; the tip as a volume or mesh.
+"""Writers: reconstructions to ``.npz``, ``.gwy`` and float32 ``.tif``; the tip as a height map, volume or mesh.
 
 Every write is atomic (a temporary file beside the target, then a rename) and refuses to replace an
 existing file unless ``overwrite=True``. Heights are written back in the file format's own units: SI
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 RECONSTRUCTION_SUFFIXES = (".npz", ".gwy", ".tif", ".tiff")
-TIP_SUFFIXES = (".tif", ".tiff", ".npy", ".vti", ".vtk", ".stl", ".ply", ".obj")
+TIP_SUFFIXES = (".npz", ".tif", ".tiff", ".npy", ".vti", ".vtk", ".stl", ".ply", ".obj")
 #: tip files written and read through pyvista, the optional ``mesh`` extra
 VTK_SUFFIXES = (".vti", ".vtk", ".stl", ".ply", ".obj")
 
@@ -182,21 +182,35 @@ def write_tip(
     path: str | Path,
     *,
     volume: TipVolume | None = None,
+    tip_std: np.ndarray | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Export the physical tip: voxels ``.tif``/``.npy``, volume ``.vti``/``.vtk``, mesh ``.stl``/``.ply``/``.obj``.
+    """Export the tip: its height map ``.npz`` (``tip``, ``pixel_nm_yx``, ``tip_std`` where given: exact,
+    and what ``se3afm reconstruct --tip`` reads back), voxels ``.tif``/``.npy``, volume
+    ``.vti``/``.vtk``, mesh ``.stl``/``.ply``/``.obj``.
 
     Volumes hold the filled fraction of each voxel, axes ``(z, y, x)``, z = 0 at the apex; their voxel
     size in nm is in the ``.tif`` description, beside a ``.npy`` as ``<name>.json``, and in the
     ``.vti``'s spacing. Meshes are closed, in nm, apex at the origin.
     """
     from ..tip.geometry import tip_to_volume
+    from ..tip.shapes import pixel_pair
 
     path = Path(path)
     suffix = path.suffix.lower()
     problem = tip_suffix_problem(suffix)
     if problem:
         raise ParameterError(problem)
+    if suffix == ".npz":
+        maps = {"tip": tip} if tip_std is None else {"tip": tip, "tip_std": tip_std}
+        payload = {k: np.asarray(v, dtype=np.float64) for k, v in maps.items()}
+        payload["pixel_nm_yx"] = np.array(pixel_pair(pixel_nm), dtype=np.float64)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **payload)
+
+        return atomic_write(path, write, overwrite=overwrite)
     vol = volume if volume is not None else tip_to_volume(tip, pixel_nm)
     if suffix in (".stl", ".ply", ".obj"):
         pv = _pyvista(suffix)
