@@ -126,6 +126,32 @@ def test_reconstruct_widget_adds_result_layers_once(make_napari_viewer, qtbot, e
     np.testing.assert_allclose(tip3d.scale, tip3d.metadata["voxel_nm"])
 
 
+def test_reconstruct_with_a_tip_layer_uses_that_tip_as_it_is(make_napari_viewer, qtbot, errors):
+    from napari_se3afm.image.morphology import erode
+
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "spikes")
+    scan = viewer.layers["spikes sample scan"]
+    widget = run_reconstruct(viewer, qtbot, scan, method="known-tip", level=False)  # no tip layer yet
+    qtbot.waitUntil(lambda: len(errors) == 1, timeout=10_000)
+    assert "choose the tip layer" in errors[0] and not widget._tip_nm.enabled and widget._tip.enabled
+    widget._method.value = "btr"
+    widget._run.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    tip = viewer.layers["spikes sample scan tip"]
+    assert widget._tip.choices == (None, tip)  # the new tip layer is offered
+    estimated = np.asarray(tip.metadata["tip"])
+    widget._method.value = "known-tip"
+    widget._tip.value = tip
+    widget._run.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert len(errors) == 1 and ": the tip 'spikes sample scan tip' on cpu" in widget._status.value
+    surface = viewer.layers["spikes sample scan surface"]
+    expected = erode(np.asarray(scan.data, dtype=np.float64), estimated)
+    np.testing.assert_allclose(surface.data, expected, atol=1e-3)
+    assert surface.metadata["method"] == "known-tip"
+
+
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory):
     """A one-step tiny model exported as se3afm-v1 (the plugin's default name)."""

@@ -19,7 +19,7 @@ from magicgui.widgets import (
 )
 
 from ..nn.consistency import DEFAULT_CONSISTENCY
-from ..options import MC_SAMPLES
+from ..options import KNOWN_TIP, MC_SAMPLES
 from .worker_panel import CONSISTENCY_CHOICES, Job, WorkerPanel, model_choice
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ METHOD_CHOICES = [
     ("classical BTR", "btr"),
     ("classical BTR, all points", "btr-full"),
     ("differentiable BTR", "dbtr"),
+    ("a tip layer, as it is", KNOWN_TIP),
 ]
 DEFAULTS = {"tip_nm": 0.0, "mc_samples": MC_SAMPLES, "device": "auto", "level": True, "steps": 200, "volume": False}
 
@@ -81,6 +82,15 @@ class ReconstructWidget(WorkerPanel):
             tooltip="tip window in nm; 0 = automatic (31 px or what fits)",
         )
         self._steps = SpinBox(label="dBTR steps", min=1, max=10000, value=DEFAULTS["steps"])
+        self._tip = ComboBox(
+            label="tip layer",
+            choices=self._tip_layers,
+            nullable=True,
+            tooltip="a tip to use as it is (a reconstruction's tip, a session tip of the Tip wear panel): "
+            "the surface is the scan eroded by it",
+        )
+        for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
+            event.connect(lambda *_: self._tip.reset_choices())
         self._mc_samples = SpinBox(
             label="MC samples",
             min=2,
@@ -112,6 +122,7 @@ class ReconstructWidget(WorkerPanel):
                 self._image,
                 self._method,
                 self._model,
+                self._tip,
                 self._tip_nm,
                 self._steps,
                 self._mc_samples,
@@ -141,10 +152,16 @@ class ReconstructWidget(WorkerPanel):
         self._level.value = DEFAULTS["level"]
         self._volume.value = DEFAULTS["volume"]
 
+    def _tip_layers(self, *_) -> list[tuple[str, object]]:
+        """The open tip layers (a reconstruction's tip, a session tip), newest first."""
+        layers = self._viewer.layers
+        return [(layer.name, layer) for layer in reversed(layers) if layer.metadata.get("kind") == "tip"]
+
     def _sync_enabled(self, *_) -> None:
         self._steps.enabled = self._method.value == "dbtr"
         self._mc_samples.enabled = self._model.enabled = self._consistency.enabled = self._method.value == "model"
-        self._tip_nm.enabled = self._method.value != "model"  # the model has its own tip window
+        self._tip_nm.enabled = self._method.value not in ("model", KNOWN_TIP)  # those bring their own window
+        self._tip.enabled = self._method.value == KNOWN_TIP
 
     def chosen(self):
         return self._image.value
@@ -154,6 +171,8 @@ class ReconstructWidget(WorkerPanel):
             return "open a scan first and choose it as 'scan'"
         if layer.data.ndim != 2 or layer.rgb:
             return f"layer {layer.name!r} is not a 2-D height map"
+        if self._method.value == KNOWN_TIP and self._tip.value is None:
+            return "choose the tip layer to use (a reconstruction's tip, or a session tip of the Tip wear panel)"
         return None
 
     def make_job(self, layer) -> Job:
@@ -167,12 +186,15 @@ class ReconstructWidget(WorkerPanel):
             "method": self._method.value,
             "steps": self._steps.value,
             "device": self._device.value,
-            "tip_nm": (self._tip_nm.value or None) if self._method.value != "model" else None,
+            "tip_nm": (self._tip_nm.value or None) if self._tip_nm.enabled else None,
             "mc_samples": self._mc_samples.value,
             "model": self._model.value,
             "consistency": self._consistency.value,
             "levelling": DEFAULT_STEPS if self._level.value else (),
         }
+        if self._method.value == KNOWN_TIP:
+            meta = self._tip.value.metadata
+            settings.update(tip=np.asarray(meta["tip"], dtype=np.float64), tip_pixel_nm=meta.get("pixel_nm"))
         pixel = tuple(float(v) for v in layer.scale[-2:])
         layers = {"name": layer.name, "contrast_limits": tuple(layer.contrast_limits), "tip_volume": self._volume.value}
         return Job(reconstruction_job, (np.asarray(layer.data, dtype=np.float64), pixel, settings, layers))
@@ -187,6 +209,8 @@ class ReconstructWidget(WorkerPanel):
 
         self._progress.value = 100
         what = result.method
+        if result.method == KNOWN_TIP:
+            what = f"the tip {self._tip.value.name!r}" if self._tip.value is not None else "the tip given"
         if result.method == "model":
             what = f"{Path(result.info['model']).stem} ({result.info['mc_samples']} MC)"
         seconds = self.elapsed()
