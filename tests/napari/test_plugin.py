@@ -126,7 +126,7 @@ def test_reconstruct_widget_adds_result_layers_once(make_napari_viewer, qtbot, e
     np.testing.assert_allclose(tip3d.scale, tip3d.metadata["voxel_nm"])
 
 
-def test_reconstruct_with_a_tip_layer_uses_that_tip_as_it_is(make_napari_viewer, qtbot, errors):
+def test_reconstruct_with_a_tip_layer_uses_that_tip_as_it_is(make_napari_viewer, qtbot, tmp_path, errors):
     from napari_se3afm.image.morphology import erode
 
     viewer = make_napari_viewer()
@@ -150,6 +150,14 @@ def test_reconstruct_with_a_tip_layer_uses_that_tip_as_it_is(make_napari_viewer,
     expected = erode(np.asarray(scan.data, dtype=np.float64), estimated)
     np.testing.assert_allclose(surface.data, expected, atol=1e-3)
     assert surface.metadata["method"] == "known-tip"
+    # a tip exported as .npz opens as a tip layer, offered at once
+    from napari_se3afm.io.writers import write_tip
+
+    write_tip(estimated[::-1].copy(), tip.metadata["pixel_nm"], tmp_path / "session_tip_1.npz")
+    (opened,) = viewer.open(str(tmp_path / "session_tip_1.npz"), plugin=PLUGIN)
+    assert opened.name == "session_tip_1" and opened.metadata["kind"] == "tip"
+    np.testing.assert_array_equal(opened.metadata["tip"], estimated[::-1])
+    assert set(widget._tip.choices) == {None, opened, tip}
 
 
 @pytest.fixture(scope="module")

@@ -153,7 +153,7 @@ class ReconstructWidget(WorkerPanel):
         self._volume.value = DEFAULTS["volume"]
 
     def _tip_layers(self, *_) -> list[tuple[str, object]]:
-        """The open tip layers (a reconstruction's tip, a session tip), newest first."""
+        """The open tip layers (a reconstruction's tip, a session tip, a tip file opened)."""
         layers = self._viewer.layers
         return [(layer.name, layer) for layer in reversed(layers) if layer.metadata.get("kind") == "tip"]
 
