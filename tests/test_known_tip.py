@@ -52,6 +52,9 @@ def test_tips_that_cannot_be_the_scans_are_refused_with_the_reason(tmp_path, rng
     np.savez(tmp_path / "maps.npz", image=np.zeros((8, 8)))
     with pytest.raises(AfmFileError, match="holds no 'tip' array"):
         read_tip(tmp_path / "maps.npz")
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not a zip at all")
+    with pytest.raises(AfmFileError, match=r"not a readable \.npz"):
+        read_tip(tmp_path / "broken.npz")
     np.savez(tmp_path / "off.npz", tip=np.roll(tip, 2, axis=1))
     with pytest.raises(AfmFileError, match=r"apex \(its highest point\) is not at its centre"):
         read_tip(tmp_path / "off.npz")

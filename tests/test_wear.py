@@ -151,7 +151,7 @@ def test_track_cli_writes_the_report_and_refuses_to_overwrite(tmp_path, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "2 scans (file order)" in printed
-    assert "session tip 1: scans 1–2 under the bound of each: apex radius" in printed
+    assert "session tip 1: scans 1–2, under the bound of all 2: apex radius" in printed
     with open(out / "tip_wear.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["file"] for r in rows] == [str(tmp_path / "scan0.npz"), str(tmp_path / "scan1.npz")]

@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument(
         "--tip-file",
         choices=[s.lstrip(".") for s in TIP_SUFFIXES],
-        help="also export the tip as OUTDIR/<name>_tip.EXT (volume: tif, npy, vti, vtk; mesh: stl, ply, obj)",
+        help="also export the tip as OUTDIR/<name>_tip.EXT (height map: npz, which --tip reads back; "
+        "volume: tif, npy, vti, vtk; mesh: stl, ply, obj)",
     )
     rec.add_argument("--sample", action="store_true", help="also process the bundled spike-array sample scan")
     rec.add_argument("-o", "--outdir", type=Path, required=True, help="folder for the results (created if missing)")
@@ -171,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--tip-file",
         choices=[s.lstrip(".") for s in TIP_SUFFIXES],
         help="also export each session tip as OUTDIR/session_tip_N.EXT (N = 1, 2, ... in scan order; "
-        "volume: tif, npy, vti, vtk; mesh: stl, ply, obj)",
+        "height map: npz, which se3afm reconstruct --tip uses; volume: tif, npy, vti, vtk; mesh: stl, ply, obj)",
     )
     _add_model_options(track)
     track.add_argument("--overwrite", action="store_true", help="replace an existing report")

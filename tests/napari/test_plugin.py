@@ -398,7 +398,7 @@ def test_wear_panel_tracks_open_scans_plots_them_and_shows_a_picked_tip(make_nap
     qtbot.waitUntil(lambda: widget.worker is None, timeout=120_000)
     assert len(errors) == 1 and widget._status.value.startswith("done in ") and "3 scans" in widget._status.value
     assert [s.source for s in widget.track.states] == ["scan 0", "scan 1", "scan 2"]
-    assert "\nsession tip 1: scans 1–3 under the bound of each: apex radius" in widget._status.value
+    assert "\nsession tip 1: scans 1–3, under the bound of all 3: apex radius" in widget._status.value
     session = viewer.layers["tip wear: session tip 1"]  # one run of scans, no change: one session tip
     np.testing.assert_array_equal(session.metadata["tip"], widget.track.sessions[0].tip)
     assert len(widget.figure.axes) == 4 and len(widget.figure.axes[0].lines) >= 1  # the plot is drawn

@@ -62,7 +62,9 @@ def _from_npz(path: Path) -> tuple[np.ndarray, tuple[float, float] | None]:
             if "pixel_nm" in data and np.ndim(data["pixel_nm"]) == 0:
                 return tip, (float(data["pixel_nm"]),) * 2
             return tip, None
-    except (OSError, ValueError) as exc:
+    except AfmFileError:
+        raise
+    except Exception as exc:  # a damaged or foreign file: said, never a traceback
         raise AfmFileError(path, f"not a readable .npz ({exc})") from None
 
 

@@ -31,6 +31,8 @@ __all__ = ["SessionTip", "session_summary", "session_tip", "session_tips"]
 
 #: the smallest σ a weight is taken from (nm): the apex, 0 by convention, has none
 _SIGMA_FLOOR_NM = 1e-3
+#: what a session tip is described by (the apex volume where its track gives a depth)
+SESSION_DESCRIPTORS = ("apex_radius_nm", "half_angle_deg", "asymmetry", "depth_nm", "apex_volume_nm3")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,12 @@ def session_tip(states, first: int = 0, volume_depth_nm: float | None = None) ->
     shapes = {s.tip.shape for s in states}
     if len(shapes) > 1:
         raise ParameterError(f"the scans' tip windows differ ({', '.join(str(s[0]) for s in sorted(shapes))} px)")
+    pixel_nm = states[0].pixel_nm
+    if len(states) == 1:  # one scan: its own tip, bound and descriptors
+        only = states[0]
+        named = {n: only.values[n] for n in SESSION_DESCRIPTORS if n in only.values}
+        sigmas = {n: only.sigmas.get(n, np.nan) for n in named}
+        return SessionTip(first, first, only.tip, only.tip_std, only.bound, pixel_nm, named, sigmas)
     tips = np.stack([s.tip for s in states])
     stds = np.stack([s.tip_std for s in states])
     weights = 1.0 / np.maximum(stds, _SIGMA_FLOOR_NM) ** 2
@@ -70,10 +78,6 @@ def session_tip(states, first: int = 0, volume_depth_nm: float | None = None) ->
     bound = np.min(bounds, axis=0) if bounds else None
     tip = in_tip_convention(mean if bound is None else np.minimum(mean, bound))
     tip_std = np.sqrt(np.mean(stds**2, axis=0))
-    pixel_nm = states[0].pixel_nm
-    if len(states) == 1:  # one scan: its own tip, bound and descriptors
-        only = states[0]
-        return SessionTip(first, first, only.tip, only.tip_std, only.bound, pixel_nm, only.values, only.sigmas)
     d = describe_tip(tip, pixel_nm)
     values = {
         "apex_radius_nm": d.apex_radius_nm,
@@ -105,9 +109,9 @@ def session_tips(states, events, volume_depth_nm: float | None = None) -> list[S
 
 
 def session_summary(session: SessionTip) -> str:
-    """One line for people: which scans, how many bounds, apex radius and half-angle with σ."""
+    """One line for people: which scans, whether under their bounds, apex radius and half-angle with σ."""
     scans = f"scan {session.first + 1}" if session.scans == 1 else f"scans {session.first + 1}–{session.last + 1}"
-    bound = "" if session.bound is None else (" under the bound of each" if session.scans > 1 else " under its bound")
+    bound = "" if session.bound is None else (f", under the bound of all {session.scans}" if session.scans > 1 else "")
     radius = descriptor_text(
         "apex_radius_nm",
         session.values["apex_radius_nm"],
