@@ -7,7 +7,7 @@ session tip is the scans' tips averaged with weights 1/σ² and held to the join
 
 Its σ is the scans' σ combined as errors that repeat (their root mean square), not divided by the
 square root of their number as independent errors would be: the model errs alike on scans of one
-tip (bench/bench_wear.py: on simulated sessions the divided σ covers the error within 2σ on 63 % of
+tip (bench/bench_wear.py: on simulated sessions the divided σ covers the error within 2σ on 80 % of
 the tip's pixels, the root mean square on 90 %). The descriptors' σ is carried from it as for one
 scan (:func:`~napari_se3afm.tip.uncertainty.descriptor_sigmas`), the apex volume's as in a track.
 
