@@ -328,6 +328,10 @@ def test_tip_widget_shows_the_tip_in_its_own_view_and_exports(make_napari_viewer
         tipw._buttons[fmt].clicked.emit()
         assert (tmp_path / f"tip{fmt}").stat().st_size > 0
     np.testing.assert_allclose(np.load(tmp_path / "tip.npy"), expected.data, atol=1e-6)
+    tipw._buttons[".npz"].clicked.emit()  # the height map itself, as the Reconstruct panel uses it
+    from napari_se3afm.io.tip_files import read_tip
+
+    np.testing.assert_array_equal(read_tip(tmp_path / "tip.npz")[0], tip_layer.metadata["tip"])
     assert len(errors) == 1
 
 

@@ -2,8 +2,9 @@
 
 The view (:class:`~napari_se3afm._napari.tip_view.TipView`) shows the tip apex up in nm, coloured by
 its σ, with the blind bound as a wireframe; it follows the newest reconstruction and never changes
-the scan's viewer. Export buttons write the tip as a mesh (``.stl``, ``.ply``) or a voxel volume
-(``.vti``, ``.npy``) under the chosen name (:func:`napari_se3afm.io.writers.write_tip`).
+the scan's viewer. Export buttons write the tip as a mesh (``.stl``, ``.ply``), a voxel volume
+(``.vti``, ``.npy``) or its height map with σ (``.npz``, what ``se3afm reconstruct --tip`` and the
+Reconstruct panel use as it is) under the chosen name (:func:`napari_se3afm.io.writers.write_tip`).
 """
 
 import math
@@ -18,8 +19,8 @@ from .panel import Panel
 if TYPE_CHECKING:
     import napari
 
-EXPORT_FORMATS = (".stl", ".ply", ".vti", ".npy")
-EXPORT_FILTER = "*.stl *.ply *.vti *.npy"
+EXPORT_FORMATS = (".stl", ".ply", ".vti", ".npy", ".npz")
+EXPORT_FILTER = "*.stl *.ply *.vti *.npy *.npz"
 HINT = "reconstruct a scan, then choose its 'tip' layer"
 
 
@@ -108,7 +109,9 @@ class TipWidget(Panel):
             return None
         path = chosen.with_suffix(suffix)
         try:
-            written = write_tip(info["tip"], tuple(info["pixel_nm"]), path, overwrite=self._overwrite.value)
+            written = write_tip(
+                info["tip"], tuple(info["pixel_nm"]), path, tip_std=info.get("tip_std"), overwrite=self._overwrite.value
+            )
         except Exception as exc:
             show_error(f"Tip export: {exc}")
             return None
