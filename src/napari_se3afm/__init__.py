@@ -19,6 +19,7 @@ _API = {
     "read_height_map": "io",
     "read_scan": "io",
     "write_tip": "io.writers",
+    "read_tip": "io.tip_files",
     "level": "image.levelling",
     "Scan": "scan",
     "write_reconstruction": "io",
@@ -39,6 +40,7 @@ _API = {
     "Progress": "progress",
     "track_tip": "wear.track",
     "iter_track_tip": "wear.track",
+    "session_tip": "wear.session",
 }
 
 __all__ = ["__version__", *sorted(_API)]

@@ -105,9 +105,14 @@ def iter_reconstruct(
         AFM height image in nm (levelled).
     pixel_nm : float or (dy, dx)
         Pixel size in nm.
-    method : {"auto", "model", "btr", "btr-full", "dbtr"}
+    method : {"auto", "model", "btr", "btr-full", "dbtr", "known-tip"}
         Reconstruction method (see the module docstring); ``"auto"`` (the default) is the model when
-        its weights are installed and no BTR-only option is given (:func:`choose_method`).
+        its weights are installed and no BTR-only option is given (:func:`choose_method`), and
+        ``"known-tip"`` when a ``tip`` is given.
+    tip, tip_pixel_nm : optional
+        A tip known beforehand (``P``: apex 0 at the centre, values ≤ 0; e.g. from
+        :func:`~napari_se3afm.io.tip_files.read_tip`) and its pixel size, which must be the image's:
+        the surface is the image eroded by it, nothing is estimated.
     tip_px, tip_nm : optional
         Tip window, in odd pixels or in nm (rounded to odd pixels); default 31 px or what fits.
     threshold_nm : float, optional
