@@ -85,6 +85,8 @@ def test_reconstruct_cli_uses_an_exported_tip_and_never_writes_over_it(tmp_path,
     with np.load(again / "scan.npz") as result:
         np.testing.assert_array_equal(result["tip"], estimated)
         np.testing.assert_allclose(result["surface"], erode(image, estimated))
+    assert main(["info", str(out / "scan_tip.npz")]) == 2  # a tip is not a scan, and is said to be one
+    assert "holds a tip, not a scan: give it to se3afm reconstruct --tip" in capsys.readouterr().err
     # the tip given is an input: an output of the same path is refused, even with --overwrite
     argv = ["reconstruct", scan, "--tip", str(out / "scan_tip.npz"), "--tip-file", "npz"]
     assert main([*argv, "-o", str(out), "--overwrite", "-q"]) == 2

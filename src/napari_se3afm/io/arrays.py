@@ -58,6 +58,8 @@ def read_array_scan(path: Path) -> Scan:
         elif suffix == ".npz":
             with np.load(path, allow_pickle=False) as npz:
                 key = next((k for k in ("image", "height", "surface") if k in npz.files), None)
+                if key is None and "tip" in npz.files:
+                    raise AfmFileError(path, "holds a tip, not a scan: give it to se3afm reconstruct --tip")
                 if key is None:
                     raise AfmFileError(path, f"no 'image' or 'height' array; it holds {sorted(npz.files)}")
                 with npz.zip.open(f"{key}.npy") as member:
