@@ -269,3 +269,19 @@ def test_rmse_supervision_is_the_benchmarks_own_figure():
     assert float(plain["tip"]) == pytest.approx(expected, rel=1e-4)
     with pytest.raises(ParameterError, match="supervision"):
         TrainConfig(**TINY, supervision="mae")
+
+
+def test_a_tip_drawn_too_sharp_can_weigh_more_than_one_drawn_too_blunt():
+    from napari_se3afm.lab.training import _clipped_tip_mse
+
+    true = torch.zeros(1, 3, 3)
+    true[0, 0, 0] = -20.0
+    pred = true.clone()
+    pred[0, 1, 1] = -1.0  # 1 nm sharper here
+    pred[0, 2, 2] = 2.0  # 2 nm blunter there
+    pred[0, 0, 0] = -50.0  # below the probe depth, as the truth there: no error
+    depth = torch.tensor([10.0])
+    assert _clipped_tip_mse(pred, true, depth).item() == pytest.approx((1.0 + 4.0) / 9)
+    assert _clipped_tip_mse(pred, true, depth, 3.0).item() == pytest.approx((3.0 + 4.0) / 9)
+    with pytest.raises(ParameterError, match="tip_sharp_weight must be a finite number > 0"):
+        TrainConfig(tip_sharp_weight=0.0)

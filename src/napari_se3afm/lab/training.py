@@ -86,6 +86,10 @@ class TrainConfig:
     #: benchmark's own figure, so that the training minimises the mean it reports (deep and rough
     #: scans, whose errors are largest in nm, then weigh more)
     supervision: str = "normalised"
+    #: weight of the squared tip error where the tip is drawn sharper (lower) than the truth, against
+    #: 1 where it is drawn blunter: a tip drawn too sharp is what makes the default's catastrophic
+    #: scans (docs/scan_by_scan.md), while a blunter one stays under the blind bound
+    tip_sharp_weight: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "validate_every", "validation_size", "checkpoint_every"):
@@ -97,6 +101,8 @@ class TrainConfig:
             raise ParameterError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
         if int(self.warmup_steps) < 0:
             raise ParameterError(f"warmup_steps must be >= 0, got {self.warmup_steps!r}")
+        if not (math.isfinite(self.tip_sharp_weight) and self.tip_sharp_weight > 0):
+            raise ParameterError(f"tip_sharp_weight must be a finite number > 0, got {self.tip_sharp_weight!r}")
         if self.supervision not in ("normalised", "rmse"):
             raise ParameterError(f"supervision must be 'normalised' or 'rmse', got {self.supervision!r}")
         reject_unknown_settings(self.model, ModelConfig, "model")
@@ -148,10 +154,15 @@ def _distributed(device: torch.device) -> tuple[int, int, torch.device]:
 RMSE_EPS_NM2 = 1e-4
 
 
-def _clipped_tip_mse(pred: torch.Tensor, true: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
-    """Mean squared tip error per sample (nm²), both tips clipped at the probe depth."""
+def _clipped_tip_mse(
+    pred: torch.Tensor, true: torch.Tensor, depth: torch.Tensor, sharp_weight: float = 1.0
+) -> torch.Tensor:
+    """Mean squared tip error per sample (nm²), both tips clipped at the probe depth; errors where the
+    prediction lies below the truth (sharper) weigh ``sharp_weight``."""
     d = depth.view(-1, 1, 1)
-    return ((torch.maximum(pred, -d) - torch.maximum(true, -d)) ** 2).mean(dim=(-2, -1))
+    error = torch.maximum(pred, -d) - torch.maximum(true, -d)
+    weight = torch.where(error < 0, sharp_weight, 1.0) if sharp_weight != 1.0 else 1.0
+    return (weight * error**2).mean(dim=(-2, -1))
 
 
 def probe_depths(surfaces: torch.Tensor, tip_size: int) -> torch.Tensor:
@@ -174,7 +185,7 @@ def losses(
     var = img.flatten(1).var(dim=1) + 1.0
     rec = ((dilate(surfaces, tips) - img) ** 2).flatten(1).mean(dim=1) / var
     depth = probe_depths(batch.surface, tips.shape[-1]).to(img.dtype)
-    tip_mse = _clipped_tip_mse(tips, batch.tip, depth)
+    tip_mse = _clipped_tip_mse(tips, batch.tip, depth, cfg.tip_sharp_weight)
     b = border
     surf_mse = ((surfaces - batch.surface)[:, b:-b, b:-b] ** 2).flatten(1).mean(dim=1)
     if cfg.supervision == "rmse":
