@@ -50,7 +50,7 @@ def main() -> None:
     found = missed = wrong = 0
     within = total = 0
     errors = {k: [] for k in ("scan", "found runs", "true runs", "bound", "joint bound")}
-    covered, excess = [], {"change": [], "same tip": []}
+    covered, excess = [], {"change": [], "same tip": [], "change, the true tip": []}
     surfaces = {k: [] for k in ("the default's", "eroded by the session tip of its true run", "eroded by the true tip")}
     print(
         f"An event is flagged where the RMS z of consecutive tips exceeds {EVENT_Z} or a descriptor's "
@@ -115,8 +115,11 @@ def main() -> None:
                 a, b = next((p, q) for p, q in TRUE_RUNS if q == i)
             before = [p.bound for p in track.states[a : min(b, i)]]
             if before:
-                over = np.maximum(st.tip - np.min(before, axis=0), 0.0)
+                joint = np.min(before, axis=0)
+                over = np.maximum(st.tip - joint, 0.0)
                 excess["change" if i in WORN_SESSION_EVENTS else "same tip"].append(float(over.max()))
+                if i in WORN_SESSION_EVENTS:
+                    excess["change, the true tip"].append(float(np.maximum(s["tip"] - joint, 0.0).max()))
             step = (f"{z[i]:.2f}" if i in z else "") + (
                 f" ({events[i].kind}{_jumped(events[i])})" if i in flagged else ""
             )
