@@ -171,6 +171,10 @@ def test_track_cli_writes_the_report_and_refuses_to_overwrite(tmp_path, capsys):
     (out / "tip_wear.csv").unlink()  # the session tip alone is still refused
     assert main(argv) == 2
     assert "session_tip_1.npy exist(s)" in capsys.readouterr().err
+    np.save(out / "session_tip_2.npy", np.zeros(3))  # as an earlier report with two runs left it
+    assert main([*argv, "--overwrite"]) == 0
+    assert "session_tip_2.npy is an earlier report's session tip, left as it was" in capsys.readouterr().err
+    assert np.load(out / "session_tip_2.npy").tolist() == [0.0, 0.0, 0.0]
 
 
 def test_one_scan_is_not_a_session_nor_are_scans_of_different_pixel_sizes():

@@ -236,6 +236,10 @@ def _track(args: argparse.Namespace) -> int:
     )
     for n, session in enumerate(track.sessions, 1):
         print(f"session tip {n}: {session_summary(session)}")
+    if args.tip_file:  # an earlier report's tips beyond this one's are neither replaced nor removed
+        stale = sorted(set(args.outdir.glob(f"session_tip_*.{args.tip_file}")) - set(tip_files), key=str)
+        for path in stale:
+            print(f"se3afm: warning: {path} is an earlier report's session tip, left as it was", file=sys.stderr)
     return 0
 
 
