@@ -24,6 +24,7 @@ import numpy as np
 
 from napari_se3afm.classical.btr import blind_tip
 from napari_se3afm.image.morphology import erode
+from napari_se3afm.lab.baselines import run_method
 from napari_se3afm.lab.metrics import probe_depth, surface_errors, tip_errors
 from napari_se3afm.lab.simtip import SURFACE_TYPES, TIP_TYPES
 
@@ -98,8 +99,7 @@ def main() -> None:
             for key, tip in (("surface 31 px", tips[WINDOWS[-1]]), ("surface depth rule", tips[chosen])):
                 errors[key].append(surface_errors(erode(image, tip), surface, border)["surface_rmse"])
             row["best (truth)"] = min(row[f"{k} px"] for k in WINDOWS)
-            needle = np.full(truth.shape, -np.inf)
-            needle[truth.shape[0] // 2, truth.shape[0] // 2] = 0.0
+            needle = run_method("needle", image, truth.shape[0]).tip
             row["needle"] = tip_errors(needle, truth, depth)["tip_rmse"]
             for key, value in row.items():  # tip errors by family
                 errors[key].append(value)

@@ -75,7 +75,8 @@ def main() -> None:
         found += len(flagged & set(WORN_SESSION_EVENTS))
         missed += len(set(WORN_SESSION_EVENTS) - flagged)
         wrong += len(flagged - set(WORN_SESSION_EVENTS))
-        true_runs = {i: session_tip(track.states[a:b], a) for a, b in TRUE_RUNS for i in range(a, b)}
+        run_tips = [session_tip(track.states[a:b], a) for a, b in TRUE_RUNS]
+        true_runs = {i: t for t in run_tips for i in range(t.first, t.last + 1)}
         found_runs = {i: t for t in track.sessions for i in range(t.first, t.last + 1)}
         for i, (s, st) in enumerate(zip(session, track.states, strict=True)):
             truth = describe_tip(s["tip"], s["pixel_nm"]).apex_radius_nm

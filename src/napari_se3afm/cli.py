@@ -220,10 +220,11 @@ def _track(args: argparse.Namespace) -> int:
         track = run_to_completion(iter_track_tip(scans, channel=args.channel, options=options), bar)
     finally:
         bar.close()
-    tip_files = [args.outdir / f"session_tip_{n}.{args.tip_file}" for n in range(1, len(track.sessions) + 1)]
+    count = len(track.sessions) if args.tip_file else 0
+    tip_files = [args.outdir / f"session_tip_{n}.{args.tip_file}" for n in range(1, count + 1)]
     with signals_deferred():  # the writers run to their end; an interruption then still leaves no report
         written = write_wear_report(track, args.outdir, overwrite=args.overwrite)
-        for session, path in zip(track.sessions, tip_files if args.tip_file else [], strict=False):
+        for session, path in zip(track.sessions[:count], tip_files, strict=True):
             written.append(
                 write_tip(session.tip, session.pixel_nm, path, tip_std=session.tip_std, overwrite=args.overwrite)
             )

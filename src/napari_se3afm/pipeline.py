@@ -211,7 +211,7 @@ def _iter_known_tip(
         )
     choose_tip_size(z.shape, px, tip_px=k)  # the image must hold twice the tip's window
     yield Progress(0, 1, "eroding the image by the tip given and mapping certainty")
-    info: dict = {"tip_px": k, "device": str(dev), "levelling": applied, "tip_given": True}
+    info: dict = {"tip_px": k, "device": str(dev), "levelling": applied}
     result = _eroded(z, opts.tip, px, dev, KNOWN_TIP, volume_shape, info)
     yield Progress(1, 1, "done")
     return result

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import AfmFileError, ParameterError
 from ..tip.descriptors import validate_tip
 
-__all__ = ["TIP_HEIGHT_MAP_SUFFIXES", "read_tip"]
+__all__ = ["TIP_HEIGHT_MAP_SUFFIXES", "holds_only_a_tip", "read_tip"]
 
 #: the files a tip height map is read from
 TIP_HEIGHT_MAP_SUFFIXES = (".npz", ".gwy")
@@ -48,6 +48,17 @@ def read_tip(path: str | Path) -> tuple[np.ndarray, tuple[float, float] | None]:
             path, f"the tip's apex (its highest point) is not at its centre: {tip.max():.3g} nm above the centre"
         )
     return validate_tip(np.minimum(tip, 0.0)), pixel
+
+
+def holds_only_a_tip(path: str | Path) -> bool:
+    """An ``.npz`` with a ``tip`` array and no image: a tip exported as a height map. Never raises."""
+    if Path(path).suffix.lower() != ".npz":
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return "tip" in data.files and not {"image", "height", "surface"} & set(data.files)
+    except Exception:  # any doubt means "not a tip"
+        return False
 
 
 def _from_npz(path: Path) -> tuple[np.ndarray, tuple[float, float] | None]:

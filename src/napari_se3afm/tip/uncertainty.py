@@ -15,22 +15,29 @@ from .broadening import BROADENING_KEYS, tip_broadening
 from .descriptors import describe_tip
 from .shapes import in_tip_convention
 
-__all__ = ["DESCRIPTOR_NAMES", "apex_volume", "descriptor_sigmas"]
+__all__ = ["DESCRIPTOR_NAMES", "apex_volume", "descriptor_sigmas", "descriptor_values"]
 
 #: the descriptors whose σ is reported: :func:`~napari_se3afm.tip.describe_tip`'s and the broadening
 #: of features 1–10 nm high (:data:`~napari_se3afm.tip.broadening.BROADENING_KEYS`)
 DESCRIPTOR_NAMES = ("apex_radius_nm", "half_angle_deg", "depth_nm", "asymmetry", *BROADENING_KEYS)
 
 
+def descriptor_values(tip: np.ndarray, pixel_nm: tuple[float, float], described=None) -> dict[str, float]:
+    """The :data:`DESCRIPTOR_NAMES` of one tip (in the tip convention), in that order; ``described``:
+    its :func:`~napari_se3afm.tip.describe_tip` where the caller has it already."""
+    d = described or describe_tip(tip, pixel_nm)
+    return {
+        "apex_radius_nm": d.apex_radius_nm,
+        "half_angle_deg": d.half_angle_deg,
+        "depth_nm": d.depth_nm,
+        "asymmetry": d.asymmetry,
+        **tip_broadening(tip, pixel_nm),
+    }
+
+
 def _descriptors(tips: np.ndarray, pixel_nm: tuple[float, float]) -> np.ndarray:
-    """The :data:`DESCRIPTOR_NAMES` of each tip (M, K, K), in the tip convention."""
-    rows = []
-    for sample in tips:
-        p = in_tip_convention(sample)
-        d = describe_tip(p, pixel_nm)
-        widths = tip_broadening(p, pixel_nm)
-        rows.append((d.apex_radius_nm, d.half_angle_deg, d.depth_nm, d.asymmetry, *widths.values()))
-    return np.asarray(rows)
+    """The :data:`DESCRIPTOR_NAMES` of each tip (M, K, K), brought into the tip convention."""
+    return np.asarray([list(descriptor_values(in_tip_convention(t), pixel_nm).values()) for t in tips])
 
 
 def descriptor_sigmas(

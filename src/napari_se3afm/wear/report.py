@@ -10,7 +10,7 @@ import numpy as np
 
 from ..io.atomic import atomic_write, output_set
 from ..tip.descriptors import apex_radius_floor_nm
-from .track import DESCRIPTORS, ERROR_BAR_SIGMAS, PHYSICAL_RANGE, WearTrack, error_bar
+from .track import DESCRIPTORS, ERROR_BAR_SIGMAS, WearTrack, error_bar
 
 __all__ = ["REPORT_FILES", "draw_wear", "write_wear_report"]
 
@@ -75,20 +75,17 @@ def draw_wear(track: WearTrack, figure) -> list:
 
 
 def _draw_sessions(ax, track: WearTrack, name: str, unit: float) -> None:
-    """Each session tip's value of descriptor ``name`` as a line over its scans, with its ± 2σ band."""
+    """Each session tip's value of descriptor ``name`` as a line over its scans, with the band its
+    :func:`~napari_se3afm.wear.track.error_bar` spans, as a scan's bar does."""
     for n, session in enumerate(track.sessions):
         if name not in session.values or not np.isfinite(session.values[name]):
             continue
         x = [session.first - 0.4, session.last + 0.4]
-        value, sigma = session.values[name] / unit, session.sigmas.get(name, np.nan) / unit
+        value = session.values[name] / unit
         ax.plot(x, [value, value], color="C2", lw=1.5, label="session tip ± 2σ" if n == 0 else None)
-        if np.isfinite(sigma):
-            low, high = PHYSICAL_RANGE[name]
-            band = (
-                max(value - ERROR_BAR_SIGMAS * sigma, low / unit),
-                min(value + ERROR_BAR_SIGMAS * sigma, high / unit),
-            )
-            ax.fill_between(x, *band, color="C2", alpha=0.15, lw=0)
+        low, high = error_bar(session, name)
+        if np.isfinite(low):
+            ax.fill_between(x, low / unit, high / unit, color="C2", alpha=0.15, lw=0)
 
 
 def write_wear_report(track: WearTrack, outdir: Path, *, overwrite: bool = False) -> list[Path]:

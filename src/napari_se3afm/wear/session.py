@@ -23,16 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ParameterError
-from ..tip.descriptors import describe_tip, descriptor_text
+from ..tip.descriptors import descriptor_text
 from ..tip.shapes import in_tip_convention
-from ..tip.uncertainty import apex_volume, descriptor_sigmas
+from ..tip.uncertainty import apex_volume, descriptor_sigmas, descriptor_values
 
 __all__ = ["SessionTip", "session_summary", "session_tip", "session_tips"]
 
 #: the smallest σ a weight is taken from (nm): the apex, 0 by convention, has none
 _SIGMA_FLOOR_NM = 1e-3
-#: what a session tip is described by (the apex volume where its track gives a depth)
-SESSION_DESCRIPTORS = ("apex_radius_nm", "half_angle_deg", "asymmetry", "depth_nm", "apex_volume_nm3")
 
 
 @dataclass(frozen=True)
@@ -67,9 +65,7 @@ def session_tip(states, first: int = 0, volume_depth_nm: float | None = None) ->
     pixel_nm = states[0].pixel_nm
     if len(states) == 1:  # one scan: its own tip, bound and descriptors
         only = states[0]
-        named = {n: only.values[n] for n in SESSION_DESCRIPTORS if n in only.values}
-        sigmas = {n: only.sigmas.get(n, np.nan) for n in named}
-        return SessionTip(first, first, only.tip, only.tip_std, only.bound, pixel_nm, named, sigmas)
+        return SessionTip(first, first, only.tip, only.tip_std, only.bound, pixel_nm, only.values, only.sigmas)
     tips = np.stack([s.tip for s in states])
     stds = np.stack([s.tip_std for s in states])
     weights = 1.0 / np.maximum(stds, _SIGMA_FLOOR_NM) ** 2
@@ -78,13 +74,7 @@ def session_tip(states, first: int = 0, volume_depth_nm: float | None = None) ->
     bound = np.min(bounds, axis=0) if bounds else None
     tip = in_tip_convention(mean if bound is None else np.minimum(mean, bound))
     tip_std = np.sqrt(np.mean(stds**2, axis=0))
-    d = describe_tip(tip, pixel_nm)
-    values = {
-        "apex_radius_nm": d.apex_radius_nm,
-        "half_angle_deg": d.half_angle_deg,
-        "asymmetry": d.asymmetry,
-        "depth_nm": d.depth_nm,
-    }
+    values = descriptor_values(tip, pixel_nm)
     sigmas = descriptor_sigmas(None, tip, tip_std, pixel_nm, bound)
     if volume_depth_nm:
         values["apex_volume_nm3"], sigmas["apex_volume_nm3"] = apex_volume(tip, tip_std, pixel_nm, volume_depth_nm)
@@ -96,7 +86,7 @@ def session_tip(states, first: int = 0, volume_depth_nm: float | None = None) ->
         bound=bound,
         pixel_nm=pixel_nm,
         values=values,
-        sigmas={name: sigmas[name] for name in values},
+        sigmas=sigmas,
     )
 
 

@@ -22,6 +22,7 @@ import dataclasses
 import datetime as dt
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +30,9 @@ import numpy as np
 from ..errors import ParameterError
 from ..progress import Progress, ProgressGenerator, run_to_completion
 from ..scan import Scan
-from ..tip.broadening import BROADENING_KEYS, tip_broadening
+from ..tip.broadening import BROADENING_KEYS
 from ..tip.descriptors import apex_radius_floor_nm
-from ..tip.uncertainty import apex_volume
+from ..tip.uncertainty import apex_volume, descriptor_values
 from .session import SessionTip, session_tips
 
 __all__ = [
@@ -91,13 +92,11 @@ class WearTrack:
     events: list[WearEvent] = field(default_factory=list)
     volume_depth_nm: float = 0.0
     ordered_by: str = "file order"
-    #: one session tip for each run of scans between events (:mod:`napari_se3afm.wear.session`), made
-    #: from the states and events unless given
-    sessions: list[SessionTip] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        if not self.sessions and self.states:
-            self.sessions = session_tips(self.states, self.events, self.volume_depth_nm)
+    @cached_property
+    def sessions(self) -> list[SessionTip]:
+        """One session tip for each run of scans between events (:mod:`napari_se3afm.wear.session`)."""
+        return session_tips(self.states, self.events, self.volume_depth_nm) if self.states else []
 
     def rows(self) -> list[dict]:
         """One row per scan for the CSV: file, time, descriptors with σ (and the apex radius's
@@ -208,13 +207,7 @@ def _state(source: str, acquired, result, seconds: float) -> TipState:
 
     d = describe_tip(result.tip, result.pixel_nm)
     spread = result.info.get("tip_descriptors_std", {})
-    values = {
-        "apex_radius_nm": d.apex_radius_nm,
-        "half_angle_deg": d.half_angle_deg,
-        "asymmetry": d.asymmetry,
-        "depth_nm": d.depth_nm,
-        **tip_broadening(result.tip, result.pixel_nm),
-    }
+    values = descriptor_values(result.tip, result.pixel_nm, d)
     named = ("apex_radius_nm", "half_angle_deg", "asymmetry", *BROADENING_KEYS)
     sigmas = {name: float(spread.get(name, np.nan)) for name in named}
     return TipState(
@@ -240,11 +233,11 @@ def _with_volume(state: TipState, depth_nm: float) -> TipState:
     )
 
 
-def error_bar(state: TipState, name: str) -> tuple[float, float]:
-    """The interval the plot draws for one scan's descriptor ``name``: its value ± :data:`ERROR_BAR_SIGMAS`
-    σ within the values the descriptor can take (:data:`PHYSICAL_RANGE`); an apex radius under a
-    pixel, only an upper limit, from 0 to the pixel plus the bar. NaN where the descriptor or its σ
-    is not known: no bar, and nothing to judge a jump by."""
+def error_bar(state: TipState | SessionTip, name: str) -> tuple[float, float]:
+    """The interval the plot draws for a scan's (or a session tip's) descriptor ``name``: its value
+    ± :data:`ERROR_BAR_SIGMAS` σ within the values the descriptor can take (:data:`PHYSICAL_RANGE`);
+    an apex radius under a pixel, only an upper limit, from 0 to the pixel plus the bar. NaN where
+    the descriptor or its σ is not known: no bar, and nothing to judge a jump by."""
     value, sigma = state.values.get(name, np.nan), state.sigmas.get(name, np.nan)
     if not (np.isfinite(value) and np.isfinite(sigma)):
         return (np.nan, np.nan)
