@@ -18,7 +18,8 @@ pipeline's own steps:
 For the first N scans (default 100) of the default and wide SimTip test splits and the real
 morphologies (bench/results/): mean / median / worst surface RMSE. With ``--real FOLDER``, for each
 real file the checks of ``se3afm lab real-checks`` that the steps move (pits, high-frequency share,
-frame beyond the bound's, re-dilation residual) and the bars they fail. About 8 minutes.
+frame beyond the bound's, the interior's mean lowering below the image, re-dilation residual) and
+the bars they fail (P, H, F). N = 0 skips SimTip. About 8 minutes.
 """
 
 import argparse
@@ -109,7 +110,7 @@ def real_table(folder: Path) -> None:
             )
             cells.append(
                 f"{100 * pit_share(surface, depth):.2f} / {high_frequency_share(surface):.4f} / "
-                f"{frame:+.3g} nm / {residual:.2f} σ_n{' **' + failed + '**' if failed else ''}"
+                f"{frame:+.3g} nm / {inside:.3g} nm / {residual:.2f} σ_n{' **' + failed + '**' if failed else ''}"
             )
         print(f"| {path.name} | {100 * pits:.2f} / {hf:.4f} | " + " | ".join(cells) + " |", flush=True)
 
@@ -119,7 +120,8 @@ def main() -> None:
     parser.add_argument("n", nargs="?", type=int, default=100)
     parser.add_argument("--real", type=Path, help="a folder of real scans (../shared/data/real)")
     args = parser.parse_args()
-    simtip_table(args.n)
+    if args.n:
+        simtip_table(args.n)
     if args.real:
         real_table(args.real)
 
