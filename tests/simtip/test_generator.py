@@ -201,6 +201,33 @@ def test_coloured_noise_has_its_spectral_slope_and_level():
     assert "noise_exponent" not in plain.params[0]["imaging"]
 
 
+def test_scars_shift_whole_runs_of_lines_and_draw_nothing_when_off():
+    scarred = dataclasses.replace(NO_ARTEFACTS, scars=(2, 2), scar_nm=(10.0, 10.0))
+    b = simulate(8, seed=3, config=dataclasses.replace(SMALL, imaging=scarred), dtype=torch.float64)
+    shift = (b.image - b.clean).numpy()
+    np.testing.assert_allclose(shift, np.repeat(shift[:, :, :1], shift.shape[2], axis=2), atol=1e-12)  # whole lines
+    openings = 0
+    for i in range(8):
+        assert b.params[i]["imaging"]["scars"] == 2
+        rows = shift[i, :, 0]
+        # two runs of 1-3 lines, each ±10 nm (where they overlap, 0 or ±20)
+        assert set(np.round(np.unique(rows), 9)) <= {-20.0, -10.0, 0.0, 10.0, 20.0}
+        assert 1 <= np.count_nonzero(rows) <= 6
+        openings += rows[0] != 0
+    assert 0 < openings < 8  # the first run opens the scan about half the time
+    # with none the noise after it is drawn as without the option
+    noisy = dataclasses.replace(NO_ARTEFACTS, noise=True)
+    plain = simulate(3, seed=3, config=dataclasses.replace(SMALL, imaging=noisy), dtype=torch.float64)
+    off = dataclasses.replace(noisy, scar_nm=(1.0, 2.0))
+    same = simulate(3, seed=3, config=dataclasses.replace(SMALL, imaging=off), dtype=torch.float64)
+    np.testing.assert_array_equal(plain.image.numpy(), same.image.numpy())
+    assert "scars" not in same.params[0]["imaging"]
+    with pytest.raises(ParameterError, match="whole numbers"):
+        config_from_dict({"imaging": {"scars": [0, 1.5]}})
+    with pytest.raises(ParameterError, match="probability"):
+        config_from_dict({"imaging": {"scar_at_start": 2}})
+
+
 def test_drift_moves_the_image_not_the_surface():
     zero = dataclasses.replace(NO_ARTEFACTS, drift=True, drift_px=(0.0, 0.0))
     base = dataclasses.replace(SMALL, imaging=zero)

@@ -122,6 +122,12 @@ class ImagingConfig:
     bow: bool = True
     #: height of the scanner bow at the image corners, nm
     bow_nm: Range = (0.0, 0.5)
+    #: scars, runs of 1–3 scan lines the feedback lost, each shifted as a whole by ± an offset from
+    #: ``scar_nm``: how many per scan ((0, 0), the default, draws nothing, so the noise drawn after
+    #: it is what it was without the option), and how often the first run opens the scan
+    scars: tuple[int, int] = (0, 0)
+    scar_nm: Range = (5.0, 40.0)
+    scar_at_start: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -212,6 +218,10 @@ def _check(cfg: SimTipConfig) -> None:
         value = getattr(getattr(cfg, section), name)
         if not 0 <= value <= 1:
             raise ParameterError(f"{section}.{name} is a probability in [0, 1], got {value!r}")
+    if any(int(n) != n for n in cfg.imaging.scars):
+        raise ParameterError(f"imaging.scars is a (fewest, most) pair of whole numbers, got {cfg.imaging.scars!r}")
+    if not 0 <= cfg.imaging.scar_at_start <= 1:
+        raise ParameterError(f"imaging.scar_at_start is a probability in [0, 1], got {cfg.imaging.scar_at_start!r}")
     if not 0 < cfg.surfaces.real_bluntness <= 1:
         raise ParameterError(f"surfaces.real_bluntness must lie in (0, 1], got {cfg.surfaces.real_bluntness!r}")
 

@@ -13,6 +13,8 @@ Order and parameters (each switchable in :class:`~napari_se3afm.lab.simtip.confi
 3. scanner bow: a paraboloid ``b · ((y - y0)² + (x - x0)²) / R²`` added to the heights, ``R`` the
    half-diagonal, centre near the middle of the frame;
 4. scan-line offsets: each line shifted by a Gaussian offset of standard deviation ``σ_line``;
+   scars (off by default): a few runs of 1–3 lines shifted by tens of nm, the first one often at
+   the first line, as where the feedback settles at the start of a scan;
 5. electronic noise: Gaussian noise of standard deviation ``σ``, white unless a spectral exponent
    ``β`` is drawn (power ``∝ f^-β``: the same white draw filtered, zero mean, then scaled to ``σ``).
 """
@@ -64,6 +66,17 @@ def _warp(extended: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, margin: in
     top = at(y0i, x0i) * (1 - fx) + at(y0i, x0i + 1) * fx
     bottom = at(y0i + 1, x0i) * (1 - fx) + at(y0i + 1, x0i + 1) * fx
     return top * (1 - fy) + bottom * fy
+
+
+def _scars(rng: np.random.Generator, cfg: ImagingConfig, lines: int) -> tuple[np.ndarray, int]:
+    """The offset of each of ``lines`` scan lines from scars (see :class:`ImagingConfig`), and how many runs."""
+    offsets = np.zeros(lines)
+    runs = int(rng.integers(cfg.scars[0], cfg.scars[1] + 1))
+    for k in range(runs):
+        length = int(rng.integers(1, 4))
+        start = 0 if k == 0 and rng.uniform() < cfg.scar_at_start else int(rng.integers(0, lines))
+        offsets[start : start + length] += rng.choice((-1.0, 1.0)) * _uniform(rng, cfg.scar_nm)
+    return offsets, runs
 
 
 def _uniform(rng: np.random.Generator, bounds) -> float:
@@ -126,6 +139,9 @@ def apply_artefacts(
             sigma = _uniform(r, cfg.line_offset_nm)
             extra[i] += sigma * r.standard_normal((h, 1))
             p["line_offset_nm"] = sigma
+        if cfg.scars[1] > 0:  # none draws nothing: the noise's stream does not depend on the option
+            offsets, p["scars"] = _scars(r, cfg, h)
+            extra[i] += offsets[:, None]
         if cfg.noise:
             sigma = _uniform(r, cfg.noise_nm)
             noise = r.standard_normal((h, w))
