@@ -19,26 +19,29 @@ For the first N scans (default 100) of the default and wide SimTip test splits a
 morphologies (bench/results/): mean / median / worst surface RMSE. With ``--real FOLDER``, for each
 real file the checks of ``se3afm lab real-checks`` that the steps move (pits, high-frequency share,
 frame beyond the bound's, the interior's mean lowering below the image, re-dilation residual) and
-the bars they fail (P, H, F). N = 0 skips SimTip. About 8 minutes.
+the bars they fail (P pits, H high-frequency share, S σ map, F frame). N = 0 skips SimTip. About
+8 minutes.
 """
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
-from napari_se3afm.image.morphology import dilate, erode, opening
-from napari_se3afm.image.noise import estimate_noise
+from napari_se3afm.image.morphology import closing, erode
 from napari_se3afm.io import find_scans, read_height_map
 from napari_se3afm.lab.baselines import bench_reconstruction
-from napari_se3afm.lab.metrics import edge_band_means, surface_errors
-from napari_se3afm.lab.real_checks import EDGE_BAND_PX, high_frequency_share, pit_share
+from napari_se3afm.lab.metrics import surface_errors
+from napari_se3afm.lab.real_checks import scan_checks
 from napari_se3afm.nn import consistency
 from napari_se3afm.pipeline import reconstruct
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SPLITS = {"default": "simtip_test", "wide": "simtip_test_wide", "real morphologies": "simtip_test_real"}
 ORDERS = ("opened", "opened, raised", "opened, raised, opened", "… lifts undone, opened")
+#: the bars of ``se3afm lab real-checks`` a surface fails, by the start of their line
+FAILURE_MARKS = {"pits": "P", "surface high-frequency": "H", "σ map": "S", "a frame": "F"}
 
 
 def surfaces_in_each_order(result) -> dict[str, np.ndarray]:
@@ -49,7 +52,7 @@ def surfaces_in_each_order(result) -> dict[str, np.ndarray]:
     tolerance = consistency.FIT_NOISE_FACTOR * result.info["noise_nm"]
     raised, _ = consistency.raise_to_image(z, tip, opened, tolerance, bound=bound)
     lowering = bound - raised
-    closed = -opening(-lowering, np.zeros((consistency.PIT_PX, consistency.PIT_PX)))  # a flat closing
+    closed = closing(lowering, np.zeros((consistency.PIT_PX, consistency.PIT_PX)))
     undone = bound - np.maximum(lowering, np.minimum(bound - opened, closed))
     return dict(
         zip(
@@ -89,30 +92,16 @@ def real_table(folder: Path) -> None:
     for path in find_scans([folder]):
         data = read_height_map(path)
         result = reconstruct(data.height, data.pixel_nm, consistency="tip", device="cpu")
-        z, tip = result.image, result.tip
-        noise = estimate_noise(z)
-        depth = max(3 * noise, 0.02 * float(np.ptp(z)))
-        pits, hf = pit_share(z, depth), high_frequency_share(z)
-        bound_edge, bound_inside = edge_band_means(z - erode(z, tip), EDGE_BAND_PX)
         cells = []
         for surface in surfaces_in_each_order(result).values():
-            edge, inside = edge_band_means(z - surface, EDGE_BAND_PX)
-            frame = (edge - inside) - (bound_edge - bound_inside)
-            residual = float(np.sqrt(np.mean((z - dilate(surface, tip)) ** 2))) / noise
-            failed = "".join(
-                mark
-                for mark, fails in (
-                    ("P", pit_share(surface, depth) - pits > 0.002),
-                    ("H", high_frequency_share(surface) > 2 * max(hf, 1e-4)),
-                    ("F", abs(frame) > max(0.10 * inside, noise)),
-                )
-                if fails
-            )
+            c = scan_checks(dataclasses.replace(result, surface=surface))
+            failed = "".join(mark for f in c.failures for start, mark in FAILURE_MARKS.items() if f.startswith(start))
+            marks = f" **{failed}**" if failed else ""
             cells.append(
-                f"{100 * pit_share(surface, depth):.2f} / {high_frequency_share(surface):.4f} / "
-                f"{frame:+.3g} nm / {inside:.3g} nm / {residual:.2f} σ_n{' **' + failed + '**' if failed else ''}"
+                f"{100 * c.pits_surface:.2f} / {c.hf_surface:.4f} / {c.frame_nm:+.3g} nm / "
+                f"{c.lowering_inside_nm:.3g} nm / {c.residual_rms_noise:.2f} σ_n{marks}"
             )
-        print(f"| {path.name} | {100 * pits:.2f} / {hf:.4f} | " + " | ".join(cells) + " |", flush=True)
+        print(f"| {path.name} | {100 * c.pits_image:.2f} / {c.hf_image:.4f} | " + " | ".join(cells) + " |", flush=True)
 
 
 def main() -> None:

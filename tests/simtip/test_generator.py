@@ -21,6 +21,7 @@ from napari_se3afm.lab.simtip import (
     simulate,
 )
 from napari_se3afm.lab.simtip.config import ImagingConfig, SurfaceConfig, TipConfig
+from napari_se3afm.lab.simtip.generator import _streams
 from napari_se3afm.lab.simtip.tips import border_depth
 
 SMALL = SimTipConfig(image_px=64, tip_px=15)
@@ -215,13 +216,15 @@ def test_scars_shift_whole_runs_of_lines_and_draw_nothing_when_off():
         assert 1 <= np.count_nonzero(rows) <= 6
         openings += rows[0] != 0
     assert 0 < openings < 8  # the first run opens the scan about half the time
-    # with none the noise after it is drawn as without the option
-    noisy = dataclasses.replace(NO_ARTEFACTS, noise=True)
-    plain = simulate(3, seed=3, config=dataclasses.replace(SMALL, imaging=noisy), dtype=torch.float64)
-    off = dataclasses.replace(noisy, scar_nm=(1.0, 2.0))
-    same = simulate(3, seed=3, config=dataclasses.replace(SMALL, imaging=off), dtype=torch.float64)
-    np.testing.assert_array_equal(plain.image.numpy(), same.image.numpy())
-    assert "scars" not in same.params[0]["imaging"]
+    # with none, nothing is drawn: the noise is the first draw of each scan's imaging stream
+    off = dataclasses.replace(NO_ARTEFACTS, noise=True)
+    plain = simulate(3, seed=3, config=dataclasses.replace(SMALL, imaging=off), dtype=torch.float64)
+    for i in range(3):
+        stream = _streams(3, i)[2]  # the tip's, the surface's, the imaging's
+        sigma = stream.uniform(*off.noise_nm)
+        noise = sigma * stream.standard_normal((64, 64))
+        np.testing.assert_allclose(plain.image[i] - plain.clean[i], noise, atol=1e-12)
+        assert "scars" not in plain.params[i]["imaging"]
     with pytest.raises(ParameterError, match="whole numbers"):
         config_from_dict({"imaging": {"scars": [0, 1.5]}})
     with pytest.raises(ParameterError, match="probability"):

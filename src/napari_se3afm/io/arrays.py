@@ -18,6 +18,9 @@ from ..errors import AfmFileError
 from ..scan import Channel, Scan
 from .limits import check_samples
 
+#: the arrays an ``.npz`` scan holds its heights in, first found first
+SCAN_ARRAY_KEYS = ("image", "height", "surface")
+
 
 def _pixel_from(value: object, path: Path) -> tuple[float, float] | None:
     if value is None:
@@ -57,7 +60,7 @@ def read_array_scan(path: Path) -> Scan:
             data = np.load(path, allow_pickle=False)
         elif suffix == ".npz":
             with np.load(path, allow_pickle=False) as npz:
-                key = next((k for k in ("image", "height", "surface") if k in npz.files), None)
+                key = next((k for k in SCAN_ARRAY_KEYS if k in npz.files), None)
                 if key is None and "tip" in npz.files:
                     raise AfmFileError(path, "holds a tip, not a scan: give it to se3afm reconstruct --tip")
                 if key is None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import AfmFileError, ParameterError
 from ..tip.descriptors import validate_tip
+from .arrays import SCAN_ARRAY_KEYS
 
 __all__ = ["TIP_HEIGHT_MAP_SUFFIXES", "holds_only_a_tip", "read_tip"]
 
@@ -56,7 +57,7 @@ def holds_only_a_tip(path: str | Path) -> bool:
         return False
     try:
         with np.load(path, allow_pickle=False) as data:
-            return "tip" in data.files and not {"image", "height", "surface"} & set(data.files)
+            return "tip" in data.files and not set(SCAN_ARRAY_KEYS) & set(data.files)
     except Exception:  # any doubt means "not a tip"
         return False
 
