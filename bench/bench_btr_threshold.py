@@ -1,19 +1,41 @@
-"""Choose BTR's automatic threshold by measurement: tip RMSE / noise over admission margin × threshold.
+"""Choose BTR's automatic threshold by measurement.
 
-Three true tips (asymmetric 3-sided pyramid, cone, paraboloid), spike arrays, noise 0.3/1/2 nm;
-threshold and admission margin are multiples of the *estimated* noise. Run:
-    .venv/bin/python bench/bench_btr_threshold.py
+    .venv/bin/python bench/bench_btr_threshold.py [N]
+
+1. Spike arrays: three true tips (asymmetric 3-sided pyramid, cone, paraboloid), noise 0.3/1/2 nm;
+   tip RMSE / noise over admission margin × threshold, both multiples of the *estimated* noise.
+2. SimTip (first N scans of each test split in bench/results/, default 100; 0 skips it): classical
+   BTR at one noise σ against the threshold chosen per scan (``btr.THRESHOLD_LADDER``): how many
+   scans the choice lowers it on, mean / median / worst tip RMSE (clipped at the probe depth), the
+   share of probed tip pixels the bound cuts below the truth by more than max(2 σ_noise, 2 % of the
+   probe depth), how many of the 8 families (5 on the real morphologies) its tip is worse than the
+   needle's on, and the surface RMSE of the image eroded by it. About three minutes.
 """
 
 from __future__ import annotations
 
+import sys
+from collections import defaultdict
+from pathlib import Path
+
 import numpy as np
 import torch
 
-from napari_se3afm.classical.btr import _interior, _local_maxima, _refine_pass
-from napari_se3afm.image.morphology import dilate
+from napari_se3afm.classical.btr import DEFAULT_THRESHOLD_FACTOR, _interior, _local_maxima, _refine_pass, blind_tip
+from napari_se3afm.image.morphology import dilate, erode
 from napari_se3afm.image.noise import estimate_noise
+from napari_se3afm.lab.baselines import run_method
+from napari_se3afm.lab.metrics import clipped_tip_difference, probe_depth, surface_errors, tip_errors
+from napari_se3afm.lab.simtip import SURFACE_TYPES, TIP_TYPES
 from napari_se3afm.tip import cone_tip, paraboloid_tip, pyramid_tip
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SPLITS = {
+    "default": "simtip_test",
+    "wide": "simtip_test_wide",
+    "shifted": "simtip_test_shifted",
+    "real morphologies": "simtip_test_real",
+}
 
 
 def estimate(image: np.ndarray, k: int, threshold: float, margin: float) -> np.ndarray:
@@ -26,7 +48,7 @@ def estimate(image: np.ndarray, k: int, threshold: float, margin: float) -> np.n
     return tip
 
 
-def main() -> None:
+def spike_arrays() -> None:
     torch.set_num_threads(1)
     size, k, px = 128, 31, 2.0
     tips = [
@@ -35,6 +57,7 @@ def main() -> None:
         paraboloid_tip(k, px, apex_radius_nm=15),
     ]
     scores: dict[tuple[float, float], list[float]] = {}
+    chosen: list[tuple[float, float]] = []  # the per-scan threshold (σ) and its tip RMSE / σ
     for seed, tip in enumerate(tips):
         rng = np.random.default_rng(seed)
         surface = np.zeros((size, size))
@@ -46,6 +69,8 @@ def main() -> None:
         for sigma in (0.3, 1.0, 2.0):
             noisy = image + rng.normal(0, sigma, image.shape)
             s = estimate_noise(noisy)
+            blind = blind_tip(noisy, k)
+            chosen.append((blind.threshold_nm / s, np.sqrt(np.mean((blind.tip - tip)[probed] ** 2)) / sigma))
             for margin in (1, 2, 3):
                 for threshold in (0, 0.5, 1, 1.5, 2):
                     est = estimate(noisy, k, threshold * s, margin * s)
@@ -55,6 +80,67 @@ def main() -> None:
     print("|---|---|---|---|")
     for (margin, threshold), errs in sorted(scores.items(), key=lambda kv: np.mean(kv[1])):
         print(f"| {margin} | {threshold} | {np.mean(errs):.2f} | {np.max(errs):.2f} |")
+    factors, errs = zip(*chosen, strict=True)
+    print(
+        f"\nThe threshold chosen per scan: {', '.join(f'{f:.2g}' for f in factors)} σ; "
+        f"tip RMSE / σ mean {np.mean(errs):.2f}, worst {np.max(errs):.2f}"
+    )
+
+
+def simtip_scan(image: np.ndarray, truth: np.ndarray, surface: np.ndarray) -> dict[str, dict[str, float]]:
+    """Classical BTR at one noise σ and at the threshold chosen per scan, on one SimTip scan."""
+    k = truth.shape[0]
+    depth = probe_depth(surface, k)
+    needle = tip_errors(run_method("needle", image, k).tip, truth, depth)["tip_rmse"]
+    out = {}
+    for label, options in (("one σ", {"threshold_factor": DEFAULT_THRESHOLD_FACTOR}), ("per scan", {})):
+        blind = blind_tip(image, k, **options)
+        below = -clipped_tip_difference(blind.tip, truth, depth)
+        out[label] = {
+            "lowered": float(blind.threshold_nm < DEFAULT_THRESHOLD_FACTOR * blind.noise_nm),
+            "tip": tip_errors(blind.tip, truth, depth)["tip_rmse"],
+            "needle": needle,
+            "cut": float(np.mean(below > max(2 * blind.noise_nm, 0.02 * depth))),
+            "surface": surface_errors(erode(image, blind.tip), surface, k - 1)["surface_rmse"],
+        }
+    return out
+
+
+def simtip(n: int) -> None:
+    print(
+        "\n| split | threshold | lowered on | tip RMSE mean / median / worst (nm) | tip pixels cut below the truth "
+        "| families worse than the needle | surface RMSE, image eroded (nm) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for label, name in SPLITS.items():
+        rows = defaultdict(list)
+        families = defaultdict(lambda: defaultdict(list))
+        with np.load(RESULTS / f"{name}.npz") as split:
+            count = min(n, len(split["image"]))
+            for i in range(count):
+                image, truth, surface = (split[key][i].astype(np.float64) for key in ("image", "tip", "surface"))
+                kinds = (TIP_TYPES[split["tip_type"][i]], SURFACE_TYPES[split["surface_type"][i]])
+                for threshold, scores in simtip_scan(image, truth, surface).items():
+                    rows[threshold].append(scores)
+                    for family in kinds:
+                        families[threshold][family].append((scores["tip"], scores["needle"]))
+        for threshold, scores in rows.items():
+            tips = np.array([s["tip"] for s in scores])
+            worse = sum(np.mean([t for t, _ in v]) > np.mean([nd for _, nd in v]) for v in families[threshold].values())
+            print(
+                f"| {label} ({count}) | {threshold} | {sum(s['lowered'] for s in scores):.0f} "
+                f"| {tips.mean():.2f} / {np.median(tips):.2f} / {tips.max():.1f} "
+                f"| {100 * np.mean([s['cut'] for s in scores]):.1f} % | {worse} of {len(families[threshold])} "
+                f"| {np.mean([s['surface'] for s in scores]):.3f} |",
+                flush=True,
+            )
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+    spike_arrays()
+    if n:
+        simtip(n)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,13 @@ a threshold, and then by the bound plus the threshold; and a contact is admitted
 admissibility test by less than twice the threshold (on a noisy spike the image maximum often sits
 one pixel off the apex, and rejecting the true contact there carves the tip from a shifted spike).
 Users rarely pick the threshold well, and a fixed fraction of the height range is far too small on
-noisy scans, so by default it is ``threshold_factor`` times the image noise estimated by
-:func:`napari_se3afm.image.noise.estimate_noise`.
+noisy scans, so by default it is chosen per scan from multiples of the image noise estimated by
+:func:`napari_se3afm.image.noise.estimate_noise`: one noise σ, unless the bound stays near its flat
+start there. On rough scans many maxima within a tip's window stand within the admission margin of
+one another, every one of them an admissible contact, and the bluntest tip survives every pass; a
+smaller threshold is then taken, the largest of :data:`THRESHOLD_LADDER` whose bound reaches
+:data:`INFORMATIVE_SHARE` of the depth the threshold-free bound has. On noisy spikes, where a
+threshold below one σ carves the tip into a needle, the bound at one σ is never near flat and stays.
 
 The tip follows the project convention (``P``, apex 0 at the centre, values <= 0, unmirrored): the
 same ``P`` dilates the surface into the image and erodes the image into the surface.
@@ -39,10 +44,24 @@ from ..image.noise import estimate_noise
 from ..progress import Progress, ProgressGenerator, run_to_completion
 from ..tip.shapes import in_tip_convention
 
-__all__ = ["DEFAULT_THRESHOLD_FACTOR", "BlindTipResult", "blind_tip", "iter_blind_tip"]
+__all__ = [
+    "DEFAULT_THRESHOLD_FACTOR",
+    "INFORMATIVE_SHARE",
+    "THRESHOLD_LADDER",
+    "BlindTipResult",
+    "blind_tip",
+    "iter_blind_tip",
+]
 
-#: Threshold = this many noise standard deviations (chosen by measurement, see docs/benchmarks.md).
+#: Threshold = this many noise standard deviations (chosen by measurement, see docs/classical.md),
+#: unless the bound stays near its flat start there (:data:`THRESHOLD_LADDER`).
 DEFAULT_THRESHOLD_FACTOR = 1.0
+#: the automatic threshold, in noise σ: the first of these whose bound is informative
+THRESHOLD_LADDER = (DEFAULT_THRESHOLD_FACTOR, 0.5, 0.25, 0.1, 0.0)
+#: a bound is informative when its depth (the sum of ``-P``) reaches this share of the threshold-free
+#: bound's. At one σ it is under a tenth of it on 13-37 % of SimTip scans and over half on 50-83 %;
+#: on noisy spike arrays, where lower thresholds carve a needle, 0.52-0.84 (docs/classical.md)
+INFORMATIVE_SHARE = 0.5
 #: Contacts are admitted within this many thresholds of the bound (measured best: 2).
 ADMISSION_MARGIN_RATIO = 2.0
 #: contacts tried before all of a point's admissible contacts (see ``_refine_at``; measured: docs/benchmarks.md)
@@ -146,7 +165,7 @@ def iter_blind_tip(
     tip_size: int,
     *,
     threshold_nm: float | None = None,
-    threshold_factor: float = DEFAULT_THRESHOLD_FACTOR,
+    threshold_factor: float | None = None,
     mode: str = "partial",
     max_iterations: int = 100,
     initial_tip: np.ndarray | None = None,
@@ -162,6 +181,8 @@ def iter_blind_tip(
         Odd tip window size K in pixels.
     threshold_nm : float, optional
         Noise threshold in nm; default ``threshold_factor`` × the estimated image noise.
+    threshold_factor : float, optional
+        The threshold in estimated noise σ; default chosen per scan (:data:`THRESHOLD_LADDER`).
     mode : {"partial", "full", "residual"}
         Use only sharp local maxima (fast), every interior image point (slow, tighter), or the
         maxima and then the points the tip leaves unexplained (tight where it matters).
@@ -182,37 +203,27 @@ def iter_blind_tip(
     if mode not in ("partial", "full", "residual"):
         raise ParameterError(f"mode must be 'partial', 'full' or 'residual', got {mode!r}")
     noise = estimate_noise(z)
-    if threshold_nm is None:
+    partial: dict[float, tuple[np.ndarray, int]] = {}  # the partial estimates made choosing the threshold
+    if threshold_nm is not None:
+        threshold = float(threshold_nm)
+        if not threshold >= 0:
+            raise ParameterError(f"threshold must be >= 0 nm, got {threshold_nm!r}")
+    elif threshold_factor is not None:
         if not threshold_factor >= 0:
             raise ParameterError(f"threshold factor must be >= 0, got {threshold_factor!r}")
         threshold = threshold_factor * noise
     else:
-        threshold = float(threshold_nm)
-        if not threshold >= 0:
-            raise ParameterError(f"threshold must be >= 0 nm, got {threshold_nm!r}")
-    c = k // 2
+        threshold = yield from _informative_threshold(z, k, noise, max_iterations, partial)
     tip = np.zeros((k, k)) if initial_tip is None else np.array(initial_tip, dtype=np.float64)
     if tip.shape != (k, k):
         raise ParameterError(f"initial tip has shape {tip.shape}, expected {(k, k)}")
     tip = in_tip_convention(tip)
-    if mode == "full":
-        points = _interior(np.argwhere(np.ones(z.shape, dtype=bool)), z.shape, c)
+    points = _points(z, k, mode)
+    if mode != "full" and initial_tip is None and threshold in partial:
+        tip, iterations = partial[threshold]  # the residual estimate, too, starts from the partial one
     else:
-        points = _interior(_local_maxima(z, k), z.shape, c)
-    # sharpest points first: they constrain the tip most, so later points change less
-    if len(points):
-        from numpy.lib.stride_tricks import sliding_window_view
-
-        windows = sliding_window_view(np.pad(z, c, mode="edge"), (k, k))[points[:, 0], points[:, 1]]
-        order = np.argsort(-(z[points[:, 0], points[:, 1]] - windows.mean(axis=(-2, -1))), kind="stable")
-        points = points[order]
-    margin = ADMISSION_MARGIN_RATIO * threshold + 1e-12 * max(1.0, float(np.abs(z).max()))
-    iterations = 0
-    for iterations in range(1, max_iterations + 1):
-        changed = _refine_pass(z, points, tip, threshold, margin)
-        yield Progress(iterations, max_iterations, f"classical tip bound: pass {iterations} over the image's peaks")
-        if changed == 0:
-            break
+        iterations = yield from _refine_passes(z, points, tip, threshold, max_iterations)
+    margin = _margin(z, threshold)
     used = len(points)
     if mode == "residual":
         extra = 0
@@ -236,6 +247,65 @@ def iter_blind_tip(
         points_used=used,
         mode=mode,
     )
+
+
+def _points(z: np.ndarray, k: int, mode: str) -> np.ndarray:
+    """The image points a ``mode`` estimate refines at (interior), sharpest first: they constrain the
+    tip most, so later points change less."""
+    c = k // 2
+    if mode == "full":
+        points = _interior(np.argwhere(np.ones(z.shape, dtype=bool)), z.shape, c)
+    else:
+        points = _interior(_local_maxima(z, k), z.shape, c)
+    if len(points):
+        windows = np.lib.stride_tricks.sliding_window_view(np.pad(z, c, mode="edge"), (k, k))
+        sharpness = z[points[:, 0], points[:, 1]] - windows[points[:, 0], points[:, 1]].mean(axis=(-2, -1))
+        points = points[np.argsort(-sharpness, kind="stable")]
+    return points
+
+
+def _margin(z: np.ndarray, threshold: float) -> float:
+    """How far below the bound a contact is still admitted: :data:`ADMISSION_MARGIN_RATIO` thresholds
+    and a few ulps of the heights (two sums of the same heights rounded differently)."""
+    return ADMISSION_MARGIN_RATIO * threshold + 1e-12 * max(1.0, float(np.abs(z).max()))
+
+
+def _refine_passes(
+    z: np.ndarray, points: np.ndarray, tip: np.ndarray, threshold: float, max_iterations: int
+) -> ProgressGenerator[int]:
+    """Passes over ``points`` refining ``tip`` in place until nothing changes; returns how many."""
+    margin = _margin(z, threshold)
+    iterations = 0
+    for iterations in range(1, max_iterations + 1):
+        changed = _refine_pass(z, points, tip, threshold, margin)
+        yield Progress(iterations, max_iterations, f"classical tip bound: pass {iterations} over the image's peaks")
+        if changed == 0:
+            break
+    return iterations
+
+
+def _informative_threshold(
+    z: np.ndarray, k: int, noise: float, max_iterations: int, partial: dict
+) -> ProgressGenerator[float]:
+    """The automatic threshold (nm): the first of :data:`THRESHOLD_LADDER` × ``noise`` whose partial
+    bound reaches :data:`INFORMATIVE_SHARE` of the threshold-free partial bound's depth. Each partial
+    estimate made on the way is kept in ``partial`` (threshold → tip, passes)."""
+    points = _points(z, k, "partial")
+
+    def depth(factor: float) -> float:
+        tip = np.zeros((k, k))
+        passes = run_to_completion(_refine_passes(z, points, tip, factor * noise, max_iterations))
+        partial[factor * noise] = (tip, passes)
+        return float(-tip.sum())
+
+    steps = len(THRESHOLD_LADDER)
+    yield Progress(0, steps, "classical tip bound: choosing the threshold")
+    floor = depth(0.0)
+    for i, factor in enumerate(THRESHOLD_LADDER[:-1]):
+        if noise == 0 or depth(factor) >= INFORMATIVE_SHARE * floor:
+            return factor * noise
+        yield Progress(i + 1, steps, "classical tip bound: choosing the threshold")
+    return THRESHOLD_LADDER[-1] * noise
 
 
 def _refine_pass(z: np.ndarray, points: np.ndarray, tip: np.ndarray, threshold: float, margin: float) -> int:

@@ -114,13 +114,17 @@ def iter_tip_bound(
 
     From the sharp maxima (``mode="partial"``, the default); ``"residual"`` also refines at every
     point that bound leaves unexplained (at most ``residual_passes`` passes over them): a sharper
-    bound, slower (:func:`napari_se3afm.classical.btr.iter_blind_tip`)."""
-    from ..classical.btr import iter_blind_tip
+    bound, slower (:func:`napari_se3afm.classical.btr.iter_blind_tip`). Its threshold is one noise σ
+    on every scan, never the lower one classical BTR may choose: a bound that cuts below the true tip
+    would sharpen a correct estimate."""
+    from ..classical.btr import DEFAULT_THRESHOLD_FACTOR, iter_blind_tip
 
     h, w = image.shape
     r0, c0 = max(0, (h - MAX_BOUND_PX) // 2), max(0, (w - MAX_BOUND_PX) // 2)
     crop = image[r0 : r0 + MAX_BOUND_PX, c0 : c0 + MAX_BOUND_PX]
-    blind = yield from iter_blind_tip(crop, tip_px, mode=mode, residual_passes=residual_passes)
+    blind = yield from iter_blind_tip(
+        crop, tip_px, mode=mode, residual_passes=residual_passes, threshold_factor=DEFAULT_THRESHOLD_FACTOR
+    )
     return in_tip_convention(blind.tip + BOUND_MARGIN * blind.noise_nm)
 
 

@@ -47,7 +47,7 @@ def _default_folder() -> Path:
 def real_scan_bank(folder: str = "") -> tuple[RealScan, ...]:
     """Every readable real scan in ``folder`` (default ``../shared/data/real``) at least 64 px a side,
     levelled (plane, zero-min), with its classical blind tip's apex radius."""
-    from ...classical.btr import blind_tip
+    from ...classical.btr import DEFAULT_THRESHOLD_FACTOR, blind_tip
     from ...errors import Se3afmError
     from ...image.levelling import level
     from ...io import read_height_map
@@ -66,7 +66,9 @@ def real_scan_bank(folder: str = "") -> tuple[RealScan, ...]:
             continue
         z, _ = level(data.height, ("plane", "zero-min"))
         pixel = float(np.sqrt(np.prod(data.pixel_nm)))
-        radius = describe_tip(blind_tip(z, BANK_TIP_PX).tip, pixel).apex_radius_nm
+        radius = describe_tip(
+            blind_tip(z, BANK_TIP_PX, threshold_factor=DEFAULT_THRESHOLD_FACTOR).tip, pixel
+        ).apex_radius_nm
         bank.append(RealScan(file.name, z, pixel, radius if math.isfinite(radius) else 2 * pixel))
     if not bank:
         raise ParameterError(f"no real scan in {path} can serve as a surface")
