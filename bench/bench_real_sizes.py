@@ -7,7 +7,7 @@ For each size, real scans of ../shared/data/real cut (or tiled) to that size go 
 the process's start (wall time less the reconstructions), the median and slowest reconstruction as
 the command reports it, the process's peak memory, and scans per minute over the whole session. ``gwyddion-btr`` is the
 reference: Gwyddion's own blind estimation (its library, :mod:`napari_se3afm.lab.gwyddion_btr`) on
-the same scans at classical BTR's automatic threshold, timed in this process (the time per scan
+the same scans at one σ of classical BTR's noise estimate, timed in this process (the time per scan
 only; no overhead or memory).
 """
 

@@ -16,7 +16,9 @@ pipeline's own steps:
   contacts given back to the network.
 
 For the first N scans (default 100) of the default and wide SimTip test splits and the real
-morphologies (bench/results/): mean / median / worst surface RMSE. With ``--real FOLDER``, for each
+morphologies (bench/results/): mean / median / worst surface RMSE, and how many scans fail the
+bars of ``se3afm lab real-checks`` (P pits, H high-frequency share, F frame), for each order and
+for the true surface itself. With ``--real FOLDER``, for each
 real file the checks of ``se3afm lab real-checks`` that the steps move (pits, high-frequency share,
 frame beyond the bound's, the interior's mean lowering below the image, re-dilation residual) and
 the bars they fail (P pits, H high-frequency share, S σ map, F frame). N = 0 skips SimTip. About
@@ -68,11 +70,18 @@ def surfaces_in_each_order(result) -> dict[str, np.ndarray]:
     )
 
 
+def failure_marks(checks) -> str:
+    """The marks of :data:`FAILURE_MARKS` for the bars a surface's :func:`scan_checks` fail."""
+    return "".join(mark for f in checks.failures for start, mark in FAILURE_MARKS.items() if f.startswith(start))
+
+
 def simtip_table(n: int) -> None:
     print("| split | " + " | ".join(ORDERS) + " |")
     print("|---" * (len(ORDERS) + 1) + "|")
+    failing = {}
     for label, name in SPLITS.items():
         errors: dict[str, list[float]] = {order: [] for order in ORDERS}
+        marks: dict[str, list[str]] = {order: [] for order in (*ORDERS, "the truth")}
         with np.load(RESULTS / f"{name}.npz") as split:
             count = min(n, len(split["image"]))
             for i in range(count):
@@ -80,10 +89,23 @@ def simtip_table(n: int) -> None:
                 k = split["tip"].shape[-1]
                 image, pixel = split["image"][i].astype(np.float64), float(split["pixel_nm"][i])
                 result = bench_reconstruction(image, pixel, consistency="tip", device="cpu")
-                for order, surface in surfaces_in_each_order(result).items():
-                    errors[order].append(surface_errors(surface, truth, k - 1)["surface_rmse"])
+                for order, surface in (*surfaces_in_each_order(result).items(), ("the truth", truth)):
+                    checks = scan_checks(dataclasses.replace(result, surface=surface))
+                    marks[order].append(failure_marks(checks).replace("S", ""))  # σ is the same in all
+                    if order in errors:
+                        errors[order].append(surface_errors(surface, truth, k - 1)["surface_rmse"])
         cells = " | ".join(f"{np.mean(e):.3f} / {np.median(e):.3f} / {np.max(e):.2f}" for e in errors.values())
         print(f"| {label} ({count}) | {cells} |", flush=True)
+        failing[f"{label} ({count})"] = marks
+    print("\nScans whose surface fails the real-file bars: any / P / H / F")
+    print("\n| split | " + " | ".join((*ORDERS, "the truth")) + " |")
+    print("|---" * (len(ORDERS) + 2) + "|")
+    for label, marks in failing.items():
+        cells = [
+            " / ".join(str(sum(bool(m) if bar == "" else bar in m for m in v)) for bar in ("", "P", "H", "F"))
+            for v in marks.values()
+        ]
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 def real_table(folder: Path) -> None:
@@ -95,7 +117,7 @@ def real_table(folder: Path) -> None:
         cells = []
         for surface in surfaces_in_each_order(result).values():
             c = scan_checks(dataclasses.replace(result, surface=surface))
-            failed = "".join(mark for f in c.failures for start, mark in FAILURE_MARKS.items() if f.startswith(start))
+            failed = failure_marks(c)
             marks = f" **{failed}**" if failed else ""
             cells.append(
                 f"{100 * c.pits_surface:.2f} / {c.hf_surface:.4f} / {c.frame_nm:+.3g} nm / "

@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument(
         "--threshold-nm",
         type=nonnegative_float,
-        help="BTR noise threshold in nm (default: from the estimated image noise)",
+        help="BTR noise threshold in nm (default: chosen per scan from the estimated image noise)",
     )
     rec.add_argument("--steps", type=int, default=200, help="optimiser steps for dbtr (default 200)")
     _add_model_options(rec)

@@ -74,8 +74,8 @@ def gwyddion_blind_tip(
     image: np.ndarray, tip_px: int, pixel_nm: float, threshold_nm: float | None = None
 ) -> np.ndarray:
     """Gwyddion's partial blind tip estimate (its "Blind estimation", sharp maxima only) of a
-    ``tip_px`` tip from ``image`` (nm) at ``threshold_nm`` (default: classical BTR's automatic
-    threshold, so that the two compare at the same one), as the project's ``P``."""
+    ``tip_px`` tip from ``image`` (nm) at ``threshold_nm`` (default: one σ of classical BTR's noise
+    estimate, the threshold classical BTR starts from), as the project's ``P``."""
     lib = _library()
     if lib is None:
         raise ParameterError("Gwyddion's libraries are not installed (Debian: apt install gwyddion)")
