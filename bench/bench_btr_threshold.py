@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import torch
+from simtip_splits import RESULTS, SPLITS
 
 from napari_se3afm.classical.btr import DEFAULT_THRESHOLD_FACTOR, _interior, _local_maxima, _refine_pass, blind_tip
 from napari_se3afm.image.morphology import dilate, erode
@@ -28,14 +28,6 @@ from napari_se3afm.lab.baselines import run_method
 from napari_se3afm.lab.metrics import clipped_tip_difference, probe_depth, surface_errors, tip_errors
 from napari_se3afm.lab.simtip import SURFACE_TYPES, TIP_TYPES
 from napari_se3afm.tip import cone_tip, paraboloid_tip, pyramid_tip
-
-RESULTS = Path(__file__).resolve().parent / "results"
-SPLITS = {
-    "default": "simtip_test",
-    "wide": "simtip_test_wide",
-    "shifted": "simtip_test_shifted",
-    "real morphologies": "simtip_test_real",
-}
 
 
 def estimate(image: np.ndarray, k: int, threshold: float, margin: float) -> np.ndarray:

@@ -18,9 +18,9 @@ of the image eroded by the 31 px tip and by the depth rule's. About a minute.
 import itertools
 import sys
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
+from simtip_splits import RESULTS, SPLITS
 
 from napari_se3afm.classical.btr import blind_tip
 from napari_se3afm.image.morphology import erode
@@ -28,13 +28,6 @@ from napari_se3afm.lab.baselines import run_method
 from napari_se3afm.lab.metrics import probe_depth, surface_errors, tip_errors
 from napari_se3afm.lab.simtip import SURFACE_TYPES, TIP_TYPES
 
-RESULTS = Path(__file__).resolve().parent / "results"
-SPLITS = {
-    "default": "simtip_test",
-    "wide": "simtip_test_wide",
-    "shifted": "simtip_test_shifted",
-    "real morphologies": "simtip_test_real",
-}
 WINDOWS = (3, 5, 7, 9, 11, 15, 21, 31)
 #: the stabilisation rule stops where the core moves by more than this many noise σ
 STABLE_NOISE = 2.0

@@ -30,6 +30,8 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+from simtip_splits import RESULTS
+from simtip_splits import SPLITS as ALL_SPLITS
 
 from napari_se3afm.image.morphology import closing, erode
 from napari_se3afm.io import find_scans, read_height_map
@@ -39,8 +41,7 @@ from napari_se3afm.lab.real_checks import scan_checks
 from napari_se3afm.nn import consistency
 from napari_se3afm.pipeline import reconstruct
 
-RESULTS = Path(__file__).resolve().parent / "results"
-SPLITS = {"default": "simtip_test", "wide": "simtip_test_wide", "real morphologies": "simtip_test_real"}
+SPLITS = {label: ALL_SPLITS[label] for label in ("default", "wide", "real morphologies")}
 ORDERS = ("opened", "opened, raised", "opened, raised, opened", "… lifts undone, opened")
 #: the bars of ``se3afm lab real-checks`` a surface fails, by the start of their line
 FAILURE_MARKS = {"pits": "P", "surface high-frequency": "H", "σ map": "S", "a frame": "F"}
