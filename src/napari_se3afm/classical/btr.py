@@ -22,12 +22,12 @@ admissibility test by less than twice the threshold (on a noisy spike the image 
 one pixel off the apex, and rejecting the true contact there carves the tip from a shifted spike).
 Users rarely pick the threshold well, and a fixed fraction of the height range is far too small on
 noisy scans, so by default it is chosen per scan from multiples of the image noise estimated by
-:func:`napari_se3afm.image.noise.estimate_noise`: one noise σ, unless the bound stays near its flat
-start there. On rough scans many maxima within a tip's window stand within the admission margin of
-one another, every one of them an admissible contact, and the bluntest tip survives every pass; a
-smaller threshold is then taken, the largest of :data:`THRESHOLD_LADDER` whose bound reaches
-:data:`INFORMATIVE_SHARE` of the depth the threshold-free bound has. On noisy spikes, where a
-threshold below one σ carves the tip into a needle, the bound at one σ is never near flat and stays.
+:func:`napari_se3afm.image.noise.estimate_noise`: one noise σ, unless the bound stays flat there.
+On rough scans many maxima within a tip's window stand within the admission margin of one another,
+every one of them an admissible contact, and the bluntest tip survives every pass; the largest
+threshold of :data:`THRESHOLD_LADDER` whose bound is not flat (:data:`FLAT_SHARE`) is then taken.
+On noisy spikes, where a threshold below one σ carves the tip into a needle, the bound at one σ is
+never flat and stays.
 
 The tip follows the project convention (``P``, apex 0 at the centre, values <= 0, unmirrored): the
 same ``P`` dilates the surface into the image and erodes the image into the surface.
@@ -46,7 +46,7 @@ from ..tip.shapes import in_tip_convention
 
 __all__ = [
     "DEFAULT_THRESHOLD_FACTOR",
-    "INFORMATIVE_SHARE",
+    "FLAT_SHARE",
     "THRESHOLD_LADDER",
     "BlindTipResult",
     "blind_tip",
@@ -56,12 +56,13 @@ __all__ = [
 #: Threshold = this many noise standard deviations (chosen by measurement, see docs/classical.md),
 #: unless the bound stays near its flat start there (:data:`THRESHOLD_LADDER`).
 DEFAULT_THRESHOLD_FACTOR = 1.0
-#: the automatic threshold, in noise σ: the first of these whose bound is informative
+#: the automatic threshold, in noise σ: the first of these whose bound is not flat
 THRESHOLD_LADDER = (DEFAULT_THRESHOLD_FACTOR, 0.5, 0.25, 0.1, 0.0)
-#: a bound is informative when its depth (the sum of ``-P``) reaches this share of the threshold-free
-#: bound's. At one σ it is under a tenth of it on 13-37 % of SimTip scans and over half on 50-83 %;
-#: on noisy spike arrays, where lower thresholds carve a needle, 0.52-0.84 (docs/classical.md)
-INFORMATIVE_SHARE = 0.5
+#: a bound is flat when fewer than this share of its pixels (the apex left out) lie more than the
+#: admission margin below the apex. At one σ, 24-31 % of SimTip scans have a flat bound; noisy
+#: spike arrays (noise up to 4 nm), where a lower threshold carves a needle, have 22 % and more of
+#: their pixels that deep (docs/classical.md)
+FLAT_SHARE = 0.1
 #: Contacts are admitted within this many thresholds of the bound (measured best: 2).
 ADMISSION_MARGIN_RATIO = 2.0
 #: contacts tried before all of a point's admissible contacts (see ``_refine_at``; measured: docs/benchmarks.md)
@@ -288,24 +289,21 @@ def _informative_threshold(
     z: np.ndarray, k: int, noise: float, max_iterations: int, partial: dict
 ) -> ProgressGenerator[float]:
     """The automatic threshold (nm): the first of :data:`THRESHOLD_LADDER` × ``noise`` whose partial
-    bound reaches :data:`INFORMATIVE_SHARE` of the threshold-free partial bound's depth. Each partial
-    estimate made on the way is kept in ``partial`` (threshold → tip, passes)."""
+    bound is not flat (:data:`FLAT_SHARE`). Each partial estimate made on the way is kept in
+    ``partial`` (threshold → tip, passes)."""
     points = _points(z, k, "partial")
-
-    def depth(factor: float) -> float:
+    threshold = 0.0
+    for i, factor in enumerate(THRESHOLD_LADDER):
+        threshold = factor * noise
         tip = np.zeros((k, k))
-        passes = run_to_completion(_refine_passes(z, points, tip, factor * noise, max_iterations))
-        partial[factor * noise] = (tip, passes)
-        return float(-tip.sum())
-
-    steps = len(THRESHOLD_LADDER)
-    yield Progress(0, steps, "classical tip bound: choosing the threshold")
-    floor = depth(0.0)
-    for i, factor in enumerate(THRESHOLD_LADDER[:-1]):
-        if noise == 0 or depth(factor) >= INFORMATIVE_SHARE * floor:
-            return factor * noise
-        yield Progress(i + 1, steps, "classical tip bound: choosing the threshold")
-    return THRESHOLD_LADDER[-1] * noise
+        passes = run_to_completion(_refine_passes(z, points, tip, threshold, max_iterations))
+        partial[threshold] = (tip, passes)
+        moved = tip < -_margin(z, threshold)
+        moved[k // 2, k // 2] = False
+        if noise == 0 or moved.sum() >= FLAT_SHARE * (tip.size - 1):
+            break
+        yield Progress(i + 1, len(THRESHOLD_LADDER), "classical tip bound: the bound stays flat, lowering the threshold")
+    return threshold
 
 
 def _refine_pass(z: np.ndarray, points: np.ndarray, tip: np.ndarray, threshold: float, margin: float) -> int:
