@@ -59,7 +59,7 @@ DEFAULT_THRESHOLD_FACTOR = 1.0
 #: the automatic threshold, in noise σ: the first of these whose bound is not flat
 THRESHOLD_LADDER = (DEFAULT_THRESHOLD_FACTOR, 0.5, 0.25, 0.1, 0.0)
 #: a bound is flat when fewer than this share of its pixels (the apex left out) lie more than the
-#: admission margin below the apex. At one σ, 24-31 % of SimTip scans have a flat bound; noisy
+#: admission margin below the apex. At one σ, 12-31 % of SimTip scans have a flat bound; noisy
 #: spike arrays (noise up to 4 nm), where a lower threshold carves a needle, have 22 % and more of
 #: their pixels that deep (docs/classical.md)
 FLAT_SHARE = 0.1
