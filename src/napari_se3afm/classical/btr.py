@@ -302,7 +302,9 @@ def _informative_threshold(
         moved[k // 2, k // 2] = False
         if noise == 0 or moved.sum() >= FLAT_SHARE * (tip.size - 1):
             break
-        yield Progress(i + 1, len(THRESHOLD_LADDER), "classical tip bound: the bound stays flat, lowering the threshold")
+        yield Progress(
+            i + 1, len(THRESHOLD_LADDER), "classical tip bound: the bound stays flat, lowering the threshold"
+        )
     return threshold
 
 
