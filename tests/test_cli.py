@@ -355,6 +355,23 @@ def test_summary_says_what_cannot_be_measured_instead_of_nan():
     assert "tip widens 1 / 2 / 5 / 10 nm features at half height by " in text  # a needle widens them by almost nothing
 
 
+def test_summary_says_which_noise_threshold_classical_btr_chose(tmp_path):
+    # spikes on bumps, noise 0.3 nm: BTR's bound at one noise σ is far from flat, so that is the
+    # threshold it keeps, and the summary says so in nm and in σ
+    from napari_se3afm.cli import summary
+    from napari_se3afm.pipeline import reconstruct
+
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[:96, :96]
+    spikes = np.where(rng.random((96, 96)) > 0.995, 30.0, 0.0) + 3.0 * np.sin(xx / 5.0) * np.cos(yy / 7.0)
+    tip = -np.hypot(*np.mgrid[-5:6, -5:6]) * 4.0
+    image = dilate(spikes, tip) + rng.normal(0, 0.3, (96, 96))
+    result = reconstruct(image, 2.0, method="btr", levelling=None, tip_px=11)
+    first = summary(result, 1.0)[0]
+    assert result.info["threshold_nm"] == pytest.approx(result.info["noise_nm"])
+    assert f"noise threshold {result.info['threshold_nm']:.3g} nm (1 σ)" in first
+
+
 def test_a_session_of_numbered_nanoscope_files_keeps_their_numbers(real_data_dir, tmp_path, capsys):
     """Nanoscope numbers a session's files by suffix (scan.000, scan.001, ...): results keep it."""
     import shutil

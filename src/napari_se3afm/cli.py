@@ -300,8 +300,12 @@ def summary(result, seconds: float) -> list[str]:
     where = info.get("device", "cpu") + (f", {threads} thread{'s' * (threads > 1)}" if threads else "")
     lowered = result.image - result.surface
     rough = float(np.std(result.surface)), float(np.std(result.image))
+    threshold, noise = info.get("threshold_nm"), info.get("noise_nm")
+    chosen = ""
+    if threshold is not None and noise:  # classical BTR's, chosen per scan (or as asked)
+        chosen = f"; noise threshold {threshold:.3g} nm ({threshold / noise:.2g} σ)"
     lines = [
-        f"  {method} on {where}: {seconds:.1f} s",
+        f"  {method} on {where}: {seconds:.1f} s{chosen}",
         f"  tip: apex radius {value('apex_radius_nm', d.apex_radius_nm, ' nm')}, half-angle "
         f"{value('half_angle_deg', d.half_angle_deg, '°')}, {d.depth_nm:.3g} nm deep in its window"
         + (", double tip" if d.double_tip else ""),
