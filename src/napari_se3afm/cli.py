@@ -282,6 +282,7 @@ def summary(result, seconds: float) -> list[str]:
     half-angle and depth (± their σ where the method gives one: the tip's σ map and its Monte-Carlo
     spread carried into them), how much it widens features of 1–10 nm, and how the surface differs
     from the image."""
+    from .classical.btr import threshold_text
     from .tip import describe_tip
     from .tip.broadening import broadening_text, tip_broadening
     from .tip.descriptors import descriptor_text
@@ -300,10 +301,9 @@ def summary(result, seconds: float) -> list[str]:
     where = info.get("device", "cpu") + (f", {threads} thread{'s' * (threads > 1)}" if threads else "")
     lowered = result.image - result.surface
     rough = float(np.std(result.surface)), float(np.std(result.image))
-    threshold, noise = info.get("threshold_nm"), info.get("noise_nm")
     chosen = ""
-    if threshold is not None and noise:  # classical BTR's, chosen per scan (or as asked)
-        chosen = f"; noise threshold {threshold:.3g} nm ({threshold / noise:.2g} σ)"
+    if info.get("threshold_nm") is not None:  # classical BTR's, chosen per scan (or as asked)
+        chosen = "; " + threshold_text(info["threshold_nm"], info.get("noise_nm") or 0.0)
     lines = [
         f"  {method} on {where}: {seconds:.1f} s{chosen}",
         f"  tip: apex radius {value('apex_radius_nm', d.apex_radius_nm, ' nm')}, half-angle "

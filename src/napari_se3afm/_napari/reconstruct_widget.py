@@ -207,6 +207,8 @@ class ReconstructWidget(WorkerPanel):
         """The status line once the result is shown: what ran, where, in how long."""
         from pathlib import Path
 
+        from ..classical.btr import threshold_text
+
         self._progress.value = 100
         what = result.method
         if result.method == KNOWN_TIP:
@@ -216,4 +218,7 @@ class ReconstructWidget(WorkerPanel):
         seconds = self.elapsed()
         device = result.info.get("device", "cpu")
         self._device_used.value = device
-        self._status.value = f"done in {seconds:.1f} s: {what} on {device}, tip {result.tip.shape[0]} px"
+        status = f"done in {seconds:.1f} s: {what} on {device}, tip {result.tip.shape[0]} px"
+        if result.info.get("threshold_nm") is not None:  # classical BTR's, chosen per scan
+            status += ", " + threshold_text(result.info["threshold_nm"], result.info.get("noise_nm") or 0.0)
+        self._status.value = status

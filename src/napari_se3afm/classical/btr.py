@@ -51,6 +51,7 @@ __all__ = [
     "BlindTipResult",
     "blind_tip",
     "iter_blind_tip",
+    "threshold_text",
 ]
 
 #: Threshold = this many noise standard deviations (chosen by measurement, see docs/classical.md),
@@ -354,6 +355,13 @@ def _unexplained(z: np.ndarray, tip: np.ndarray, tolerance: float) -> np.ndarray
     residual = z - opening(z, tip)
     points = _interior(np.argwhere(residual > tolerance), z.shape, tip.shape[0] // 2)
     return points[np.argsort(-residual[points[:, 0], points[:, 1]], kind="stable")]
+
+
+def threshold_text(threshold_nm: float, noise_nm: float) -> str:
+    """The threshold an estimate used, for people: in nm and in noise σ (the automatic one is chosen
+    per scan, so the σ says whether it was lowered)."""
+    sigmas = f" ({threshold_nm / noise_nm:.2g} σ)" if noise_nm > 0 else ""
+    return f"noise threshold {threshold_nm:.3g} nm{sigmas}"
 
 
 def blind_tip(image: np.ndarray, tip_size: int, **options) -> BlindTipResult:
