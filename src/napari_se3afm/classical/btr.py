@@ -215,7 +215,7 @@ def iter_blind_tip(
             raise ParameterError(f"threshold factor must be >= 0, got {threshold_factor!r}")
         threshold = threshold_factor * noise
     else:
-        threshold = yield from _informative_threshold(z, k, noise, max_iterations, partial)
+        threshold = yield from _automatic_threshold(z, k, noise, max_iterations, partial)
     tip = np.zeros((k, k)) if initial_tip is None else np.array(initial_tip, dtype=np.float64)
     if tip.shape != (k, k):
         raise ParameterError(f"initial tip has shape {tip.shape}, expected {(k, k)}")
@@ -286,7 +286,7 @@ def _refine_passes(
     return iterations
 
 
-def _informative_threshold(
+def _automatic_threshold(
     z: np.ndarray, k: int, noise: float, max_iterations: int, partial: dict
 ) -> ProgressGenerator[float]:
     """The automatic threshold (nm): the first of :data:`THRESHOLD_LADDER` × ``noise`` whose partial
