@@ -43,8 +43,8 @@ from napari_se3afm.pipeline import reconstruct
 
 SPLITS = {label: ALL_SPLITS[label] for label in ("default", "wide", "real morphologies")}
 ORDERS = ("opened", "opened, raised", "opened, raised, opened", "… lifts undone, opened")
-#: the bars of ``se3afm lab real-checks`` a surface fails, by the start of their line
-FAILURE_MARKS = {"pits": "P", "surface high-frequency": "H", "σ map": "S", "a frame": "F"}
+#: the bars of ``se3afm lab real-checks`` (``ScanChecks.failed_bars``) by the mark the tables give them
+FAILURE_MARKS = {"pits": "P", "surface": "H", "sigma": "S", "frame": "F"}
 
 
 def surfaces_in_each_order(result) -> dict[str, np.ndarray]:
@@ -73,7 +73,7 @@ def surfaces_in_each_order(result) -> dict[str, np.ndarray]:
 
 def failure_marks(checks) -> str:
     """The marks of :data:`FAILURE_MARKS` for the bars a surface's :func:`scan_checks` fail."""
-    return "".join(mark for f in checks.failures for start, mark in FAILURE_MARKS.items() if f.startswith(start))
+    return "".join(FAILURE_MARKS[bar] for bar in checks.failed_bars)
 
 
 def simtip_table(n: int) -> None:

@@ -62,8 +62,10 @@ def test_a_speckled_surface_and_a_dotted_sigma_map_fail_their_bars(rng):
     image = 20 * np.sin(xx / 9.0) * np.cos(yy / 7.0) + rng.normal(0, 0.05, (96, 96))
     speckled = image - 1.0 - 30 * (rng.random(image.shape) < 0.05)
     dots = 1.0 + ((yy % 2) & (xx % 2))
-    failures = " ".join(scan_checks(_result(image, speckled, dots.astype(float))).failures)
+    checks = scan_checks(_result(image, speckled, dots.astype(float)))
+    failures = " ".join(checks.failures)
     assert "pits" in failures and "σ map" in failures and "surface high-frequency" in failures
+    assert {"pits", "surface", "sigma"} <= set(checks.failed_bars)  # the same bars, by name
     from napari_se3afm.image.morphology import erode
     from napari_se3afm.tip import cone_tip
 

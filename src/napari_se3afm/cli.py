@@ -301,11 +301,9 @@ def summary(result, seconds: float) -> list[str]:
     where = info.get("device", "cpu") + (f", {threads} thread{'s' * (threads > 1)}" if threads else "")
     lowered = result.image - result.surface
     rough = float(np.std(result.surface)), float(np.std(result.image))
-    chosen = ""
-    if info.get("threshold_nm") is not None:  # classical BTR's, chosen per scan (or as asked)
-        chosen = "; " + threshold_text(info["threshold_nm"], info.get("noise_nm") or 0.0)
+    chosen = threshold_text(info)  # classical BTR's, chosen per scan (or as asked)
     lines = [
-        f"  {method} on {where}: {seconds:.1f} s{chosen}",
+        f"  {method} on {where}: {seconds:.1f} s" + (f"; {chosen}" if chosen else ""),
         f"  tip: apex radius {value('apex_radius_nm', d.apex_radius_nm, ' nm')}, half-angle "
         f"{value('half_angle_deg', d.half_angle_deg, '°')}, {d.depth_nm:.3g} nm deep in its window"
         + (", double tip" if d.double_tip else ""),

@@ -219,6 +219,6 @@ class ReconstructWidget(WorkerPanel):
         device = result.info.get("device", "cpu")
         self._device_used.value = device
         status = f"done in {seconds:.1f} s: {what} on {device}, tip {result.tip.shape[0]} px"
-        if result.info.get("threshold_nm") is not None:  # classical BTR's, chosen per scan
-            status += ", " + threshold_text(result.info["threshold_nm"], result.info.get("noise_nm") or 0.0)
+        if chosen := threshold_text(result.info):  # classical BTR's, chosen per scan
+            status += ", " + chosen
         self._status.value = status

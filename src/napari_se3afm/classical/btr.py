@@ -204,7 +204,12 @@ def iter_blind_tip(
     z = _check_image(image, k)
     if mode not in ("partial", "full", "residual"):
         raise ParameterError(f"mode must be 'partial', 'full' or 'residual', got {mode!r}")
+    tip = np.zeros((k, k)) if initial_tip is None else np.array(initial_tip, dtype=np.float64)
+    if tip.shape != (k, k):
+        raise ParameterError(f"initial tip has shape {tip.shape}, expected {(k, k)}")
+    tip = in_tip_convention(tip)
     noise = estimate_noise(z)
+    points = _points(z, k, mode)
     partial: dict[float, tuple[np.ndarray, int]] = {}  # the partial estimates made choosing the threshold
     if threshold_nm is not None:
         threshold = float(threshold_nm)
@@ -215,12 +220,8 @@ def iter_blind_tip(
             raise ParameterError(f"threshold factor must be >= 0, got {threshold_factor!r}")
         threshold = threshold_factor * noise
     else:
-        threshold = yield from _automatic_threshold(z, k, noise, max_iterations, partial)
-    tip = np.zeros((k, k)) if initial_tip is None else np.array(initial_tip, dtype=np.float64)
-    if tip.shape != (k, k):
-        raise ParameterError(f"initial tip has shape {tip.shape}, expected {(k, k)}")
-    tip = in_tip_convention(tip)
-    points = _points(z, k, mode)
+        peaks = points if mode != "full" else _points(z, k, "partial")
+        threshold = yield from _automatic_threshold(z, peaks, k, noise, max_iterations, partial)
     if mode != "full" and initial_tip is None and threshold in partial:
         tip, iterations = partial[threshold]  # the residual estimate, too, starts from the partial one
     else:
@@ -287,17 +288,17 @@ def _refine_passes(
 
 
 def _automatic_threshold(
-    z: np.ndarray, k: int, noise: float, max_iterations: int, partial: dict
+    z: np.ndarray, peaks: np.ndarray, k: int, noise: float, max_iterations: int, partial: dict
 ) -> ProgressGenerator[float]:
     """The automatic threshold (nm): the first of :data:`THRESHOLD_LADDER` × ``noise`` whose partial
-    bound is not flat (:data:`FLAT_SHARE`). Each partial estimate made on the way is kept in
-    ``partial`` (threshold → tip, passes)."""
-    points = _points(z, k, "partial")
+    bound (refined at ``peaks``, the partial estimate's :func:`_points`) is not flat
+    (:data:`FLAT_SHARE`). Each partial estimate made on the way is kept in ``partial`` (threshold →
+    tip, passes)."""
     threshold = 0.0
     for i, factor in enumerate(THRESHOLD_LADDER):
         threshold = factor * noise
         tip = np.zeros((k, k))
-        passes = run_to_completion(_refine_passes(z, points, tip, threshold, max_iterations))
+        passes = run_to_completion(_refine_passes(z, peaks, tip, threshold, max_iterations))
         partial[threshold] = (tip, passes)
         moved = tip < -_margin(z, threshold)
         moved[k // 2, k // 2] = False
@@ -357,11 +358,14 @@ def _unexplained(z: np.ndarray, tip: np.ndarray, tolerance: float) -> np.ndarray
     return points[np.argsort(-residual[points[:, 0], points[:, 1]], kind="stable")]
 
 
-def threshold_text(threshold_nm: float, noise_nm: float) -> str:
-    """The threshold an estimate used, for people: in nm and in noise σ (the automatic one is chosen
-    per scan, so the σ says whether it was lowered)."""
-    sigmas = f" ({threshold_nm / noise_nm:.2g} σ)" if noise_nm > 0 else ""
-    return f"noise threshold {threshold_nm:.3g} nm{sigmas}"
+def threshold_text(info: dict) -> str:
+    """The noise threshold a reconstruction's blind estimate used (its ``info``), for people: in nm
+    and in noise σ, since the automatic one is chosen per scan; "" for methods without one."""
+    threshold, noise = info.get("threshold_nm"), info.get("noise_nm") or 0.0
+    if threshold is None:
+        return ""
+    sigmas = f" ({threshold / noise:.2g} σ)" if noise > 0 else ""
+    return f"noise threshold {threshold:.3g} nm{sigmas}"
 
 
 def blind_tip(image: np.ndarray, tip_size: int, **options) -> BlindTipResult:

@@ -214,14 +214,13 @@ def _check(cfg: SimTipConfig) -> None:
         ("tips", "pyramid_three_sided"),
         ("tips", "double_tip_probability"),
         ("surfaces", "particle_packed_probability"),
+        ("imaging", "scar_at_start"),
     ):
         value = getattr(getattr(cfg, section), name)
         if not 0 <= value <= 1:
             raise ParameterError(f"{section}.{name} is a probability in [0, 1], got {value!r}")
     if any(int(n) != n for n in cfg.imaging.scars):
         raise ParameterError(f"imaging.scars is a (fewest, most) pair of whole numbers, got {cfg.imaging.scars!r}")
-    if not 0 <= cfg.imaging.scar_at_start <= 1:
-        raise ParameterError(f"imaging.scar_at_start is a probability in [0, 1], got {cfg.imaging.scar_at_start!r}")
     if not 0 < cfg.surfaces.real_bluntness <= 1:
         raise ParameterError(f"surfaces.real_bluntness must lie in (0, 1], got {cfg.surfaces.real_bluntness!r}")
 
