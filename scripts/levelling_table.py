@@ -15,10 +15,10 @@ REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 
 def main() -> None:
     print(
-        "| file | raw | plane (default) | plane + align-rows | plane + align-rows-diff "
+        "| file | raw | plane | plane + scars (default) | plane + align-rows | plane + align-rows-diff "
         "| neighbour-difference plane (rejected) |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for path in sorted(p for p in REAL.iterdir() if p.suffix != ".md"):
         z = read_scan(path).height_channel().data
         ny, nx = z.shape
@@ -26,7 +26,8 @@ def main() -> None:
             z - np.median(np.diff(z, axis=1)) * np.arange(nx) - np.median(np.diff(z, axis=0)) * np.arange(ny)[:, None]
         )
         ranges = [
-            np.ptp(level(z, steps)[0]) for steps in (("plane",), ("plane", "align-rows"), ("plane", "align-rows-diff"))
+            np.ptp(level(z, steps)[0])
+            for steps in (("plane",), ("plane", "scars"), ("plane", "align-rows"), ("plane", "align-rows-diff"))
         ]
         print(
             f"| `{path.name}` | {np.ptp(z):.1f} | "

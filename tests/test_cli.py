@@ -47,7 +47,7 @@ def test_levelling_is_applied_by_default_and_recorded(tmp_path, rng):
     base = ["reconstruct", str(tmp_path / "tilted.npy"), "--pixel-nm", "1", "--method", "btr", "-q"]
     assert main([*base, "-o", str(tmp_path / "a")]) == 0
     with np.load(tmp_path / "a" / "tilted.npz") as res:
-        assert '"levelling": ["plane", "zero-min"]' in str(res["info"])
+        assert '"levelling": ["plane", "scars", "zero-min"]' in str(res["info"])
         assert res["image"].min() == 0.0
         np.testing.assert_allclose(np.diff(res["image"], axis=1).mean(), 0, atol=0.01)  # tilt gone
     assert main([*base, "-o", str(tmp_path / "b"), "--level", "plane,align-rows,zero-min"]) == 0
@@ -111,6 +111,34 @@ def test_refuses_to_overwrite_and_leaves_the_file(scan, tmp_path, capsys):
     assert err.startswith("se3afm: error:") and "--overwrite" in err and len(err.splitlines()) == 1
     assert (out / "scan.npz").read_bytes() == before
     assert main([*argv, "--overwrite"]) == 0
+
+
+def test_scans_that_share_a_name_keep_their_suffixes(scan, tmp_path, capsys):
+    path, image, _ = scan
+    np.savez(tmp_path / "scan.npz", image=image)
+    other = tmp_path / "other"
+    other.mkdir()
+    np.save(other / "scan.npy", image)
+    base = ["reconstruct", "-o", str(tmp_path / "out"), "--pixel-nm", "2", "--tip-px", "11", "--no-level", "-q"]
+    assert main([*base, str(path), str(tmp_path / "scan.npz")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["scan.npy.npz", "scan.npz.npz"]
+    capsys.readouterr()
+    assert main([*base, str(path), str(other / "scan.npy")]) == 2  # one file name in two folders
+    assert "write them to different folders" in capsys.readouterr().err
+
+
+def test_scars_are_filled_and_said(scan, tmp_path, capsys, rng):
+    path, image, _ = scan
+    scarred = image + rng.normal(0, 0.1, image.shape)
+    scarred[30] -= 50.0
+    np.save(path, scarred)
+    argv = ["reconstruct", str(path), "-o", str(tmp_path / "out"), "--pixel-nm", "2", "--tip-px", "11"]
+    assert main(argv) == 0
+    assert "image: 64 pixels of scan-line scars on 1 line filled from the lines beside them" in capsys.readouterr().out
+    with np.load(tmp_path / "out" / "scan.npz") as res:
+        assert res["image"][30].min() > -1.0  # filled: the spikes' flat background, not 50 nm below it
+    assert main([*argv, "--overwrite", "--level", "plane,zero-min"]) == 0
+    assert "scan-line scars" not in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """The ``se3afm`` command line.
 
 ``se3afm reconstruct INPUT... -o OUTDIR`` writes ``OUTDIR/<scan name>.npz`` per input (the file name
-without its suffix; a Nanoscope file keeps its number: ``scan.002.npz``). Errors a user
+without its suffix; a Nanoscope file keeps its number, ``scan.002.npz``, and scans that share a
+name keep their suffixes, ``sample.top.npz``). Errors a user
 can cause end with one line on stderr and exit status 2; nothing is overwritten without
 ``--overwrite``; progress goes to stderr, the paths written to stdout.
 """
@@ -77,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="estimate the tip and the true surface of AFM images",
         description=(
             "Estimate the tip and the true surface of each INPUT and write OUTDIR/<name>.npz (the file "
-            "name without its suffix; a Nanoscope file keeps its number: scan.002.npz) with "
+            "name without its suffix; a Nanoscope file keeps its number, scan.002.npz, and scans that share "
+            "a name keep their suffixes, sample.top.npz) with "
             "float64 arrays image, surface, tip, certainty and tip_volume (heights in nm) and the "
             "pixel size pixel_nm. Inputs: Gwyddion .gwy, Bruker Nanoscope .spm/.000-.999, Asylum "
             ".ibw, JPK .jpk, Nanonis .sxm, Park .tiff, .npy/.npz/.tif height maps in nm, and any other "
@@ -97,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_STEPS,
         metavar="STEPS",
         help="comma-separated levelling steps: plane, align-rows (row medians), align-rows-diff "
-        "(median of differences), polyN, zero-min (default: plane,zero-min)",
+        "(median of differences), scars (scan lines far off their neighbours filled from them), polyN, "
+        "zero-min (default: plane,scars,zero-min)",
     )
     rec.add_argument("--gwy", action="store_true", help="also write OUTDIR/<name>.gwy (surface, maps, tip)")
     rec.add_argument(
@@ -283,6 +286,7 @@ def summary(result, seconds: float) -> list[str]:
     spread carried into them), how much it widens features of 1–10 nm, and how the surface differs
     from the image."""
     from .classical.btr import threshold_text
+    from .image.scars import scar_text
     from .tip import describe_tip
     from .tip.broadening import broadening_text, tip_broadening
     from .tip.descriptors import descriptor_text
@@ -317,6 +321,8 @@ def summary(result, seconds: float) -> list[str]:
         lines.insert(2, f"  tip {widening}")
     if result.surface_std is not None:
         lines[-1] += f"; σ median {float(np.median(result.surface_std)):.2g} nm"
+    if scars := scar_text(info):
+        lines.insert(1, f"  image: {scars}")
     return lines
 
 
@@ -350,7 +356,7 @@ def _check_outdir(outdir: Path, outputs: list[Path], overwrite: bool, inputs: li
 
 def _reconstruct(args: argparse.Namespace) -> int:
     from .errors import ParameterError
-    from .io import find_scans, read_height_map, scan_name, write_reconstruction
+    from .io import find_scans, read_height_map, result_names, write_reconstruction
     from .io.atomic import output_set
     from .io.tip_files import read_tip
     from .io.writers import tip_suffix_problem, write_tip
@@ -364,17 +370,12 @@ def _reconstruct(args: argparse.Namespace) -> int:
         raise ParameterError("no INPUT given (or use --sample)")
     if args.tip_file and (problem := tip_suffix_problem(args.tip_file)):
         raise ParameterError(problem)
-    npz_files = [args.outdir / f"{scan_name(p)}.npz" for p in inputs]
+    names = result_names(inputs)
+    npz_files = [args.outdir / f"{name}.npz" for name in names]
     extras = [
-        [args.outdir / f"{scan_name(p)}.gwy"] * args.gwy
-        + [args.outdir / f"{scan_name(p)}_tip.{args.tip_file}"] * bool(args.tip_file)
-        for p in inputs
+        [args.outdir / f"{name}.gwy"] * args.gwy + [args.outdir / f"{name}_tip.{args.tip_file}"] * bool(args.tip_file)
+        for name in names
     ]
-    seen: dict[Path, Path] = {}
-    for src, out in zip(inputs, npz_files, strict=True):
-        if out in seen:
-            raise ParameterError(f"{seen[out]} and {src} would both be written to {out}")
-        seen[out] = src
     written = npz_files + [e for group in extras for e in group]
     # creates the folder; the tip given is an input too, never written over
     _check_outdir(args.outdir, written, args.overwrite, inputs + ([args.tip] if args.tip else []))

@@ -125,8 +125,9 @@ def iter_reconstruct(
         Voxel grid of the tip volume.
     levelling : sequence of str or None
         Levelling steps applied first (see :func:`napari_se3afm.image.levelling.level`; default: robust
-        plane, minimum to 0); ``None`` or ``()`` to use the image as it is. Recorded in
-        ``info["levelling"]``.
+        plane, scan-line scars filled, minimum to 0); ``None`` or ``()`` to use the image as it is.
+        Recorded in ``info["levelling"]`` (and the scars filled in ``info["scar_lines"]`` and
+        ``info["scar_pixels"]``).
     model, mc_samples, finetune_steps, finetune_options
         For ``method="model"``: the model name or ``.safetensors`` path, the Monte-Carlo dropout
         samples for the σ maps, optional fine-tuning steps on this scan first, and further
@@ -164,7 +165,8 @@ def iter_reconstruct(
         model = isinstance(options.method, ModelOptions)
         check_memory(z.shape, options.name, options.method.mc_samples if model else 0)
     with threads_for_free_cores(dev) as threads:
-        z, applied = level(z, options.levelling)
+        found: dict = {}  # what levelling found to mend (scan-line scars)
+        z, applied = level(z, options.levelling, found)
         if isinstance(options.method, ModelOptions):
             result = yield from _iter_model(z, px, dev, options.method, options.volume_shape, applied)
         elif isinstance(options.method, KnownTipOptions):
@@ -172,6 +174,7 @@ def iter_reconstruct(
         else:
             result = yield from _iter_classical(z, px, dev, options.method, options.volume_shape, applied)
     result.info["threads"] = threads if dev.type == "cpu" else None
+    result.info.update(found)
     return result
 
 

@@ -116,7 +116,7 @@ def test_reconstruct_widget_adds_result_layers_once(make_napari_viewer, qtbot, e
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
     levelled = viewer.layers["spikes sample scan levelled"]
     assert tuple(levelled.contrast_limits) == tuple(viewer.layers["spikes sample scan surface"].contrast_limits)
-    assert levelled.metadata["levelling"] == ["plane", "zero-min"] and len(viewer.layers) == count + 1
+    assert levelled.metadata["levelling"] == ["plane", "scars", "zero-min"] and len(viewer.layers) == count + 1
     status = widget._status.value
     assert status.startswith("done in ") and ": btr on cpu, tip 31 px, noise threshold " in status
     assert status.endswith(" nm (1 σ)")  # the bound at one σ is informative on spikes

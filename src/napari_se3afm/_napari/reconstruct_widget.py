@@ -208,6 +208,7 @@ class ReconstructWidget(WorkerPanel):
         from pathlib import Path
 
         from ..classical.btr import threshold_text
+        from ..image.scars import scar_text
 
         self._progress.value = 100
         what = result.method
@@ -221,4 +222,6 @@ class ReconstructWidget(WorkerPanel):
         status = f"done in {seconds:.1f} s: {what} on {device}, tip {result.tip.shape[0]} px"
         if chosen := threshold_text(result.info):  # classical BTR's, chosen per scan
             status += ", " + chosen
+        if scars := scar_text(result.info):
+            status += "; " + scars
         self._status.value = status

@@ -11,6 +11,8 @@ linear ``L``, any tilt left in the image ends up as a tilt of the estimated tip.
 * ``align-rows-diff``: Gwyddion's "median of differences", shifting each row by the median of its
   difference to the row above. It accumulates: on the same pillar array it drifts by hundreds of nm,
   so it is not the default.
+* ``scars``: scan lines that jump far off the lines around them are filled from their neighbours
+  (:mod:`napari_se3afm.image.scars`); a scar left in drags the surface down over a tip's width.
 
 Measured ranges on every file of ``../shared/data/real`` are in ``docs/io.md``.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
+from .scars import remove_scars
 
 __all__ = [
     "DEFAULT_STEPS",
@@ -34,7 +37,7 @@ __all__ = [
 #: What reconstruction applies unless told otherwise.
 #: Row alignment is not in it: both row methods distort images whose features fill most of a row
 #: (the dense spike arrays that tip estimation likes best); ask for it where scan lines jump.
-DEFAULT_STEPS = ("plane", "zero-min")
+DEFAULT_STEPS = ("plane", "scars", "zero-min")
 
 
 def align_rows(image: np.ndarray) -> np.ndarray:
@@ -88,7 +91,7 @@ def polynomial_background(image: np.ndarray, degree: int = 2) -> np.ndarray:
 
 
 #: the steps :func:`level` knows; ``polyN`` is a polynomial background of degree N, at most MAX_DEGREE
-STEPS = ("plane", "align-rows", "align-rows-diff", "polyN", "zero-min")
+STEPS = ("plane", "align-rows", "align-rows-diff", "scars", "polyN", "zero-min")
 
 
 def check_steps(steps) -> None:
@@ -96,23 +99,31 @@ def check_steps(steps) -> None:
     for step in steps:
         if step not in STEPS and not (step.startswith("poly") and step[4:].isdigit()):
             raise ParameterError(
-                f"unknown levelling step {step!r}: use plane, align-rows, align-rows-diff, polyN or zero-min"
+                f"unknown levelling step {step!r}: use plane, align-rows, align-rows-diff, scars, polyN or zero-min"
             )
         if step.startswith("poly") and int(step[4:]) > MAX_DEGREE:
             raise ParameterError(f"polynomial degree must be 0..{MAX_DEGREE}, got {int(step[4:])}")
 
 
-def level(image: np.ndarray, steps: tuple[str, ...] | list[str] = DEFAULT_STEPS) -> tuple[np.ndarray, list[str]]:
+def level(
+    image: np.ndarray, steps: tuple[str, ...] | list[str] = DEFAULT_STEPS, found: dict | None = None
+) -> tuple[np.ndarray, list[str]]:
     """Apply levelling steps in order; return the result and the steps applied (for metadata).
 
-    Steps: ``"plane"``, ``"align-rows"``, ``"align-rows-diff"``, ``"polyN"`` (polynomial of degree N),
-    ``"zero-min"`` (shift so the lowest point is 0).
+    Steps: ``"plane"``, ``"align-rows"``, ``"align-rows-diff"``, ``"scars"`` (scan-line scars filled;
+    ``found["scar_pixels"]`` and ``found["scar_lines"]`` say how many), ``"polyN"`` (polynomial of
+    degree N), ``"zero-min"`` (shift so the lowest point is 0).
     """
     check_steps(steps)
     z = np.asarray(image, dtype=np.float64)
     done = []
     for step in steps:
-        if step == "align-rows":
+        if step == "scars":
+            z, mask = remove_scars(z)
+            if found is not None:
+                found["scar_pixels"] = int(mask.sum())
+                found["scar_lines"] = int(mask.any(axis=1).sum())
+        elif step == "align-rows":
             z = align_rows(z)
         elif step == "align-rows-diff":
             z = align_rows_differences(z)

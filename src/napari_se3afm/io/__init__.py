@@ -17,7 +17,7 @@ from ..errors import AfmFileError, ParameterError, Se3afmError
 from ..scan import HeightMap, Scan
 from ..tip.shapes import pixel_size_problem
 from .detect import MAX_FILE_BYTES, SUFFIXES, detect_format, quiet_parsers, sniff
-from .files import find_scans, scan_name
+from .files import find_scans, result_names, scan_name
 from .limits import values_problem
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "find_scans",
     "read_height_map",
     "read_scan",
+    "result_names",
     "scan_name",
     "write_reconstruction",
 ]

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import ParameterError
 from .detect import detect_format
 
-__all__ = ["find_scans", "scan_name"]
+__all__ = ["find_scans", "result_names", "scan_name"]
 
 
 def scan_name(path: str | Path) -> str:
@@ -17,6 +17,24 @@ def scan_name(path: str | Path) -> str:
     that ``scan.002`` and ``scan.004`` never share a result file or a layer name."""
     p = Path(path)
     return p.name if re.fullmatch(r"\.\d{3}", p.suffix) else p.stem
+
+
+def result_names(paths: list[str | Path]) -> list[str]:
+    """The name each scan's results carry when they are written side by side: :func:`scan_name`,
+    or the whole file name where two scans share one (``sample.top`` and ``sample.jpk-qi-image``
+    from one folder). Two files of one name from different folders would still collide, and are
+    refused: results are never written over one another."""
+    names = [scan_name(p) for p in paths]
+    shared = {n for n in names if names.count(n) > 1}
+    names = [Path(p).name if n in shared else n for p, n in zip(paths, names, strict=True)]
+    first: dict[str, Path] = {}
+    for p, n in zip(paths, names, strict=True):
+        if n in first:
+            raise ParameterError(
+                f"{first[n]} and {p} would both give results named {n}; write them to different folders"
+            )
+        first[n] = Path(p)
+    return names
 
 
 def find_scans(inputs: list[str | Path]) -> list[Path]:
