@@ -109,7 +109,7 @@ class ReconstructWidget(WorkerPanel):
         self._device = ComboBox(label="device", choices=["auto", "cpu", "cuda"], value=DEFAULTS["device"])
         self._device_used = Label(label="running on", value="-")
         self._device_used.native.setMinimumWidth(120)  # "cuda:0" in full once it has run, not its first letter
-        self._level = CheckBox(text="level the scan first (robust plane)", value=DEFAULTS["level"])
+        self._level = CheckBox(text="level the scan first (robust plane, scars filled)", value=DEFAULTS["level"])
         self._volume = CheckBox(
             text="add the tip as a 3-D volume layer",
             value=DEFAULTS["volume"],
