@@ -134,7 +134,7 @@ def test_scars_are_filled_and_said(scan, tmp_path, capsys, rng):
     np.save(path, scarred)
     argv = ["reconstruct", str(path), "-o", str(tmp_path / "out"), "--pixel-nm", "2", "--tip-px", "11"]
     assert main(argv) == 0
-    assert "image: 64 pixels of scan-line scars on 1 line filled from the lines beside them" in capsys.readouterr().out
+    assert "image: scan-line scars filled from the lines beside them: line 30 (64 pixels)" in capsys.readouterr().out
     with np.load(tmp_path / "out" / "scan.npz") as res:
         assert res["image"][30].min() > -1.0  # filled: the spikes' flat background, not 50 nm below it
     assert main([*argv, "--overwrite", "--level", "plane,zero-min"]) == 0

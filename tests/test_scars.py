@@ -11,7 +11,7 @@ import pytest
 
 from napari_se3afm.image.levelling import DEFAULT_STEPS, level
 from napari_se3afm.image.morphology import dilate
-from napari_se3afm.image.scars import remove_scars, scar_mask
+from napari_se3afm.image.scars import remove_scars, scar_mask, scar_text
 from napari_se3afm.io import read_height_map
 from napari_se3afm.tip import cone_tip, pyramid_tip
 from synthetic import spike_array
@@ -62,9 +62,9 @@ def test_scars_are_filled_by_default_and_reported(particles):
     scarred[60] -= 50.0
     found: dict = {}
     out, done = level(scarred, DEFAULT_STEPS, found)
-    assert done == ["plane", "scars", "zero-min"] and found == {"scar_pixels": 128, "scar_lines": 1}
+    assert done == ["plane", "scars", "zero-min"] and found == {"scar_pixels": 128, "scar_lines": [60]}
     kept, _ = level(scarred, ("plane", "zero-min"), found)
-    assert np.abs(out - kept).max() > 40 and found == {"scar_pixels": 128, "scar_lines": 1}
+    assert np.abs(out - kept).max() > 40 and found == {"scar_pixels": 128, "scar_lines": [60]}
 
 
 def test_on_real_files_only_the_veeco_scars_are_found(real_data_dir):
@@ -79,3 +79,10 @@ def test_on_real_files_only_the_veeco_scars_are_found(real_data_dir):
         medians = np.median(z, axis=1)
         around = np.array([np.median(np.r_[medians[max(j - 5, 0) : j], medians[j + 1 : j + 6]]) for j in range(len(z))])
         assert lines == set(np.nonzero(np.abs(medians - around) > 20)[0].tolist()) | {482}  # 482: three quarters
+
+
+def test_the_scars_are_named_by_their_lines():
+    assert scar_text({"scar_lines": [0, 1, 480, 481, 482, 508], "scar_pixels": 3000}) == (
+        "scan-line scars filled from the lines beside them: lines 0–1, 480–482, 508 (3000 pixels)"
+    )
+    assert scar_text({"scar_lines": [], "scar_pixels": 0}) == scar_text({}) == ""

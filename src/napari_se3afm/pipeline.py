@@ -126,8 +126,8 @@ def iter_reconstruct(
     levelling : sequence of str or None
         Levelling steps applied first (see :func:`napari_se3afm.image.levelling.level`; default: robust
         plane, scan-line scars filled, minimum to 0); ``None`` or ``()`` to use the image as it is.
-        Recorded in ``info["levelling"]`` (and the scars filled in ``info["scar_lines"]`` and
-        ``info["scar_pixels"]``).
+        Recorded in ``info["levelling"]`` (and the scars filled in ``info["scar_lines"]``, the
+        lines, and ``info["scar_pixels"]``).
     model, mc_samples, finetune_steps, finetune_options
         For ``method="model"``: the model name or ``.safetensors`` path, the Monte-Carlo dropout
         samples for the σ maps, optional fine-tuning steps on this scan first, and further

@@ -111,7 +111,7 @@ def level(
     """Apply levelling steps in order; return the result and the steps applied (for metadata).
 
     Steps: ``"plane"``, ``"align-rows"``, ``"align-rows-diff"``, ``"scars"`` (scan-line scars filled;
-    ``found["scar_pixels"]`` and ``found["scar_lines"]`` say how many), ``"polyN"`` (polynomial of
+    ``found["scar_pixels"]`` says how many pixels, ``found["scar_lines"]`` which lines), ``"polyN"`` (polynomial of
     degree N), ``"zero-min"`` (shift so the lowest point is 0).
     """
     check_steps(steps)
@@ -122,7 +122,7 @@ def level(
             z, mask = remove_scars(z)
             if found is not None:
                 found["scar_pixels"] = int(mask.sum())
-                found["scar_lines"] = int(mask.any(axis=1).sum())
+                found["scar_lines"] = np.nonzero(mask.any(axis=1))[0].tolist()
         elif step == "align-rows":
             z = align_rows(z)
         elif step == "align-rows-diff":

@@ -156,8 +156,16 @@ def remove_scars(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def scar_text(info: dict) -> str:
-    """What levelling mended (a reconstruction's ``info``), for people; "" where it found no scar."""
-    lines, pixels = info.get("scar_lines") or 0, info.get("scar_pixels") or 0
+    """What levelling mended (a reconstruction's ``info``), for people: which scan lines (runs of
+    consecutive lines as ``first–last``) and how many pixels; "" where it found no scar."""
+    lines, pixels = info.get("scar_lines") or [], info.get("scar_pixels") or 0
     if not lines:
         return ""
-    return f"{pixels} pixels of scan-line scars on {lines} line{'s' * (lines > 1)} filled from the lines beside them"
+    runs: list[list[int]] = []
+    for line in lines:
+        if runs and line == runs[-1][-1] + 1:
+            runs[-1].append(line)
+        else:
+            runs.append([line])
+    where = ", ".join(f"{r[0]}" if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
+    return f"scan-line scars filled from the lines beside them: line{'s' * (len(lines) > 1)} {where} ({pixels} pixels)"
