@@ -19,13 +19,12 @@ from collections import defaultdict
 
 import numpy as np
 import torch
-from simtip_splits import RESULTS, SPLITS
+from simtip_splits import SPLITS, split_scans
 
 from napari_se3afm.classical.btr import blind_tip
 from napari_se3afm.image.morphology import dilate
 from napari_se3afm.lab.baselines import run_method
 from napari_se3afm.lab.metrics import probe_depth, tip_errors
-from napari_se3afm.lab.simtip import SURFACE_TYPES, TIP_TYPES
 
 ESTIMATES = ("tightest bound", "BTR", "needle")
 
@@ -48,14 +47,12 @@ def main() -> None:
     print("Tip RMSE by family, mean over its scans (nm); * where even the tightest bound is worse than the needle")
     for label, name in SPLITS.items():
         families: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-        with np.load(RESULTS / f"{name}.npz") as split:
-            count = min(n, len(split["image"]))
-            for i in range(count):
-                image, truth, surface = (split[key][i].astype(np.float64) for key in ("image", "tip", "surface"))
-                kinds = (TIP_TYPES[split["tip_type"][i]], SURFACE_TYPES[split["surface_type"][i]])
-                for estimate, e in scan_errors(image, truth, surface).items():
-                    for family in ("all", *kinds):
-                        families[family][estimate].append(e)
+        count = 0
+        for image, truth, surface, kinds in split_scans(name, n):
+            count += 1
+            for estimate, e in scan_errors(image, truth, surface).items():
+                for family in ("all", *kinds):
+                    families[family][estimate].append(e)
         print(f"\n{label} ({count} scans)\n\n| family | scans | {' | '.join(ESTIMATES)} |\n|---|---|---|---|---|")
         worse = {e: [] for e in ESTIMATES[:2]}
         for family, errors in families.items():

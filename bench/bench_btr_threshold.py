@@ -19,14 +19,13 @@ from collections import defaultdict
 
 import numpy as np
 import torch
-from simtip_splits import RESULTS, SPLITS
+from simtip_splits import SPLITS, split_scans
 
 from napari_se3afm.classical.btr import DEFAULT_THRESHOLD_FACTOR, _interior, _local_maxima, _refine_pass, blind_tip
 from napari_se3afm.image.morphology import dilate, erode
 from napari_se3afm.image.noise import estimate_noise
 from napari_se3afm.lab.baselines import run_method
 from napari_se3afm.lab.metrics import clipped_tip_difference, probe_depth, surface_errors, tip_errors
-from napari_se3afm.lab.simtip import SURFACE_TYPES, TIP_TYPES
 from napari_se3afm.tip import cone_tip, paraboloid_tip, pyramid_tip
 
 
@@ -107,15 +106,13 @@ def simtip(n: int) -> None:
     for label, name in SPLITS.items():
         rows = defaultdict(list)
         families = defaultdict(lambda: defaultdict(list))
-        with np.load(RESULTS / f"{name}.npz") as split:
-            count = min(n, len(split["image"]))
-            for i in range(count):
-                image, truth, surface = (split[key][i].astype(np.float64) for key in ("image", "tip", "surface"))
-                kinds = (TIP_TYPES[split["tip_type"][i]], SURFACE_TYPES[split["surface_type"][i]])
-                for threshold, scores in simtip_scan(image, truth, surface).items():
-                    rows[threshold].append(scores)
-                    for family in kinds:
-                        families[threshold][family].append((scores["tip"], scores["needle"]))
+        count = 0
+        for image, truth, surface, kinds in split_scans(name, n):
+            count += 1
+            for threshold, scores in simtip_scan(image, truth, surface).items():
+                rows[threshold].append(scores)
+                for family in kinds:
+                    families[threshold][family].append((scores["tip"], scores["needle"]))
         for threshold, scores in rows.items():
             tips = np.array([s["tip"] for s in scores])
             worse = sum(np.mean([t for t, _ in v]) > np.mean([nd for _, nd in v]) for v in families[threshold].values())

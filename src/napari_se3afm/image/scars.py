@@ -2,10 +2,9 @@
 
 A feedback glitch, a tip that skips for part of a line, a first line recorded before the scan
 settled: one to three lines stand tens of nanometres off their neighbours along much of their
-length. No tip images that: a trench a line or two wide and deeper than the surface's own line-to-
-line change is narrower than any tip's shadow, and a ridge that thin carves the blind tip bound into
-a knife edge. Left in, one such line drags the erosion bound down over a tip's width of lines (a
-band of the surface lowered by the scar's depth) and sharpens the estimated tip across the lines.
+length, as hardly any surface imaged by a tip does. Left in, a low one drags the erosion bound down
+over a tip's width of lines (a band of the surface lowered by the scar's depth), and a high one
+carves the blind tip bound into a knife edge across the lines.
 
 :func:`scar_mask` finds them: bands of 1 to :data:`MAX_SCAR_LINES` lines lying, pixel by pixel, more
 than :data:`SCAR_STEPS` typical line-to-line changes (a robust spread of the differences between
@@ -15,8 +14,8 @@ of the line, and on to either end as long as it stands half as far off; and more
 pyramid's imprint rises as steeply from the lines around it as it stands out). A band at the top or
 bottom edge has neighbours on one side only, where a step of the surface looks the same: it must
 also lie beyond the heights of the rest of the image.
-Whole-line offsets, gentle or strong, are left to row alignment. :func:`fill_scars` replaces them by
-the heights interpolated between the lines above and below, column by column.
+Offsets of longer stretches of lines are left to row alignment. :func:`fill_scars` replaces the scars
+by the heights interpolated between the lines above and below, column by column.
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ __all__ = [
 MAX_SCAR_LINES = 3
 #: how far a scar stands off the lines around it, in robust spreads of the line-to-line differences.
 #: On the real files of the test data only the Veeco scan's scars (40–140 nm, 90–350 spreads) pass 5;
-#: no scan of the four SimTip test splits (400 scans: particles, steps, gratings, real morphologies,
+#: no scan of the four SimTip test splits (660 scans: particles, steps, gratings, real morphologies,
 #: line noise and drift) passes 8 (docs/io.md)
 SCAR_STEPS = 8.0
 #: how many times the change between the lines beside a scar and the next ones it stands off
