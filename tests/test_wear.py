@@ -144,6 +144,7 @@ def test_a_real_scan_and_a_shifted_crop_of_it_show_one_tip(real_data_dir):
 
 def test_track_cli_writes_the_report_and_refuses_to_overwrite(tmp_path, capsys):
     session = worn_tip_session()[:2]
+    session[1]["image"][60] -= 50.0  # a scan-line scar, filled before the tip is estimated
     for i, s in enumerate(session):
         np.savez(tmp_path / f"scan{i}.npz", image=s["image"], pixel_nm=s["pixel_nm"])
     out = tmp_path / "report"
@@ -155,6 +156,7 @@ def test_track_cli_writes_the_report_and_refuses_to_overwrite(tmp_path, capsys):
     with open(out / "tip_wear.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["file"] for r in rows] == [str(tmp_path / "scan0.npz"), str(tmp_path / "scan1.npz")]
+    assert [r["scar_pixels_filled"] for r in rows] == ["0", str(session[1]["image"].shape[1])]
     assert float(rows[0]["apex_radius_nm"]) > 0 and float(rows[0]["apex_radius_nm_sigma"]) >= 0
     assert float(rows[0]["apex_radius_floor_nm"]) == session[0]["pixel_nm"]  # a radius under a pixel is a limit
     widening = [k for k in rows[0] if k.startswith("broadening_") and not k.endswith("_sigma")]

@@ -72,6 +72,7 @@ class TipState:
     double_tip: bool
     seconds: float
     bound: np.ndarray | None = None
+    scar_pixels: int = 0  # scan-line scars the levelling filled before the tip was estimated
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ class WearTrack:
 
     def rows(self) -> list[dict]:
         """One row per scan for the CSV: file, time, descriptors with σ (and the apex radius's
-        resolution floor, a pixel), double tip, event, and the session tip (1, 2, ...) the scan is part of."""
+        resolution floor, a pixel), double tip, the scan-line scar pixels filled before the tip was
+        estimated, event, and the session tip (1, 2, ...) the scan is part of."""
         events = {e.index: e for e in self.events}
         rows = []
         for i, s in enumerate(self.states):
@@ -111,6 +113,7 @@ class WearTrack:
                 if name == "apex_radius_nm":  # below it, the radius is an upper limit only
                     row["apex_radius_floor_nm"] = round(apex_radius_floor_nm(s.pixel_nm), 4)
             row["double_tip"] = s.double_tip
+            row["scar_pixels_filled"] = s.scar_pixels
             event = events.get(i)
             row["event"] = event.kind if event else ""
             row["event_z"] = round(event.z, 3) if event else ""
@@ -221,6 +224,7 @@ def _state(source: str, acquired, result, seconds: float) -> TipState:
         double_tip=d.double_tip,
         seconds=seconds,
         bound=result.tip_bound,
+        scar_pixels=int(result.info.get("scar_pixels") or 0),
     )
 
 
