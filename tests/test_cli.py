@@ -216,6 +216,9 @@ def test_info_lists_channels_units_and_sizes(real_data_dir, capsys):
     out = capsys.readouterr().out
     assert "[nanoscope]" in out and "256 x 256 px" in out and "pixel 3.906 x 3.906 nm" in out
     assert "* Height (retrace)" in out and "Phase (retrace)" in out and "[deg]" in out
+    assert "scan-line scars" not in out
+    assert main(["info", str(real_data_dir / "nanoafmr__Veeco_20160622.003")]) == 0
+    assert "scan-line scars on lines 0–1, 480–482, 508–509 (3456 pixels)" in capsys.readouterr().out
 
 
 def test_info_reports_bad_files_and_goes_on(tmp_path, real_data_dir, capsys):

@@ -11,7 +11,7 @@ import pytest
 
 from napari_se3afm.image.levelling import DEFAULT_STEPS, level
 from napari_se3afm.image.morphology import dilate
-from napari_se3afm.image.scars import remove_scars, scar_mask, scar_text
+from napari_se3afm.image.scars import remove_scars, scar_lines_text, scar_mask, scar_text
 from napari_se3afm.io import read_height_map
 from napari_se3afm.tip import cone_tip, pyramid_tip
 from synthetic import spike_array
@@ -86,3 +86,4 @@ def test_the_scars_are_named_by_their_lines():
         "scan-line scars filled from the lines beside them: lines 0–1, 480–482, 508 (3000 pixels)"
     )
     assert scar_text({"scar_lines": [], "scar_pixels": 0}) == scar_text({}) == ""
+    assert scar_lines_text([7]) == "line 7"

@@ -274,10 +274,29 @@ def _info(args: argparse.Namespace) -> int:
             mark = "*" if ch is height else " "
             lo, hi = float(ch.data.min()), float(ch.data.max())
             print(f"  {mark} {ch.label:<32} {ch.kind:<10} [{ch.unit or '-'}]  range {lo:.4g} .. {hi:.4g}")
+            if ch is height and (scars := _scars_of(ch.data)):
+                print(f"    {scars}")
         for key, value in scan.metadata.items():
             if value not in (None, "", {}):
                 print(f"    {key}: {value}")
     return status
+
+
+def _scars_of(height: np.ndarray) -> str:
+    """The scan-line scars the default levelling fills in a height channel, for people ("" if none)."""
+    from .image.levelling import DEFAULT_STEPS, level
+    from .image.scars import scar_lines_text
+
+    found: dict = {}
+    if np.isfinite(height).all():
+        level(height, DEFAULT_STEPS, found)
+    if not found.get("scar_lines"):
+        return ""
+    where = scar_lines_text(found["scar_lines"])
+    return (
+        f"scan-line scars on {where} ({found['scar_pixels']} pixels): reconstruction fills them "
+        "(to keep them: --level plane,zero-min)"
+    )
 
 
 def summary(result, seconds: float) -> list[str]:

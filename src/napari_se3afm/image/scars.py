@@ -29,6 +29,7 @@ __all__ = [
     "SCAR_STEPS",
     "fill_scars",
     "remove_scars",
+    "scar_lines_text",
     "scar_mask",
     "scar_text",
 ]
@@ -154,12 +155,8 @@ def remove_scars(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return fill_scars(image, mask), mask
 
 
-def scar_text(info: dict) -> str:
-    """What levelling mended (a reconstruction's ``info``), for people: which scan lines (runs of
-    consecutive lines as ``first–last``) and how many pixels; "" where it found no scar."""
-    lines, pixels = info.get("scar_lines") or [], info.get("scar_pixels") or 0
-    if not lines:
-        return ""
+def scar_lines_text(lines: list[int]) -> str:
+    """Scan lines for people, runs of consecutive lines as ``first–last``: "lines 0–1, 480–482"."""
     runs: list[list[int]] = []
     for line in lines:
         if runs and line == runs[-1][-1] + 1:
@@ -167,4 +164,13 @@ def scar_text(info: dict) -> str:
         else:
             runs.append([line])
     where = ", ".join(f"{r[0]}" if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
-    return f"scan-line scars filled from the lines beside them: line{'s' * (len(lines) > 1)} {where} ({pixels} pixels)"
+    return f"line{'s' * (len(lines) > 1)} {where}"
+
+
+def scar_text(info: dict) -> str:
+    """What levelling mended (a reconstruction's ``info``), for people: which scan lines and how
+    many pixels; "" where it found no scar."""
+    lines, pixels = info.get("scar_lines") or [], info.get("scar_pixels") or 0
+    if not lines:
+        return ""
+    return f"scan-line scars filled from the lines beside them: {scar_lines_text(lines)} ({pixels} pixels)"
