@@ -9,7 +9,7 @@ it is computed from each SimTip scan's true surface dilated by its true tip (no 
 and scored like classical BTR on the noisy image and the needle (tip RMSE clipped at the probe
 depth, nm), per tip and surface family. Where even this bound is worse than the needle, no true
 bound beats the needle on that family: the needle wins there by being deeper than anything the
-image shows, which is a prior about tips, not a proof. One CPU thread; about 25 minutes at N=100.
+image shows, which is a prior about tips, not a proof. One CPU thread; about 20 minutes at N=100.
 """
 
 from __future__ import annotations
