@@ -47,6 +47,10 @@ def test_the_surfaces_own_ridges_steps_and_imprints_are_not_scars(rng):
     assert not scar_mask(dilate(fibre, cone) + rng.normal(0, 0.1, fibre.shape)).any()
     steps = np.repeat(np.array([0.0, 8.0, 3.0]), 32)[:, None] * np.ones((1, 128))  # terraces along x
     assert not scar_mask(steps + rng.normal(0, 0.1, steps.shape)).any()
+    for ridges in ([0], [0, 1]):  # gratings whose ridges, one or two lines wide, run along the lines
+        grating = np.zeros((96, 128))
+        grating[[r for r in range(96) if r % (3 + len(ridges)) in ridges]] = 20.0
+        assert not scar_mask(grating + rng.normal(0, 0.2, grating.shape)).any()
     edge = np.zeros((96, 128))
     edge[2:48] = 30.0  # a terrace two lines from the edge: seen from one side, at heights found elsewhere
     assert not scar_mask(edge + rng.normal(0, 0.1, edge.shape)).any()

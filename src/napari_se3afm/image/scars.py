@@ -14,7 +14,9 @@ of the line, and on to either end as long as it stands half as far off; and more
 pyramid's imprint rises as steeply from the lines around it as it stands out). A band at the top or
 bottom edge has neighbours on one side only, where a step of the surface looks the same: it must
 also lie beyond the heights of the rest of the image.
-Offsets of longer stretches of lines are left to row alignment. :func:`fill_scars` replaces the scars
+Where more than a tenth of the lines would be scars (:data:`MAX_SCAR_LINE_SHARE`), they are the
+sample's own structure along the scan lines, and none is filled. Offsets of longer stretches of
+lines are left to row alignment. :func:`fill_scars` replaces the scars
 by the heights interpolated between the lines above and below, column by column.
 """
 
@@ -24,6 +26,7 @@ import numpy as np
 
 __all__ = [
     "MAX_SCAR_LINES",
+    "MAX_SCAR_LINE_SHARE",
     "MIN_SCAR_SHARE",
     "SCAR_SLOPES",
     "SCAR_STEPS",
@@ -45,6 +48,10 @@ SCAR_STEPS = 8.0
 SCAR_SLOPES = 3.0
 #: the shortest scar, as a share of the line (and at least 8 pixels)
 MIN_SCAR_SHARE = 1 / 8
+#: scars are rare: where more than this share of the lines would be scars, the image has a structure
+#: along its scan lines (a grating whose ridges run with them) and nothing is filled. The Veeco scan's
+#: scars are 7 of its 512 lines
+MAX_SCAR_LINE_SHARE = 0.1
 
 
 def _scar_runs(weak: np.ndarray, strong: np.ndarray, length: int) -> np.ndarray:
@@ -126,7 +133,10 @@ def scar_mask(image: np.ndarray) -> np.ndarray:
     if not spread > 0:
         return np.zeros(z.shape, dtype=bool)
     inside = _bands(z, SCAR_STEPS * spread, edges=False)
-    return inside | _bands(fill_scars(z, inside), SCAR_STEPS * spread, edges=True)
+    mask = inside | _bands(fill_scars(z, inside), SCAR_STEPS * spread, edges=True)
+    if mask.any(axis=1).sum() > MAX_SCAR_LINE_SHARE * h:
+        return np.zeros(z.shape, dtype=bool)
+    return mask
 
 
 def fill_scars(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
