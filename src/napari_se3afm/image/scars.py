@@ -13,11 +13,12 @@ of the line, and on to either end as long as it stands half as far off; and more
 :data:`SCAR_SLOPES` times the change between the lines beside it and the next ones (the edge of a
 pyramid's imprint rises as steeply from the lines around it as it stands out). A band at the top or
 bottom edge has neighbours on one side only, where a step of the surface looks the same: it must
-also lie beyond the heights of the rest of the image.
-Where more than a tenth of the lines would be scars (:data:`MAX_SCAR_LINE_SHARE`), they are the
-sample's own structure along the scan lines, and none is filled. Offsets of longer stretches of
-lines are left to row alignment. :func:`fill_scars` replaces the scars
-by the heights interpolated between the lines above and below, column by column.
+also lie beyond the heights of the rest of the image. Where more than a tenth of the lines would be
+scars (:data:`MAX_SCAR_LINE_SHARE`), they are the sample's own structure along the scan lines, and
+none is. Offsets of longer stretches of lines are left to row alignment.
+
+:func:`fill_scars` replaces the scars by the heights interpolated between the lines above and
+below, column by column.
 """
 
 from __future__ import annotations
