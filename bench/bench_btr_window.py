@@ -20,13 +20,12 @@ import sys
 from collections import defaultdict
 
 import numpy as np
-from simtip_splits import RESULTS, SPLITS
+from simtip_splits import SPLITS, split_scans
 
 from napari_se3afm.classical.btr import blind_tip
 from napari_se3afm.image.morphology import erode
 from napari_se3afm.lab.baselines import run_method
 from napari_se3afm.lab.metrics import probe_depth, surface_errors, tip_errors
-from napari_se3afm.lab.simtip import SURFACE_TYPES, TIP_TYPES
 
 WINDOWS = (3, 5, 7, 9, 11, 15, 21, 31)
 #: the stabilisation rule stops where the core moves by more than this many noise σ
@@ -69,15 +68,11 @@ def main() -> None:
     )
     print("|---" * (len(columns) + 3) + "|")
     for label, name in SPLITS.items():
-        with np.load(RESULTS / f"{name}.npz") as split:
-            count = min(n, len(split["image"]))
-            images, truths, surfaces = split["image"][:count], split["tip"][:count], split["surface"][:count]
-            kinds = zip(split["tip_type"][:count], split["surface_type"][:count], strict=True)
-            families = [(TIP_TYPES[t], SURFACE_TYPES[s]) for t, s in kinds]
         errors = defaultdict(list)
         by_family = defaultdict(lambda: defaultdict(list))
-        for image, truth, surface, family in zip(images, truths, surfaces, families, strict=True):
-            image, truth, surface = (a.astype(np.float64) for a in (image, truth, surface))
+        count = 0
+        for image, truth, surface, family in split_scans(name, n):
+            count += 1
             depth = probe_depth(surface, truth.shape[0])
             tips, noise = {}, 0.0
             row = {}

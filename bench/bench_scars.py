@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from simtip_splits import RESULTS, SPLITS
+from simtip_splits import SPLITS, split_scans
 
 from napari_se3afm.image.levelling import level
 from napari_se3afm.image.scars import scar_mask
@@ -42,18 +42,18 @@ def main() -> None:
     for label, name in SPLITS.items():
         counts = {"inside": [0, 0], "edge": [0, 0]}
         wrong = 0
-        with np.load(RESULTS / f"{name}.npz") as split:
-            count = min(n, len(split["image"]))
-            for i in range(count):
-                scarred, scars = put_scars(split["image"][i].astype(np.float64), rng)
-                marked = scar_mask(level(scarred, ("plane",))[0]).any(axis=1)
-                truth = np.zeros(len(marked), dtype=bool)
-                for top, lines in scars:
-                    truth[top : top + lines] = True
-                    where = "edge" if top == 0 or top + lines == len(marked) else "inside"
-                    counts[where][0] += bool(marked[top : top + lines].all())
-                    counts[where][1] += 1
-                wrong += int((marked & ~truth).sum())
+        count = 0
+        for image, _, _, _ in split_scans(name, n):
+            count += 1
+            scarred, scars = put_scars(image, rng)
+            marked = scar_mask(level(scarred, ("plane",))[0]).any(axis=1)
+            truth = np.zeros(len(marked), dtype=bool)
+            for top, lines in scars:
+                truth[top : top + lines] = True
+                where = "edge" if top == 0 or top + lines == len(marked) else "inside"
+                counts[where][0] += bool(marked[top : top + lines].all())
+                counts[where][1] += 1
+            wrong += int((marked & ~truth).sum())
         cells = " | ".join(f"{found} of {total}" for found, total in counts.values())
         print(f"| {label} | {count} | {cells} | {wrong} |", flush=True)
 

@@ -209,6 +209,7 @@ def iter_blind_tip(
         raise ParameterError(f"initial tip has shape {tip.shape}, expected {(k, k)}")
     tip = in_tip_convention(tip)
     noise = estimate_noise(z)
+    ulps = _height_ulps(z)
     points = _points(z, k, mode)
     partial: dict[float, tuple[np.ndarray, int]] = {}  # the partial estimates made choosing the threshold
     if threshold_nm is not None:
@@ -221,12 +222,12 @@ def iter_blind_tip(
         threshold = threshold_factor * noise
     else:
         peaks = points if mode != "full" else _points(z, k, "partial")
-        threshold = yield from _automatic_threshold(z, peaks, k, noise, max_iterations, partial)
+        threshold = yield from _automatic_threshold(z, peaks, k, noise, ulps, max_iterations, partial)
+    margin = _margin(threshold, ulps)
     if mode != "full" and initial_tip is None and threshold in partial:
         tip, iterations = partial[threshold]  # the residual estimate, too, starts from the partial one
     else:
-        iterations = yield from _refine_passes(z, points, tip, threshold, max_iterations)
-    margin = _margin(z, threshold)
+        iterations = yield from _refine_passes(z, points, tip, threshold, margin, max_iterations)
     used = len(points)
     if mode == "residual":
         extra = 0
@@ -267,17 +268,22 @@ def _points(z: np.ndarray, k: int, mode: str) -> np.ndarray:
     return points
 
 
-def _margin(z: np.ndarray, threshold: float) -> float:
+def _height_ulps(z: np.ndarray) -> float:
+    """A few ulps of the image's heights: two sums of the same heights rounded differently differ by
+    less (found once per image: the margin of every threshold tried adds it)."""
+    return 1e-12 * max(1.0, float(np.abs(z).max()))
+
+
+def _margin(threshold: float, ulps: float) -> float:
     """How far below the bound a contact is still admitted: :data:`ADMISSION_MARGIN_RATIO` thresholds
-    and a few ulps of the heights (two sums of the same heights rounded differently)."""
-    return ADMISSION_MARGIN_RATIO * threshold + 1e-12 * max(1.0, float(np.abs(z).max()))
+    and the heights' ``ulps`` (:func:`_height_ulps`)."""
+    return ADMISSION_MARGIN_RATIO * threshold + ulps
 
 
 def _refine_passes(
-    z: np.ndarray, points: np.ndarray, tip: np.ndarray, threshold: float, max_iterations: int
+    z: np.ndarray, points: np.ndarray, tip: np.ndarray, threshold: float, margin: float, max_iterations: int
 ) -> ProgressGenerator[int]:
     """Passes over ``points`` refining ``tip`` in place until nothing changes; returns how many."""
-    margin = _margin(z, threshold)
     iterations = 0
     for iterations in range(1, max_iterations + 1):
         changed = _refine_pass(z, points, tip, threshold, margin)
@@ -288,7 +294,7 @@ def _refine_passes(
 
 
 def _automatic_threshold(
-    z: np.ndarray, peaks: np.ndarray, k: int, noise: float, max_iterations: int, partial: dict
+    z: np.ndarray, peaks: np.ndarray, k: int, noise: float, ulps: float, max_iterations: int, partial: dict
 ) -> ProgressGenerator[float]:
     """The automatic threshold (nm): the first of :data:`THRESHOLD_LADDER` × ``noise`` whose partial
     bound (refined at ``peaks``, the partial estimate's :func:`_points`) is not flat
@@ -298,9 +304,10 @@ def _automatic_threshold(
     for i, factor in enumerate(THRESHOLD_LADDER):
         threshold = factor * noise
         tip = np.zeros((k, k))
-        passes = run_to_completion(_refine_passes(z, peaks, tip, threshold, max_iterations))
+        margin = _margin(threshold, ulps)
+        passes = run_to_completion(_refine_passes(z, peaks, tip, threshold, margin, max_iterations))
         partial[threshold] = (tip, passes)
-        moved = tip < -_margin(z, threshold)
+        moved = tip < -margin
         moved[k // 2, k // 2] = False
         if noise == 0 or moved.sum() >= FLAT_SHARE * (tip.size - 1):
             break

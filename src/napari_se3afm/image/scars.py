@@ -135,7 +135,8 @@ def scar_mask(image: np.ndarray) -> np.ndarray:
     if not spread > 0:
         return np.zeros(z.shape, dtype=bool)
     inside = _bands(z, SCAR_STEPS * spread, edges=False)
-    mask = inside | _bands(fill_scars(z, inside), SCAR_STEPS * spread, edges=True)
+    filled = fill_scars(z, inside) if inside.any() else z
+    mask = inside | _bands(filled, SCAR_STEPS * spread, edges=True)
     if mask.any(axis=1).sum() > MAX_SCAR_LINE_SHARE * h:
         return np.zeros(z.shape, dtype=bool)
     return mask
